@@ -1,0 +1,345 @@
+//! Composing alert emails: a subject readable on a phone, plain text + HTML (multipart/alternative) with the
+//! chart inline (multipart/related), and a footer that says how to silence the brand.
+//!
+//! Composition is pure: everything it shows is passed in as an [`AlertContext`].
+
+use chrono::{DateTime, Utc};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::Message;
+
+use crate::detect::{AlertKind, Finding};
+use crate::store::Example;
+
+/// Everything an alert email shows.
+pub struct AlertContext<'a> {
+    pub brand: &'a str,
+    pub kind: AlertKind,
+    /// `firing`, `reminder` or `resolved`.
+    pub event: &'a str,
+    pub finding: &'a Finding,
+    pub fired_at: DateTime<Utc>,
+    pub window: std::time::Duration,
+    pub examples: &'a [Example],
+    pub top_terms: &'a [(String, usize)],
+    /// Negatives per hour over the last days, and what is typical for those hours.
+    pub hourly_observed: &'a [f64],
+    pub hourly_expected: &'a [f64],
+}
+
+/// "1h", "30m", "2h30m" for the window.
+fn window_words(w: std::time::Duration) -> String {
+    crate::duration::HumanDuration(w).to_string()
+}
+
+pub fn subject(c: &AlertContext<'_>) -> String {
+    let f = c.finding;
+    let w = window_words(c.window);
+    match (c.kind, c.event) {
+        (AlertKind::SourceDown, "resolved") => format!("[hearsay] {}: source {} is back", c.brand, f.platform.as_deref().unwrap_or("?")),
+        (AlertKind::SourceDown, _) => format!("[hearsay] {}: source {} is down", c.brand, f.platform.as_deref().unwrap_or("?")),
+        (_, "resolved") => format!("[hearsay] {}: negative mentions back to normal", c.brand),
+        (AlertKind::VolumeSpike, _) => format!("[hearsay] {}: mentions {}× normal ({} in {w}), usual tone", c.brand, ratio_words(f.total as f64 / f.expected_total.max(0.1)), f.total),
+        (_, ev) => format!(
+            "[hearsay] {}: negative mentions {}× normal ({} in {w}){}",
+            c.brand,
+            ratio_words(f.ratio),
+            f.observed,
+            if ev == "reminder" { " — still going" } else { "" }
+        ),
+    }
+}
+
+fn ratio_words(r: f64) -> String {
+    if r >= 10.0 || !r.is_finite() {
+        format!("{:.0}", r.min(999.0))
+    } else {
+        format!("{r:.1}").trim_end_matches(".0").to_string()
+    }
+}
+
+/// How unlikely the count is, in words a brand manager can act on.
+pub fn p_value_words(p: f64) -> String {
+    if p <= 0.0 || p < 1e-9 {
+        "far too many to be chance (less than one in a billion)".into()
+    } else if p < 1e-6 {
+        format!("about a one-in-{} chance of happening by accident", group(1.0 / p))
+    } else if p < 0.01 {
+        format!("a one-in-{} chance of happening by accident", group(1.0 / p))
+    } else {
+        format!("a {:.0}% chance of happening by accident", p * 100.0)
+    }
+}
+
+fn group(x: f64) -> String {
+    let n = if x > 1e6 { (x / 1e6).round() as u64 * 1_000_000 } else if x > 1000.0 { (x / 1000.0).round() as u64 * 1000 } else { x.round() as u64 };
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn expected_words(e: f64) -> String {
+    if e < 1.0 {
+        "usually fewer than 1".into()
+    } else {
+        format!("usually {:.0}", e)
+    }
+}
+
+fn silence_command(brand: &str) -> String {
+    let b = if brand.contains(char::is_whitespace) { format!("\"{brand}\"") } else { brand.to_string() };
+    format!("hearsay alerts silence --brand {b} --for 48h --comment \"why\"")
+}
+
+/// The plain-text body.
+pub fn text_body(c: &AlertContext<'_>) -> String {
+    let f = c.finding;
+    let w = window_words(c.window);
+    let mut s = String::new();
+    match c.kind {
+        AlertKind::SourceDown => {
+            s += &format!(
+                "The {} source for {} has been failing since {}.\nWhile it is down, hearsay cannot see mentions there: no news from it is not good news.\nRun `hearsay sources status` for the error.\n",
+                f.platform.as_deref().unwrap_or("?"),
+                c.brand,
+                f.since.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_else(|| "?".into())
+            );
+        }
+        _ if c.event == "resolved" => {
+            s += &format!("Negative mentions of {} are back to normal ({} in the last {w}; {}).\n", c.brand, f.observed, expected_words(f.expected));
+        }
+        _ => {
+            s += &format!(
+                "{} negative mentions of {} in the last {w}; {}.\nThat is {}× the usual number, {}.\nNegative share: {:.0}% of all {} mentions (usually {:.0}%).\nStarted: around {} (alert fired {}).\n",
+                f.observed,
+                c.brand,
+                expected_words(f.expected),
+                ratio_words(f.ratio),
+                p_value_words(f.p_value),
+                f.negative_share * 100.0,
+                f.total,
+                f.baseline_share * 100.0,
+                f.window_start.format("%Y-%m-%d %H:%M UTC"),
+                c.fired_at.format("%H:%M UTC"),
+            );
+            if f.cold_start {
+                s += "Note: hearsay has less than a week of history for this brand, so \"usual\" is a rough estimate.\n";
+            }
+            if !f.top_platforms.is_empty() {
+                let p: Vec<String> = f.top_platforms.iter().take(4).map(|p| format!("{} ({})", p.platform, p.negative)).collect();
+                s += &format!("Where: {}.\n", p.join(", "));
+            }
+            if !c.top_terms.is_empty() {
+                let t: Vec<String> = c.top_terms.iter().take(8).map(|(t, n)| format!("\"{t}\" ({n})")).collect();
+                s += &format!("What people say: {}.\n", t.join(", "));
+            }
+            if !c.examples.is_empty() {
+                s += "\nRepresentative negative mentions:\n";
+                for e in c.examples {
+                    s += &format!(
+                        "- [{}] {}: {}\n  {}\n",
+                        e.platform,
+                        e.author.as_deref().unwrap_or("someone"),
+                        excerpt(&e.text, 240),
+                        e.url.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+    }
+    s += &format!(
+        "\n--\nSent by hearsay. To stop alerts for {} for two days: {}\nList recent alerts: hearsay alerts list\n",
+        c.brand,
+        silence_command(c.brand)
+    );
+    s
+}
+
+fn excerpt(s: &str, n: usize) -> String {
+    let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.chars().count() <= n {
+        s
+    } else {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    }
+}
+
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The HTML body; the chart is `cid:chart`. Inline styles only, so email clients render it.
+pub fn html_body(c: &AlertContext<'_>) -> String {
+    let f = c.finding;
+    let w = window_words(c.window);
+    let mut h = String::from("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>hearsay alert</title></head><body style=\"font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#222;max-width:680px;margin:0 auto;padding:12px\">");
+    h += &format!("<h2 style=\"margin:0 0 8px;color:#b71c1c\">{}</h2>", escape(&subject(c).trim_start_matches("[hearsay] ").to_string()));
+    if c.kind == AlertKind::SourceDown || c.event == "resolved" {
+        for line in text_body(c).split("\n--\n").next().unwrap_or_default().lines() {
+            h += &format!("<p style=\"margin:4px 0\">{}</p>", escape(line));
+        }
+    } else {
+        h += &format!(
+            "<p style=\"font-size:18px;margin:8px 0\"><b>{}</b> negative mentions in the last {w}; {}.</p>",
+            f.observed,
+            expected_words(f.expected)
+        );
+        h += &format!(
+            "<p style=\"margin:4px 0\">{}× the usual number, {}. Negative share {:.0}% (usually {:.0}%). Started around {}.</p>",
+            ratio_words(f.ratio),
+            escape(&p_value_words(f.p_value)),
+            f.negative_share * 100.0,
+            f.baseline_share * 100.0,
+            f.window_start.format("%Y-%m-%d %H:%M UTC")
+        );
+        if f.cold_start {
+            h += "<p style=\"margin:4px 0;color:#8a6d3b\">Less than a week of history for this brand: “usual” is a rough estimate.</p>";
+        }
+        h += &format!(
+            "<p style=\"margin:12px 0 0\"><img src=\"cid:chart\" width=\"{}\" height=\"{}\" alt=\"Negative mentions per hour (red) against what is typical for the hour (grey)\" style=\"max-width:100%;border:1px solid #eee\"></p><p style=\"margin:0;color:#777;font-size:12px\">Negative mentions per hour over the last {} days (red) and the usual level for each hour of the week (grey).</p>",
+            super::chart::WIDTH,
+            super::chart::HEIGHT,
+            c.hourly_observed.len().div_ceil(24)
+        );
+        if !f.top_platforms.is_empty() {
+            h += "<h3 style=\"margin:16px 0 4px\">Where</h3><p style=\"margin:0\">";
+            h += &f.top_platforms.iter().take(4).map(|p| format!("{} ({})", escape(&p.platform), p.negative)).collect::<Vec<_>>().join(", ");
+            h += "</p>";
+        }
+        if !c.top_terms.is_empty() {
+            h += "<h3 style=\"margin:16px 0 4px\">What people say</h3><p style=\"margin:0\">";
+            h += &c.top_terms.iter().take(8).map(|(t, n)| format!("“{}” ({n})", escape(t))).collect::<Vec<_>>().join(", ");
+            h += "</p>";
+        }
+        if !c.examples.is_empty() {
+            h += "<h3 style=\"margin:16px 0 4px\">Representative negative mentions</h3><ul style=\"padding-left:18px;margin:0\">";
+            for e in c.examples {
+                let link = e.url.as_deref().map(|u| format!(" <a href=\"{}\">link</a>", escape(u))).unwrap_or_default();
+                h += &format!(
+                    "<li style=\"margin:6px 0\"><span style=\"color:#777\">{} · {}</span><br>{}{link}</li>",
+                    escape(&e.platform),
+                    escape(e.author.as_deref().unwrap_or("someone")),
+                    escape(&excerpt(&e.text, 240))
+                );
+            }
+            h += "</ul>";
+        }
+    }
+    h += &format!(
+        "<hr style=\"border:none;border-top:1px solid #eee;margin:20px 0 8px\"><p style=\"color:#777;font-size:12px\">Sent by hearsay. To stop alerts for {} for two days run <code>{}</code>. List recent alerts with <code>hearsay alerts list</code>.</p></body></html>",
+        escape(c.brand),
+        escape(&silence_command(c.brand))
+    );
+    h
+}
+
+/// The Message-ID for an idempotency key: stable, so a re-sent message is recognisably the same one.
+pub fn message_id(key: &str) -> String {
+    let local: String = key.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' }).collect();
+    format!("<{local}@hearsay.invalid>")
+}
+
+/// The complete RFC 5322 message.
+pub fn compose(c: &AlertContext<'_>, from: &str, to: &[String], message_id: &str, chart_png: Option<Vec<u8>>) -> anyhow::Result<Vec<u8>> {
+    let from: Mailbox = from.parse().map_err(|e| anyhow::anyhow!("sender {from:?}: {e}"))?;
+    let mut b = Message::builder().from(from).subject(subject(c)).message_id(Some(message_id.to_string())).date_now();
+    for r in to {
+        b = b.to(r.parse().map_err(|e| anyhow::anyhow!("recipient {r:?}: {e}"))?);
+    }
+    let html_part = SinglePart::builder().header(ContentType::TEXT_HTML).body(html_body(c));
+    let alternative = MultiPart::alternative().singlepart(SinglePart::plain(text_body(c)));
+    let alternative = match chart_png {
+        Some(png) => alternative.multipart(
+            MultiPart::related()
+                .singlepart(html_part)
+                .singlepart(Attachment::new_inline("chart".to_string()).body(png, ContentType::parse("image/png")?)),
+        ),
+        None => alternative.singlepart(html_part),
+    };
+    Ok(b.multipart(alternative)?.formatted())
+}
+
+/// The most frequent words and two-word phrases of the negative mentions, without stop words and the brand's own
+/// query terms: a quick "what are they complaining about".
+pub fn top_terms(texts: &[&str], exclude: &[String], n: usize) -> Vec<(String, usize)> {
+    use std::collections::HashMap;
+    const STOP: &[&str] = &[
+        "the", "a", "an", "and", "or", "but", "to", "of", "in", "on", "for", "with", "is", "it", "its", "this", "that", "i", "my",
+        "me", "we", "our", "you", "your", "they", "their", "was", "were", "be", "been", "are", "am", "at", "by", "from", "as",
+        "so", "if", "not", "no", "just", "have", "has", "had", "do", "does", "did", "can", "will", "would", "all", "any", "what",
+        "when", "how", "about", "again", "get", "got", "still", "now", "there", "here", "out", "up", "one", "than", "then",
+        "very", "too", "more", "http", "https", "www", "com", "user", "amp", "why", "who", "after", "into", "over", "only",
+        "even", "also", "some", "who", "them", "he", "she", "his", "her", "im", "dont", "cant", "its", "ive",
+    ];
+    let excl: Vec<String> = exclude.iter().map(|e| e.to_lowercase()).collect();
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for t in texts {
+        let words: Vec<String> = t
+            .to_lowercase()
+            .split(|c: char| !c.is_alphanumeric() && c != '\'')
+            .map(|w| w.trim_matches('\'').replace('\'', ""))
+            .filter(|w| w.chars().count() > 2 && !w.chars().all(|c| c.is_ascii_digit()))
+            .collect();
+        let keep = |w: &String| !STOP.contains(&w.as_str()) && !excl.iter().any(|e| e.split_whitespace().any(|x| x.trim_end_matches('*') == w));
+        let mut seen = std::collections::HashSet::new();
+        for w in words.iter().filter(|w| keep(w)) {
+            if seen.insert(w.clone()) {
+                *counts.entry(w.clone()).or_default() += 1;
+            }
+        }
+        for pair in words.windows(2) {
+            if keep(&pair[0]) && keep(&pair[1]) {
+                let p = format!("{} {}", pair[0], pair[1]);
+                if seen.insert(p.clone()) {
+                    *counts.entry(p).or_default() += 1;
+                }
+            }
+        }
+    }
+    let mut v: Vec<(String, usize)> = counts.into_iter().filter(|(_, c)| *c >= 2).collect();
+    // Prefer phrases when they are as frequent as their words.
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.contains(' ').cmp(&a.0.contains(' '))).then(a.0.cmp(&b.0)));
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for (t, c) in v {
+        if out.iter().any(|(o, oc)| o.contains(' ') && *oc == c && o.split(' ').any(|w| w == t)) {
+            continue;
+        }
+        out.push((t, c));
+        if out.len() == n {
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p_values_in_words() {
+        assert!(p_value_words(1e-12).contains("billion"));
+        assert_eq!(p_value_words(1e-4), "a one-in-10,000 chance of happening by accident");
+        assert_eq!(p_value_words(0.05), "a 5% chance of happening by accident");
+    }
+
+    #[test]
+    fn top_terms_prefer_phrases_and_drop_the_brand() {
+        let texts = ["Acme double charged me, no refund", "double charged again by acme", "acme support ignores refund requests"];
+        let t = top_terms(&texts, &["acme".into()], 5);
+        assert_eq!(t[0], ("double charged".to_string(), 2));
+        assert!(t.iter().any(|(w, _)| w == "refund"));
+        assert!(!t.iter().any(|(w, _)| w.contains("acme")));
+    }
+
+    #[test]
+    fn message_ids_are_stable_and_safe() {
+        assert_eq!(message_id("Acme Corp/negative_spike/2026-11-20T10:00:00Z/1"), "<Acme-Corp-negative_spike-2026-11-20T10-00-00Z-1@hearsay.invalid>");
+    }
+}

@@ -1,0 +1,233 @@
+//! Alerts: from detector findings to emails, exactly once.
+//!
+//! At every daemon cycle [`evaluate_and_notify`] builds each brand's five-minute series from the store, runs the
+//! pure detector (`crate::detect`) and the pure lifecycle ([`lifecycle`]), and records the lifecycle state, the
+//! alert events and their emails in **one transaction** per (brand, kind). [`send::flush_outbox`] then sends what is
+//! due (SMTP, or `.eml` files when there is no `[smtp]`) and marks it sent; failures are retried with backoff.
+//! Alert event keys and Message-IDs are derived from the episode, so a crash at any point neither loses an alert
+//! nor queues it twice; the only window for a duplicate is a crash between the SMTP server's "250 OK" and the
+//! `sent_at` update, and that duplicate carries the same Message-ID.
+
+pub mod chart;
+pub mod cli;
+pub mod email;
+pub mod lifecycle;
+pub mod send;
+
+use chrono::{DateTime, Duration as CDuration, Utc};
+
+use crate::config::{AlertsConfig, Config};
+use crate::detect::{self, AlertKind, BucketSeries, DetectConfig, DetectInput, PlatformCount, SourceHealth, BUCKET_SECS};
+use crate::store::{NewAlert, QueuedEmail, Store};
+use lifecycle::{AlertState, LifecycleConfig, QuietHours};
+
+pub use cli::backtest_cli;
+
+/// Detector settings from `[alerts]`.
+pub fn detect_config(a: &AlertsConfig) -> DetectConfig {
+    DetectConfig {
+        window: a.window.0,
+        sensitivity: a.sensitivity,
+        min_count: a.min_count,
+        min_ratio: a.min_ratio,
+        volume_spike: a.volume_spike,
+        source_down_after: a.source_down_after.0,
+        ..DetectConfig::default()
+    }
+}
+
+/// Lifecycle settings from `[alerts]`.
+pub fn lifecycle_config(a: &AlertsConfig) -> LifecycleConfig {
+    LifecycleConfig {
+        group_wait: a.group_wait.0,
+        repeat_interval: a.repeat_interval.0,
+        notify_resolved: a.resolved_emails,
+        quiet_hours: a
+            .quiet_hours
+            .as_deref()
+            .and_then(crate::config::parse_quiet_hours)
+            .map(|(s, e)| QuietHours { start_minute: s, end_minute: e, utc_offset_minutes: 0 }),
+        ..LifecycleConfig::default()
+    }
+}
+
+/// Hours of negatives shown in the email chart.
+const CHART_HOURS: i64 = 72;
+
+/// Evaluates every brand at `now`, records alert events with their emails, then flushes the outbox.
+pub async fn evaluate_and_notify(config: &Config, store: &Store, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let dcfg = detect_config(&config.alerts);
+    let lcfg = lifecycle_config(&config.alerts);
+    let silences = store.active_silences(now).await?;
+    let health = source_health(store, now).await?;
+    for brand in &config.brands {
+        let history = CDuration::weeks(dcfg.history_weeks as i64) + CDuration::hours(2);
+        let from = now - history;
+        let rows = store.brand_buckets(&brand.name, from, now + CDuration::seconds(BUCKET_SECS), BUCKET_SECS).await?;
+        let series = BucketSeries::from_rows(
+            from,
+            now,
+            rows.iter().map(|(t, total, neg)| (t / BUCKET_SECS, *total as u32, *neg as u32)),
+        );
+        let recent = now - CDuration::from_std(dcfg.window * 2).unwrap_or(CDuration::hours(2));
+        let platforms: Vec<PlatformCount> = store
+            .platform_counts(&brand.name, recent, now + CDuration::seconds(1))
+            .await?
+            .into_iter()
+            .map(|(platform, total, negative)| PlatformCount { platform, total: total as u32, negative: negative as u32 })
+            .collect();
+        let brand_health: Vec<SourceHealth> = health
+            .iter()
+            .filter(|(b, _)| b == &brand.name)
+            .map(|(_, h)| h.clone())
+            .collect();
+        let eval = detect::evaluate(
+            &DetectInput { brand: &brand.name, series: &series, now, platforms: &platforms, sources: &brand_health },
+            &dcfg,
+        );
+        let silenced = silences.iter().any(|s| s.brand.eq_ignore_ascii_case(&brand.name));
+        let mut kinds = vec![AlertKind::NegativeSpike, AlertKind::SourceDown];
+        if dcfg.volume_spike {
+            kinds.push(AlertKind::VolumeSpike);
+        }
+        let recipients: Vec<String> = config.alerts.recipients.iter().chain(&brand.recipients).cloned().collect();
+        for kind in kinds {
+            let mut state: AlertState = match store.alert_state(&brand.name, kind.as_str()).await? {
+                Some(json) => serde_json::from_str(&json).unwrap_or_else(|e| {
+                    tracing::warn!(brand = %brand.name, kind = kind.as_str(), error = %e, "unreadable alert state; starting afresh");
+                    AlertState::new(&brand.name, kind)
+                }),
+                None => AlertState::new(&brand.name, kind),
+            };
+            let before = serde_json::to_string(&state)?;
+            let events = lifecycle::step(&mut state, eval.finding(kind), now, &lcfg, silenced);
+            let after = serde_json::to_string(&state)?;
+            if events.is_empty() && before == after {
+                continue;
+            }
+            let mut records = Vec::new();
+            for ev in &events {
+                let Some(finding) = ev.finding.as_ref() else { continue };
+                let email = if ev.notify && !recipients.is_empty() {
+                    Some(build_email(config, store, &brand.name, ev, finding, &series, now, &dcfg).await?)
+                } else {
+                    None
+                };
+                if ev.notify && recipients.is_empty() {
+                    tracing::warn!(brand = %brand.name, "alert fired but [alerts] recipients is empty: recorded, not emailed");
+                }
+                tracing::warn!(brand = %brand.name, kind = kind.as_str(), event = ev.event.as_str(), observed = finding.observed,
+                    expected = finding.expected, notify = ev.notify, "alert");
+                records.push((ev, finding, email));
+            }
+            let new_alerts: Vec<NewAlert<'_>> = records
+                .into_iter()
+                .map(|(ev, finding, email)| NewAlert {
+                    brand: &brand.name,
+                    kind: kind.as_str(),
+                    event: ev.event.as_str(),
+                    fired_at: ev.fired_at,
+                    details: serde_json::to_value(finding).unwrap_or_default(),
+                    event_key: &ev.idempotency_key,
+                    email,
+                })
+                .collect();
+            store.record_alert(&brand.name, kind.as_str(), &after, &new_alerts).await?;
+        }
+    }
+    send::flush_outbox(config, store, now).await
+}
+
+/// Per (brand, source health): the poller's view of each source, for `source_down` and backlog suppression.
+async fn source_health(store: &Store, _now: DateTime<Utc>) -> anyhow::Result<Vec<(String, SourceHealth)>> {
+    Ok(store
+        .source_states()
+        .await?
+        .into_iter()
+        .map(|s| {
+            let recovered_at = match (s.degraded_since, s.last_success_at, s.last_error_at) {
+                (None, Some(ok), Some(err)) if err < ok => DateTime::from_timestamp(ok, 0),
+                _ => None,
+            };
+            (
+                s.brand,
+                SourceHealth {
+                    platform: s.platform,
+                    degraded_since: s.degraded_since.and_then(|t| DateTime::from_timestamp(t, 0)),
+                    recovered_at,
+                },
+            )
+        })
+        .collect())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn build_email(
+    config: &Config,
+    store: &Store,
+    brand: &str,
+    ev: &lifecycle::AlertEvent,
+    finding: &detect::Finding,
+    series: &BucketSeries,
+    now: DateTime<Utc>,
+    dcfg: &DetectConfig,
+) -> anyhow::Result<QueuedEmail> {
+    let examples = if finding.kind == AlertKind::SourceDown {
+        Vec::new()
+    } else {
+        store.negative_examples(brand, finding.window_start, finding.window_end.max(now), 8).await?
+    };
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let query_terms: Vec<String> = config
+        .brands
+        .iter()
+        .find(|b| b.name == brand)
+        .map(|b| b.name.split_whitespace().map(str::to_string).chain(b.matcher().map(|m| m.search_terms()).unwrap_or_default()).collect())
+        .unwrap_or_default();
+    let top_terms = email::top_terms(&texts, &query_terms, 8);
+    let (observed, expected) = hourly(series, now, CHART_HOURS);
+    let ctx = email::AlertContext {
+        brand,
+        kind: finding.kind,
+        event: ev.event.as_str(),
+        finding,
+        fired_at: ev.fired_at,
+        window: dcfg.window,
+        examples: &examples,
+        top_terms: &top_terms,
+        hourly_observed: &observed,
+        hourly_expected: &expected,
+    };
+    let png = if finding.kind == AlertKind::SourceDown { None } else { chart::render(&observed, &expected).ok() };
+    let recipients: Vec<String> = config
+        .alerts
+        .recipients
+        .iter()
+        .chain(config.brands.iter().filter(|b| b.name == brand).flat_map(|b| &b.recipients))
+        .cloned()
+        .collect();
+    let message_id = email::message_id(&ev.idempotency_key);
+    let message = email::compose(&ctx, &send::from_address(config), &recipients, &message_id, png)?;
+    Ok(QueuedEmail { message_id, recipients, subject: email::subject(&ctx), message })
+}
+
+/// Negatives per hour over the last `hours` hours, and the mean of the same hour-of-week over the four weeks
+/// before: what the email chart draws.
+pub fn hourly(series: &BucketSeries, now: DateTime<Utc>, hours: i64) -> (Vec<f64>, Vec<f64>) {
+    let per_hour = (3600 / BUCKET_SECS) as usize;
+    let end = ((now - series.start).num_seconds().max(0) / BUCKET_SECS) as usize + 1;
+    let neg_in = |end_bucket: usize| -> f64 {
+        let lo = end_bucket.saturating_sub(per_hour);
+        series.buckets.get(lo..end_bucket.min(series.buckets.len())).map_or(0.0, |b| b.iter().map(|x| x.negative as f64).sum())
+    };
+    let mut obs = Vec::new();
+    let mut exp = Vec::new();
+    for h in (0..hours as usize).rev() {
+        let e = end.saturating_sub(h * per_hour);
+        obs.push(neg_in(e));
+        let week = 7 * 24 * per_hour;
+        let past: Vec<f64> = (1..=4).filter(|w| e > w * week).map(|w| neg_in(e - w * week)).collect();
+        exp.push(if past.is_empty() { 0.0 } else { past.iter().sum::<f64>() / past.len() as f64 });
+    }
+    (obs, exp)
+}

@@ -1,0 +1,320 @@
+//! Querying the history: `mentions`, `relabel`, `stats`, `export`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::{CmdResult, Context, Failure, FilterArgs, SentimentArg};
+use crate::sentiment::Label;
+use crate::store::{Access, MentionFilter, MentionRow, StatsRow};
+
+#[derive(Debug, Args)]
+pub struct MentionsArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// At most this many mentions
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+    /// table fits a terminal; json, jsonl and csv are stable formats for scripts
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct RelabelArgs {
+    /// The mention id (first column of `hearsay mentions`)
+    pub mention_id: i64,
+    #[arg(value_enum)]
+    pub sentiment: SentimentArg,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[arg(long)]
+    pub brand: Option<String>,
+    #[arg(long, value_enum, default_value_t = Bucket::Day)]
+    pub by: Bucket,
+    /// Since: 7d, 24h, or a date/time
+    #[arg(long, value_parser = super::parse_when, default_value = "7d")]
+    pub since: chrono::DateTime<chrono::Utc>,
+    #[arg(long, value_enum, default_value_t = StatsFormat::Table)]
+    pub format: StatsFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Bucket {
+    Hour,
+    Day,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatsFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
+    /// Write here instead of stdout
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    #[arg(long)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+fn filter(f: &FilterArgs, limit: Option<i64>) -> MentionFilter {
+    MentionFilter {
+        brand: f.brand.clone(),
+        platform: f.platform.clone(),
+        sentiment: f.sentiment.map(Label::from),
+        since: f.since,
+        until: f.until,
+        search: f.search.clone(),
+        limit,
+    }
+}
+
+pub async fn mentions(ctx: &Context, a: MentionsArgs) -> CmdResult {
+    let store = ctx.store(Access::Existing).await?;
+    let rows = store.mentions(&filter(&a.filter, Some(a.limit))).await?;
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        Format::Table => write_table(&mut out, &rows, terminal_width())?,
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?,
+        Format::Jsonl => write_jsonl(&mut out, &rows)?,
+        Format::Csv => write_csv(&mut out, &rows)?,
+    }
+    Ok(())
+}
+
+pub async fn export(ctx: &Context, a: ExportArgs) -> CmdResult {
+    let store = ctx.store(Access::Existing).await?;
+    let rows = store.mentions(&filter(&a.filter, a.limit)).await?;
+    let mut out: Box<dyn Write> = match &a.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| Failure::Usage(format!("cannot create {}: {e}", p.display())))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    match a.format {
+        ExportFormat::Csv => write_csv(&mut out, &rows)?,
+        ExportFormat::Jsonl => write_jsonl(&mut out, &rows)?,
+    }
+    out.flush()?;
+    if let Some(p) = &a.output {
+        eprintln!("wrote {} mentions to {}", rows.len(), p.display());
+    }
+    Ok(())
+}
+
+pub async fn relabel(ctx: &Context, a: RelabelArgs) -> CmdResult {
+    let store = ctx.store(Access::Existing).await?;
+    let label = Label::from(a.sentiment);
+    if !store.relabel(a.mention_id, label).await? {
+        return Err(Failure::Usage(format!("no mention with id {}; see `hearsay mentions`", a.mention_id)));
+    }
+    println!("mention {} is now {} (manual override)", a.mention_id, label.as_str());
+    Ok(())
+}
+
+pub async fn stats(ctx: &Context, a: StatsArgs) -> CmdResult {
+    let store = ctx.store(Access::Existing).await?;
+    let secs = match a.by {
+        Bucket::Hour => 3600,
+        Bucket::Day => 86_400,
+    };
+    let f = MentionFilter { brand: a.brand.clone(), since: Some(a.since), ..Default::default() };
+    let rows = store.stats(&f, secs).await?;
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        StatsFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?,
+        StatsFormat::Table => write_stats(&mut out, &rows, a.by)?,
+    }
+    Ok(())
+}
+
+fn write_stats(out: &mut impl Write, rows: &[StatsRow], by: Bucket) -> std::io::Result<()> {
+    if rows.is_empty() {
+        return writeln!(out, "no mentions in this period");
+    }
+    let fmt = if by == Bucket::Hour { "%Y-%m-%d %H:00" } else { "%Y-%m-%d" };
+    writeln!(out, "{:<16} {:>8} {:>8} {:>8} {:>8} {:>6}", "bucket", "negative", "neutral", "positive", "pending", "neg%")?;
+    let (mut n, mut u, mut p, mut q) = (0, 0, 0, 0);
+    for r in rows {
+        let total = r.negative + r.neutral + r.positive;
+        writeln!(
+            out,
+            "{:<16} {:>8} {:>8} {:>8} {:>8} {:>6}",
+            r.bucket_start.format(fmt),
+            r.negative,
+            r.neutral,
+            r.positive,
+            r.unclassified,
+            share(r.negative, total)
+        )?;
+        (n, u, p, q) = (n + r.negative, u + r.neutral, p + r.positive, q + r.unclassified);
+    }
+    writeln!(out, "{:<16} {:>8} {:>8} {:>8} {:>8} {:>6}", "total", n, u, p, q, share(n, n + u + p))?;
+    let totals: Vec<i64> = rows.iter().map(|r| r.negative + r.neutral + r.positive + r.unclassified).collect();
+    let negs: Vec<i64> = rows.iter().map(|r| r.negative).collect();
+    writeln!(out, "\nall       {}", sparkline(&totals))?;
+    writeln!(out, "negative  {}", sparkline(&negs))
+}
+
+fn share(part: i64, total: i64) -> String {
+    if total == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}", 100.0 * part as f64 / total as f64)
+    }
+}
+
+/// ▁▂▃▄▅▆▇█ scaled to the largest value; zero is a space so quiet periods stand out.
+pub fn sparkline(values: &[i64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().copied().max().unwrap_or(0).max(1) as f64;
+    values
+        .iter()
+        .map(|&v| if v <= 0 { ' ' } else { BARS[(((v as f64 / max) * 7.0).round() as usize).min(7)] })
+        .collect()
+}
+
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()).filter(|w| *w >= 60).unwrap_or(120)
+}
+
+fn write_table(out: &mut impl Write, rows: &[MentionRow], width: usize) -> std::io::Result<()> {
+    if rows.is_empty() {
+        return writeln!(out, "no mentions match");
+    }
+    // id, time, brand, platform, sentiment, author are fixed; the text takes what is left.
+    let fixed = 8 + 1 + 16 + 1 + 10 + 1 + 10 + 1 + 9 + 1 + 12 + 1;
+    let text_w = width.saturating_sub(fixed).max(10);
+    writeln!(out, "{:>8} {:<16} {:<10} {:<10} {:<9} {:<12} text", "id", "created (UTC)", "brand", "platform", "sentiment", "author")?;
+    for r in rows {
+        let sentiment = match (r.sentiment, r.overridden) {
+            (Some(l), true) => format!("{}*", l.as_str()),
+            (Some(l), false) => l.as_str().to_string(),
+            (None, _) => "pending".into(),
+        };
+        let text = match &r.title {
+            Some(t) if !t.is_empty() => format!("{t} — {}", r.text),
+            _ => r.text.clone(),
+        };
+        writeln!(
+            out,
+            "{:>8} {:<16} {:<10} {:<10} {:<9} {:<12} {}",
+            r.id,
+            r.created_at.format("%Y-%m-%d %H:%M"),
+            clip(&r.brand, 10),
+            clip(&r.platform, 10),
+            sentiment,
+            clip(r.author.as_deref().unwrap_or("-"), 12),
+            clip(&text.replace(['\n', '\r', '\t'], " "), text_w)
+        )?;
+    }
+    if rows.iter().any(|r| r.overridden) {
+        writeln!(out, "(* = manual override)")?;
+    }
+    Ok(())
+}
+
+/// Cuts to `n` characters with an ellipsis, never inside a UTF-8 sequence.
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut c: String = s.chars().take(n.saturating_sub(1)).collect();
+        c.push('…');
+        c
+    }
+}
+
+fn write_jsonl(out: &mut impl Write, rows: &[MentionRow]) -> anyhow::Result<()> {
+    for r in rows {
+        serde_json::to_writer(&mut *out, r)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// RFC 4180 CSV with a fixed header; the column set is a stable interface.
+pub const CSV_HEADER: &str =
+    "id,created_at,brand,platform,sentiment,overridden,author,title,text,url,kind,external_id,rating,lang,terms";
+
+fn write_csv(out: &mut impl Write, rows: &[MentionRow]) -> std::io::Result<()> {
+    writeln!(out, "{CSV_HEADER}")?;
+    for r in rows {
+        let fields = [
+            r.id.to_string(),
+            crate::mention::rfc3339::format(&r.created_at),
+            r.brand.clone(),
+            r.platform.clone(),
+            r.sentiment.map(|l| l.as_str().to_string()).unwrap_or_default(),
+            r.overridden.to_string(),
+            r.author.clone().unwrap_or_default(),
+            r.title.clone().unwrap_or_default(),
+            r.text.clone(),
+            r.url.clone().unwrap_or_default(),
+            r.kind.clone(),
+            r.external_id.clone(),
+            r.rating.map(|x| x.to_string()).unwrap_or_default(),
+            r.lang.clone().unwrap_or_default(),
+            r.terms.join("|"),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        writeln!(out, "{}", line.join(","))?;
+    }
+    Ok(())
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparkline_scales_and_marks_zero() {
+        assert_eq!(sparkline(&[0, 1, 4, 8]), " ▂▅█");
+        assert_eq!(sparkline(&[]), "");
+    }
+
+    #[test]
+    fn csv_quotes_only_when_needed() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\"\n"), "\"say \"\"hi\"\"\n\"");
+    }
+
+    #[test]
+    fn clip_respects_char_boundaries() {
+        assert_eq!(clip("héllo wörld", 6), "héllo…");
+        assert_eq!(clip("短い", 5), "短い");
+    }
+}

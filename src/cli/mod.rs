@@ -1,0 +1,260 @@
+//! The command line: argument definitions (clap) and the dispatch from a [`Command`] to the code that runs it.
+//!
+//! One file per group of commands. Every command returns `Result<(), Failure>`, and [`Failure`] carries the
+//! exit code, so the mapping from outcome to exit status lives in one place:
+//! 0 ok, 1 runtime failure, 2 usage or config error, 65 bad input data.
+
+mod check;
+mod history;
+mod import;
+mod ops;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Config;
+use crate::sentiment::Label;
+use crate::store::{Access, Store};
+
+/// hearsay: brand-reputation monitoring. Polls platforms for mentions of your brands, classifies their sentiment
+/// locally, keeps the history in SQLite, and emails you when negative mentions spike.
+#[derive(Debug, Parser)]
+#[command(name = "hearsay", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Config file [default: $HEARSAY_CONFIG, then /etc/hearsay/hearsay.toml]
+    #[arg(short, long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Use this database file instead of [storage] database (no config needed for queries)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: poll sources, classify, detect spikes, send alerts (until SIGTERM)
+    Run,
+    /// Poll sources once, classify what arrived, evaluate alerts, then exit
+    Poll(ops::PollArgs),
+    /// Show stored mentions, newest first
+    Mentions(history::MentionsArgs),
+    /// Set a mention's sentiment by hand; wins over the model everywhere and is kept for retraining
+    Relabel(history::RelabelArgs),
+    /// Mentions per sentiment per hour or day, with a sparkline and the negative share
+    Stats(history::StatsArgs),
+    /// Write mentions as CSV or JSON lines
+    Export(history::ExportArgs),
+    /// Store mentions from a JSON-lines file (the `sources parse` record format), deduplicating
+    Import(import::ImportArgs),
+    /// Validate the config file and report every problem with its key path
+    CheckConfig,
+    /// Classify texts from stdin, one per line; writes one JSON object per line
+    Classify(ops::ClassifyArgs),
+    /// Re-label stored mentions with the current model (manual overrides are kept)
+    Reclassify(ops::ReclassifyArgs),
+    /// Write manual sentiment overrides as TSV (label<TAB>text) for fine-tuning
+    ExportTraining(ops::ExportTrainingArgs),
+    /// Inspect sources: parse a saved payload, show health
+    #[command(subcommand)]
+    Sources(ops::SourcesCommand),
+    /// Alert events, silences, and a test email
+    #[command(subcommand)]
+    Alerts(crate::alert::cli::AlertsCommand),
+    /// Replay a mention history through the spike detector and print alert events as JSON lines
+    Backtest(ops::BacktestArgs),
+    /// Run the whole pipeline on a built-in fictional brand and show the alert it produces
+    Demo(ops::DemoArgs),
+    /// Write a self-contained HTML report: mentions and negative share per day, platforms, themes, alerts
+    Report(crate::report::ReportArgs),
+    /// Print shell completions
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Why a command failed, and so which exit code it gets.
+#[derive(Debug)]
+pub enum Failure {
+    /// Something went wrong while running (IO, database, network): exit 1.
+    Runtime(anyhow::Error),
+    /// The command line or the config is wrong: exit 2.
+    Usage(String),
+    /// The input data is bad: exit 65.
+    Data(String),
+}
+
+impl Failure {
+    pub fn code(&self) -> u8 {
+        match self {
+            Failure::Runtime(_) => 1,
+            Failure::Usage(_) => 2,
+            Failure::Data(_) => 65,
+        }
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::Runtime(e.into())
+    }
+}
+
+pub type CmdResult = Result<(), Failure>;
+
+/// Runs the parsed command line and returns the process exit code.
+pub fn main(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "hearsay", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Classify(ref a) => ops::classify(a),
+        Command::Sources(ops::SourcesCommand::Parse(ref a)) => ops::sources_parse(a),
+        _ => runtime().and_then(|rt| rt.block_on(dispatch(cli))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            match &f {
+                Failure::Runtime(e) => eprintln!("hearsay: error: {e:#}"),
+                Failure::Usage(m) | Failure::Data(m) => eprintln!("hearsay: {m}"),
+            }
+            ExitCode::from(f.code())
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+async fn dispatch(cli: Cli) -> CmdResult {
+    let ctx = Context { config: cli.config, db: cli.db };
+    match cli.command {
+        Command::Run => crate::daemon::run(ctx.load_config()?).await,
+        Command::Poll(a) => ops::poll(&ctx, a).await,
+        Command::Mentions(a) => history::mentions(&ctx, a).await,
+        Command::Relabel(a) => history::relabel(&ctx, a).await,
+        Command::Stats(a) => history::stats(&ctx, a).await,
+        Command::Export(a) => history::export(&ctx, a).await,
+        Command::Import(a) => import::import(&ctx, a).await,
+        Command::CheckConfig => check::check_config(&ctx).await,
+        Command::Reclassify(a) => ops::reclassify(&ctx, a).await,
+        Command::ExportTraining(a) => ops::export_training(&ctx, a).await,
+        Command::Sources(c) => ops::sources(&ctx, c).await,
+        Command::Alerts(c) => crate::alert::cli::alerts(&ctx, c).await,
+        Command::Backtest(a) => ops::backtest(&ctx, a).await,
+        Command::Demo(a) => ops::demo(a).await,
+        Command::Report(a) => crate::report::report(&ctx, a).await,
+        Command::Completions { .. } | Command::Classify(_) => unreachable!("handled before the runtime starts"),
+    }
+}
+
+/// What every command may need: the config (loaded on demand) and the database.
+pub struct Context {
+    pub config: Option<PathBuf>,
+    pub db: Option<PathBuf>,
+}
+
+impl Context {
+    /// The validated config, or a usage failure listing every problem.
+    pub fn load_config(&self) -> Result<Config, Failure> {
+        let path = Config::locate(self.config.as_deref());
+        Config::load(&path).map_err(|e| Failure::Usage(e.to_string()))
+    }
+
+    /// The config if one was given or exists at the default places; `None` when none is to be found.
+    pub fn optional_config(&self) -> Result<Option<Config>, Failure> {
+        let path = Config::locate(self.config.as_deref());
+        if self.config.is_none() && !path.exists() {
+            return Ok(None);
+        }
+        self.load_config().map(Some)
+    }
+
+    /// Opens the database named by `--db`, else by the config.
+    pub async fn store(&self, access: Access) -> Result<Store, Failure> {
+        let path = match &self.db {
+            Some(p) => p.clone(),
+            None => match self.optional_config()? {
+                Some(c) => c.storage.database,
+                None => {
+                    return Err(Failure::Usage(format!(
+                        "no database: pass --db PATH, or --config FILE (none at {})",
+                        crate::config::DEFAULT_PATH
+                    )))
+                }
+            },
+        };
+        open_store(&path, access).await
+    }
+}
+
+pub async fn open_store(path: &Path, access: Access) -> Result<Store, Failure> {
+    Store::open(path, access).await.map_err(|e| match e {
+        crate::store::StoreError::Invalid(m) => Failure::Usage(m),
+        e @ crate::store::StoreError::NewerSchema { .. } => Failure::Usage(e.to_string()),
+        e => Failure::Runtime(e.into()),
+    })
+}
+
+/// Filters shared by `mentions` and `export`.
+#[derive(Debug, Clone, Args)]
+pub struct FilterArgs {
+    /// Only this brand
+    #[arg(long)]
+    pub brand: Option<String>,
+    /// Only this platform (reddit, hackernews, …)
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Only this sentiment (manual overrides win)
+    #[arg(long, value_enum)]
+    pub sentiment: Option<SentimentArg>,
+    /// Since: a duration back from now (24h, 7d) or a time (RFC 3339 or YYYY-MM-DD)
+    #[arg(long, value_parser = parse_when)]
+    pub since: Option<DateTime<Utc>>,
+    /// Until (exclusive), same forms as --since
+    #[arg(long, value_parser = parse_when)]
+    pub until: Option<DateTime<Utc>>,
+    /// Full-text search over title and text: words, "exact phrases", OR, NOT, prefix*
+    #[arg(long)]
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SentimentArg {
+    Negative,
+    Neutral,
+    Positive,
+}
+
+impl From<SentimentArg> for Label {
+    fn from(s: SentimentArg) -> Label {
+        match s {
+            SentimentArg::Negative => Label::Negative,
+            SentimentArg::Neutral => Label::Neutral,
+            SentimentArg::Positive => Label::Positive,
+        }
+    }
+}
+
+/// `24h`, `7d` (back from now), RFC 3339, or a date `YYYY-MM-DD` (midnight UTC).
+pub fn parse_when(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(d) = crate::duration::parse(s) {
+        let d = chrono::Duration::from_std(d).map_err(|e| e.to_string())?;
+        return Ok(Utc::now() - d);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+    }
+    Err(format!("{s:?} is neither a duration (24h, 7d) nor a time (2026-11-20 or RFC 3339)"))
+}

@@ -1,0 +1,232 @@
+//! The daemon's life: start-up, the poll → classify → detect → alert cycle, signals, and systemd.
+//!
+//! Start-up order is fixed: open the store (migrations) → load the model → `READY=1`. Each tick of the scheduler
+//! polls the (source, brand) pairs that are due, classifies what is queued, evaluates alerts and flushes the
+//! outbox. Shutdown is a value: SIGTERM/SIGINT flips a [`tokio::sync::watch`] that stops new polls; the cycle in
+//! hand finishes its writes, the database is checkpointed and closed, and the process exits 0.
+//! SIGHUP re-reads the config; an invalid one is logged problem by problem and the old one kept.
+//!
+//! Architecture invariant: mentions are stored before they are classified, so a missing or failing model never
+//! loses one; they wait in `classify_queue` and are retried every tick.
+
+pub mod systemd;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::watch;
+
+use crate::cli::Failure;
+use crate::config::{Config, ModelConfig};
+use crate::sentiment::{self, Backend, LoadOptions};
+use crate::store::{Access, Store};
+
+/// How often the scheduler looks for due work.
+const TICK: Duration = Duration::from_secs(5);
+/// Mentions classified per store round trip.
+pub const CLASSIFY_CHUNK: i64 = 256;
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Loads the configured sentiment model on a blocking thread.
+pub async fn load_classifier(model: &ModelConfig) -> anyhow::Result<Box<dyn sentiment::Classifier>> {
+    let dir = model.resolve_dir();
+    let backend = match model.backend {
+        crate::config::BackendName::Candle => Backend::Candle,
+        crate::config::BackendName::RustBert => Backend::RustBert,
+    };
+    let opts = LoadOptions { batch_size: model.batch_size, max_length: model.max_length, ..LoadOptions::default() };
+    tokio::task::spawn_blocking(move || sentiment::load(&dir, backend, &opts))
+        .await?
+        .context("cannot load the sentiment model")
+}
+
+/// Classifies everything in the queue with a freshly loaded model; returns how many were labelled.
+pub async fn classify_pending(store: &Store, model: &ModelConfig) -> anyhow::Result<usize> {
+    let classifier = load_classifier(model).await?;
+    let mut worker = Some(classifier);
+    let mut done = 0;
+    loop {
+        let (n, back) = classify_some(store, worker.take().expect("classifier returned"), CLASSIFY_CHUNK).await?;
+        worker = Some(back);
+        done += n;
+        if n == 0 {
+            return Ok(done);
+        }
+    }
+}
+
+/// One round of classification: takes up to `limit` queued mentions, labels them, stores the labels.
+/// The classifier moves onto a blocking thread and back, so inference never blocks the async runtime.
+pub async fn classify_some(
+    store: &Store,
+    mut classifier: Box<dyn sentiment::Classifier>,
+    limit: i64,
+) -> anyhow::Result<(usize, Box<dyn sentiment::Classifier>)> {
+    let pending = store.unclassified(limit).await?;
+    if pending.is_empty() {
+        return Ok((0, classifier));
+    }
+    let (classifier, result) = tokio::task::spawn_blocking(move || {
+        let texts: Vec<&str> = pending.iter().map(|(_, t)| t.as_str()).collect();
+        let r = classifier.classify_batch(&texts);
+        let ids: Vec<i64> = pending.iter().map(|(id, _)| *id).collect();
+        (classifier, r.map(|p| (ids.clone(), p)).map_err(|e| (ids, e)))
+    })
+    .await?;
+    match result {
+        Ok((ids, predictions)) => {
+            let version = classifier.model_version().to_string();
+            let labels: Vec<_> = ids.iter().zip(&predictions).map(|(id, p)| (*id, p.label, p.scores)).collect();
+            store.store_labels(&labels, &version).await?;
+            Ok((labels.len(), classifier))
+        }
+        Err((ids, e)) => {
+            store.classify_failed(&ids, &e.to_string()).await?;
+            Err(anyhow::Error::new(e).context("classification failed; the mentions stay queued"))
+        }
+    }
+}
+
+/// What one daemon cycle needs, rebuilt on SIGHUP.
+struct Daemon {
+    config: Config,
+    store: Store,
+    classifier: Option<Box<dyn sentiment::Classifier>>,
+    poller: crate::sources::poll::Poller,
+}
+
+impl Daemon {
+    /// One cycle: due polls, classification, alerts. Errors of one part are logged and do not stop the others.
+    async fn cycle(&mut self, shutdown: &watch::Receiver<bool>, only_source: Option<&str>, force: bool) {
+        let outcomes = self.poller.poll_due(&self.store, shutdown, only_source, force).await;
+        for o in &outcomes {
+            tracing::debug!(source = %o.source, brand = %o.brand, new = o.new, "polled");
+        }
+        if let Some(c) = self.classifier.take() {
+            let mut c = Some(c);
+            loop {
+                match classify_some(&self.store, c.take().expect("present"), CLASSIFY_CHUNK).await {
+                    Ok((n, back)) => {
+                        c = Some(back);
+                        if n == 0 || *shutdown.borrow() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = format!("{e:#}"), "classification");
+                        break;
+                    }
+                }
+            }
+            self.classifier = c;
+        }
+        if let Err(e) = crate::alert::evaluate_and_notify(&self.config, &self.store, chrono::Utc::now()).await {
+            tracing::error!(error = format!("{e:#}"), "alert evaluation");
+        }
+    }
+}
+
+async fn start(config: Config) -> Result<Daemon, Failure> {
+    let store = crate::cli::open_store(&config.storage.database, Access::ReadWrite).await?;
+    let classifier = match load_classifier(&config.model).await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "no sentiment model: mentions are stored and wait for classification");
+            None
+        }
+    };
+    let poller = crate::sources::poll::Poller::new(&config).map_err(|e| Failure::Usage(format!("{e:#}")))?;
+    // Whatever a previous run left in the outbox goes out now, backoff or not.
+    if let Err(e) = crate::alert::send::flush_outbox(&config, &store, chrono::Utc::now() + chrono::Duration::days(365)).await {
+        tracing::error!(error = format!("{e:#}"), "outbox");
+    }
+    Ok(Daemon { config, store, classifier, poller })
+}
+
+/// `hearsay poll --once`: one cycle, then exit.
+pub async fn poll_once(config: Config, only_source: Option<&str>) -> Result<(), Failure> {
+    if let Some(name) = only_source {
+        if !config.sources.iter().any(|s| s.name == name) {
+            let names: Vec<_> = config.sources.iter().map(|s| s.name.as_str()).collect();
+            return Err(Failure::Usage(format!("no source named {name:?}; configured: {}", names.join(", "))));
+        }
+    }
+    let mut d = start(config).await?;
+    let (_tx, rx) = watch::channel(false);
+    d.cycle(&rx, only_source, true).await;
+    let pending = d.store.unclassified_count().await?;
+    if pending > 0 {
+        eprintln!("{pending} mention(s) await classification");
+    }
+    d.store.close().await;
+    Ok(())
+}
+
+/// `hearsay run`: the daemon, until SIGTERM/SIGINT.
+pub async fn run(config: Config) -> Result<(), Failure> {
+    let config_path = config.file.clone();
+    let mut d = start(config).await?;
+    systemd::notify("READY=1\nSTATUS=polling");
+    tracing::info!(db = %d.store.path().display(), sources = d.config.sources.len(), brands = d.config.brands.len(), "hearsay started");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested: finishing the cycle in hand");
+        systemd::notify("STOPPING=1");
+        let _ = stop_tx.send(true);
+    });
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut watchdog = tokio::time::interval(systemd::watchdog_interval().unwrap_or(Duration::from_secs(3600)));
+    let mut stop = stop_rx.clone();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = tick.tick() => d.cycle(&stop_rx, None, false).await,
+            _ = watchdog.tick() => {
+                // Only vouch for the service while the database answers.
+                match tokio::time::timeout(Duration::from_secs(5), d.store.ping()).await {
+                    Ok(Ok(())) => systemd::notify("WATCHDOG=1"),
+                    _ => tracing::error!("database did not answer: withholding the watchdog ping"),
+                }
+            }
+            _ = hup.recv() => {
+                systemd::notify("RELOADING=1");
+                match Config::load(&config_path) {
+                    Ok(new) => {
+                        match crate::sources::poll::Poller::new(&new) {
+                            Ok(p) => { d.poller = p; d.config = new; tracing::info!("configuration reloaded"); }
+                            Err(e) => tracing::error!(error = format!("{e:#}"), "reload failed; keeping the old configuration"),
+                        }
+                    }
+                    Err(e) => {
+                        for p in &e.problems {
+                            tracing::error!(problem = %p, "invalid configuration; keeping the old one");
+                        }
+                    }
+                }
+                systemd::notify("READY=1");
+            }
+        }
+        if *stop.borrow() {
+            break;
+        }
+    }
+    d.store.close().await;
+    tracing::info!("hearsay stopped");
+    Ok(())
+}

@@ -1,0 +1,916 @@
+//! Negative-spike detection: is the number of negative mentions in the last hour improbable given the brand's
+//! own history, and is it negative *word-of-mouth* rather than just more talk?
+//!
+//! The daemon (and `hearsay backtest`) hands over one brand's mentions as fixed five-minute buckets of
+//! `(total, negative)` counts, already deduplicated and with manual sentiment overrides applied, exactly what
+//! `SELECT created_at/300 AS bucket, COUNT(*), SUM(negative) … GROUP BY bucket` returns. [`evaluate`]
+//! answers for the window ending `now`; [`Detector`] answers for any window end over a whole series and is
+//! what the backtest replays, so both paths share every line of the statistics.
+//!
+//! # Method
+//!
+//! *Expected count.* For a window `[s, s + w)` the expected number of negatives is built from history before
+//! `s` only, in three layers, each shrunk toward the one below it so that thin data never dominates:
+//! the overall mean per window over the history (up to `history_weeks`); the same clock time on each of the
+//! last 28 days (hour-of-day profile, winsorised, shrunk toward the overall mean) times a day-of-week factor
+//! (that weekday's share of its week, over the past weeks); and the same hour-of-week in each past week,
+//! whose weight grows with the counts (empirical Bayes: at 0.2 negatives/hour a single week says almost
+//! nothing, at 50/hour it says a lot). A floor (`expected_floor_per_hour`) keeps a silent brand from making
+//! every mention improbable. Samples are winsorised so that a past crisis at the same hour does not hide the
+//! next one.
+//!
+//! *Dispersion.* Real counts are over-dispersed, and the expected count is itself an estimate. The same
+//! predictor is run on the non-overlapping windows of the last 14 days, and the negative-binomial
+//! dispersion `alpha` (variance `mu + alpha·mu²`) is estimated from those out-of-sample residuals by the
+//! method of moments, in two passes that drop outlying windows (past crises) from the second. The count
+//! test is the negative-binomial upper tail at that `alpha` (floored). A recent-level factor (the last day's
+//! observed over predicted, shrunk and bounded to ×0.67–1.5) corrects slow drifts and day-level swings.
+//!
+//! *Share.* "The negative share is above its baseline" is tested conditionally on this window's volume:
+//! the non-negative mentions give a volume factor `m = max(1, (other + 1) / (expected_other + 1))`, and the
+//! negatives are tested again against `m × expected`, with a negative-binomial dispersion estimated, like
+//! the first, from the residual windows of this share model (so noise shared by all mentions cancels, and
+//! noise that hits negatives alone is measured). A campaign that lifts
+//! every mention ×4 at the usual share lifts the expectation ×4 too and is not significant; a crisis that
+//! adds negatives alone leaves `m ≈ 1`. Unlike a binomial test on the window's share, this uses the known
+//! baseline volume, so it keeps its power at a handful of mentions (six negatives and no other mention on
+//! a quiet brand is a clear signal; a binomial test of 6/6 against a 40 % share is not).
+//!
+//! *Decision.* `negative_spike` fires when, on any of three scales (half, one and two windows: short for
+//! fast rises on busy brands, long for slow brands that need two hours to collect `min_count`; the half
+//! window only where ≥ 3 negatives are expected in it), all hold: the plain count p-value below the
+//! preset's count threshold (balanced 1e-2), the volume-adjusted share p-value below the preset's share
+//! threshold (balanced 1e-4; this is the stringent test, the count test only insists that the rise is
+//! also improbable without looking at volume), at least `min_count` negatives, and observed/expected at
+//! least `min_ratio`. A campaign at the usual share fails the share test; such a surge is `volume_spike`,
+//! off by default. A weaker *elevated* level (ratio half-way to `min_ratio`, count p < 0.01, share
+//! p < 0.05) is reported too so that the alert lifecycle can hold an alert open with hysteresis.
+//!
+//! *Sources.* `source_down` fires for a source degraded longer than `source_down_after`. A source that is
+//! down or recovered less than `recovery_period` ago may flush a backlog; a `negative_spike` whose excess
+//! negatives come mostly (≥ 50 %) from such sources is suppressed and the evaluation says why.
+//!
+//! Architecture Invariant: no IO, no clock, no randomness. Everything is a function of the buckets, `now`
+//! and the configuration, so the backtest reproduces the daemon exactly and tests are tables.
+
+pub mod stats;
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use self::stats::neg_binomial_sf;
+
+/// Length of one bucket of the input series, in seconds.
+pub const BUCKET_SECS: i64 = 300;
+const DAY: usize = 288;
+const WEEK: usize = 7 * DAY;
+/// How far back the dispersion estimate looks.
+const RESIDUAL_DAYS: usize = 14;
+/// How many past days feed the hour-of-day profile.
+const PROFILE_DAYS: usize = 28;
+/// Windows more than this many standard deviations above their prediction are left out of the second
+/// dispersion pass (they are past incidents, not noise).
+const OUTLIER_Z: f64 = 3.5;
+
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// More negative mentions than the brand's history explains, at a higher negative share than usual.
+    NegativeSpike,
+    /// More mentions of every kind at the usual share (a campaign, a launch). Reported only when enabled.
+    VolumeSpike,
+    /// A source has been failing for longer than `source_down_after`.
+    SourceDown,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::NegativeSpike => "negative_spike",
+            AlertKind::VolumeSpike => "volume_spike",
+            AlertKind::SourceDown => "source_down",
+        }
+    }
+}
+
+/// How readily a spike fires. Each preset is a pair of p-value thresholds: the count test and the share test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sensitivity {
+    /// Fewer, surer alerts.
+    Low,
+    #[default]
+    Balanced,
+    /// Earlier alerts and more false ones.
+    High,
+}
+
+impl Sensitivity {
+    /// One-sided p-value below which the negative count is improbable (per scale, per evaluation).
+    pub fn count_threshold(self) -> f64 {
+        match self {
+            Sensitivity::Low => 1e-3,
+            Sensitivity::Balanced => 1e-2,
+            Sensitivity::High => 3e-2,
+        }
+    }
+
+    /// One-sided p-value below which the negative share is above its baseline.
+    pub fn share_threshold(self) -> f64 {
+        match self {
+            Sensitivity::Low => 1e-5,
+            Sensitivity::Balanced => 1e-4,
+            Sensitivity::High => 1e-3,
+        }
+    }
+}
+
+/// Detector settings. `Default` is what a brand gets when its configuration says nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectConfig {
+    /// The window the spike is measured over, ending now. Half and double this window are scanned too.
+    pub window: Duration,
+    pub sensitivity: Sensitivity,
+    /// Never fire on fewer negatives than this in the window, however quiet the brand.
+    pub min_count: u32,
+    /// Never fire unless observed / expected reaches this.
+    pub min_ratio: f64,
+    /// Report `volume_spike` (all mentions up at the usual share). Off by default: it is not a crisis.
+    pub volume_spike: bool,
+    /// How many weeks of history the expected rate uses (the series should cover them).
+    pub history_weeks: u32,
+    /// The smallest expected negative rate, so that a silent brand's first few negatives are not absurdly
+    /// improbable.
+    pub expected_floor_per_hour: f64,
+    /// Below this much history the evaluation is flagged `cold_start`; below `min_history` nothing fires.
+    pub warm_history: Duration,
+    pub min_history: Duration,
+    /// Fire `source_down` once a source has been degraded this long.
+    pub source_down_after: Duration,
+    /// After a source recovers, its backlog is distrusted for this long.
+    pub recovery_period: Duration,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            window: Duration::from_secs(3600),
+            sensitivity: Sensitivity::Balanced,
+            min_count: 5,
+            min_ratio: 2.0,
+            volume_spike: false,
+            history_weeks: 8,
+            expected_floor_per_hour: 0.1,
+            warm_history: Duration::from_secs(7 * 86_400),
+            min_history: Duration::from_secs(6 * 3600),
+            source_down_after: Duration::from_secs(3600),
+            recovery_period: Duration::from_secs(2 * 3600),
+        }
+    }
+}
+
+impl DetectConfig {
+    fn window_buckets(&self) -> usize {
+        ((self.window.as_secs() as i64 / BUCKET_SECS) as usize).clamp(1, DAY)
+    }
+
+    /// The scanned window lengths in buckets: half, one and two windows (deduplicated, at least one bucket).
+    fn scales(&self) -> Vec<usize> {
+        let w = self.window_buckets();
+        let mut v = vec![(w / 2).max(1), w, (2 * w).min(DAY)];
+        v.dedup();
+        v
+    }
+
+    /// The resolve (hysteresis) ratio: half-way between 1 and `min_ratio`.
+    fn elevated_ratio(&self) -> f64 {
+        1.0 + (self.min_ratio - 1.0).max(0.0) / 2.0
+    }
+}
+
+/// One five-minute bucket of one brand's mentions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub total: u32,
+    pub negative: u32,
+}
+
+/// A brand's mentions as consecutive five-minute buckets starting at `start` (a multiple of 300 s).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BucketSeries {
+    pub start: DateTime<Utc>,
+    pub buckets: Vec<Bucket>,
+}
+
+impl BucketSeries {
+    /// Builds the series covering `[from, until)` from SQL rows `(unix_seconds / 300, total, negative)`;
+    /// missing buckets are zero and rows outside the range are ignored.
+    pub fn from_rows(
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        rows: impl IntoIterator<Item = (i64, u32, u32)>,
+    ) -> Self {
+        let first = from.timestamp().div_euclid(BUCKET_SECS);
+        let last = (until.timestamp() + BUCKET_SECS - 1).div_euclid(BUCKET_SECS);
+        let mut buckets = vec![Bucket::default(); (last - first).max(0) as usize];
+        for (b, total, negative) in rows {
+            if b >= first && b < last {
+                let slot = &mut buckets[(b - first) as usize];
+                slot.total += total;
+                slot.negative += negative;
+            }
+        }
+        BucketSeries { start: bucket_time(first), buckets }
+    }
+
+    /// Start time of bucket `i`.
+    pub fn bucket_start(&self, i: usize) -> DateTime<Utc> {
+        self.start + chrono::Duration::seconds(i as i64 * BUCKET_SECS)
+    }
+}
+
+fn bucket_time(bucket_number: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(bucket_number * BUCKET_SECS, 0).single().unwrap_or_default()
+}
+
+/// One platform's share of a window, for the alert email ("mostly on Reddit") and for source suppression.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformCount {
+    pub platform: String,
+    pub total: u32,
+    pub negative: u32,
+}
+
+/// Health of one source as the scheduler sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceHealth {
+    pub platform: String,
+    /// Failing since then; `None` when healthy.
+    pub degraded_since: Option<DateTime<Utc>>,
+    /// When it last came back after a failure, if ever.
+    pub recovered_at: Option<DateTime<Utc>>,
+}
+
+/// Whether a finding should open an alert or merely keep an open one from resolving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// All firing conditions hold.
+    Firing,
+    /// Not enough to fire, but the rate has not fallen back below the lower (hysteresis) threshold.
+    Elevated,
+}
+
+/// Statistics of one window, whatever the decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowStats {
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    /// Negative mentions in the window.
+    pub observed: u64,
+    /// Expected negatives (seasonal, floored).
+    pub expected: f64,
+    /// Negative-binomial upper-tail p-value of `observed`.
+    pub p_value: f64,
+    pub ratio: f64,
+    pub total: u64,
+    pub expected_total: f64,
+    /// Upper-tail p-value of `total` (computed only when `volume_spike` is enabled; 1 otherwise).
+    pub total_p_value: f64,
+    pub negative_share: f64,
+    pub baseline_share: f64,
+    /// Upper-tail p-value of the negatives against `expected × volume_factor` (the share test).
+    pub share_p_value: f64,
+    /// Negative-binomial `alpha` used for the count test.
+    pub dispersion: f64,
+    /// How much the non-negative mentions exceed their expectation (≥ 1); the share test expects
+    /// `expected × volume_factor` negatives.
+    pub volume_factor: f64,
+    /// Less than `warm_history` of history, or no same-hour-of-week sample yet.
+    pub cold_start: bool,
+}
+
+/// Something the alert lifecycle should know about: one kind of condition for one brand, with everything the
+/// alert email and the backtest JSON show.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub kind: AlertKind,
+    pub brand: String,
+    pub level: Level,
+    pub window_start: DateTime<Utc>,
+    pub window_end: DateTime<Utc>,
+    pub observed: u64,
+    pub expected: f64,
+    pub p_value: f64,
+    pub ratio: f64,
+    pub total: u64,
+    pub expected_total: f64,
+    pub negative_share: f64,
+    pub baseline_share: f64,
+    pub share_p_value: f64,
+    /// The expected rate came from short history; the alert should say so.
+    pub cold_start: bool,
+    /// Platforms with the most negatives in the window, most first (may be empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_platforms: Vec<PlatformCount>,
+    /// For `source_down`: the failing platform and since when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+}
+
+/// The detector's answer for one brand at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub brand: String,
+    pub at: DateTime<Utc>,
+    /// Statistics of the configured window (what a dashboard shows).
+    pub main: WindowStats,
+    /// Firing and elevated conditions, at most one per kind (source_down: one per source).
+    pub findings: Vec<Finding>,
+    pub cold_start: bool,
+    /// Hours of history before the window.
+    pub history_hours: f64,
+    /// Why a negative spike that the counts alone would fire was held back (recovering source backlog).
+    pub suppressed: Option<String>,
+}
+
+impl Evaluation {
+    /// The finding of one kind, if any (the first, for `source_down`).
+    pub fn finding(&self, kind: AlertKind) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.kind == kind)
+    }
+}
+
+/// What the daemon knows at one poll for one brand.
+#[derive(Debug, Clone, Copy)]
+pub struct DetectInput<'a> {
+    pub brand: &'a str,
+    /// Buckets covering the history and the current window (up to `now`).
+    pub series: &'a BucketSeries,
+    pub now: DateTime<Utc>,
+    /// Per-platform counts over the last two windows (the longest scale), for top platforms and for
+    /// discounting a recovering source's backlog.
+    pub platforms: &'a [PlatformCount],
+    pub sources: &'a [SourceHealth],
+}
+
+/// Evaluates one brand at `now`: spike findings on the window ending now, plus `source_down` findings.
+pub fn evaluate(input: &DetectInput<'_>, cfg: &DetectConfig) -> Evaluation {
+    let since_start = (input.now - input.series.start).num_seconds().max(0);
+    // The bucket holding `now` is partly filled; include it so that alerts are not five minutes late.
+    let end = ((since_start + BUCKET_SECS - 1) / BUCKET_SECS) as usize;
+    let end = end.min(input.series.buckets.len());
+    let mut detector = Detector::new(input.brand, input.series, cfg);
+    let mut eval = detector.evaluate_at(end);
+    eval.at = input.now;
+    apply_sources(&mut eval, input.platforms, input.sources, input.now, cfg);
+    eval
+}
+
+/// Attaches top platforms, suppresses spikes driven by a recovering source's backlog, and adds
+/// `source_down` findings.
+pub fn apply_sources(
+    eval: &mut Evaluation,
+    platforms: &[PlatformCount],
+    sources: &[SourceHealth],
+    now: DateTime<Utc>,
+    cfg: &DetectConfig,
+) {
+    let recovery = chrono::Duration::from_std(cfg.recovery_period).unwrap_or_default();
+    let unreliable = |p: &str| {
+        sources.iter().any(|s| {
+            s.platform == p && (s.degraded_since.is_some() || s.recovered_at.is_some_and(|r| now - r < recovery))
+        })
+    };
+    let mut top: Vec<PlatformCount> = platforms.iter().filter(|p| p.negative > 0).cloned().collect();
+    top.sort_by(|a, b| b.negative.cmp(&a.negative).then(a.platform.cmp(&b.platform)));
+    top.truncate(3);
+    let all_negative: u64 = platforms.iter().map(|p| p.negative as u64).sum();
+    let backlog: u64 = platforms.iter().filter(|p| unreliable(&p.platform)).map(|p| p.negative as u64).sum();
+    let mut suppressed = None;
+    for f in &mut eval.findings {
+        f.top_platforms = top.clone();
+        if f.kind == AlertKind::NegativeSpike && backlog > 0 {
+            // Compare with the excess over expectation, scaled to the platform counts' window.
+            let excess = (f.observed as f64 - f.expected).max(1.0);
+            let scale = if f.observed > 0 { all_negative as f64 / f.observed as f64 } else { 1.0 };
+            if backlog as f64 >= 0.5 * excess * scale.max(1.0) {
+                suppressed = Some(format!(
+                    "{backlog} of {all_negative} negatives come from sources that are down or recovering"
+                ));
+            }
+        }
+    }
+    if suppressed.is_some() {
+        eval.findings.retain(|f| f.kind != AlertKind::NegativeSpike);
+        eval.suppressed = suppressed;
+    }
+    let after = chrono::Duration::from_std(cfg.source_down_after).unwrap_or_default();
+    for s in sources {
+        if let Some(since) = s.degraded_since {
+            if now - since >= after {
+                eval.findings.push(source_down_finding(&eval.brand, &s.platform, since, now));
+            }
+        }
+    }
+}
+
+fn source_down_finding(brand: &str, platform: &str, since: DateTime<Utc>, now: DateTime<Utc>) -> Finding {
+    Finding {
+        kind: AlertKind::SourceDown,
+        brand: brand.to_string(),
+        level: Level::Firing,
+        window_start: since,
+        window_end: now,
+        observed: 0,
+        expected: 0.0,
+        p_value: 1.0,
+        ratio: 0.0,
+        total: 0,
+        expected_total: 0.0,
+        negative_share: 0.0,
+        baseline_share: 0.0,
+        share_p_value: 1.0,
+        cold_start: false,
+        top_platforms: Vec::new(),
+        platform: Some(platform.to_string()),
+        since: Some(since),
+    }
+}
+
+/// The out-of-sample prediction for one window, cached per window end.
+#[derive(Debug, Clone, Copy)]
+struct Prediction {
+    /// Expected negatives, unfloored.
+    negative: f64,
+    total: f64,
+    /// No same-hour-of-week sample was available.
+    cold: bool,
+}
+
+/// A replayable detector over one brand's series: prefix sums plus per-scale caches of predictions, so that
+/// evaluating every five minutes over eight weeks costs a few milliseconds.
+pub struct Detector<'a> {
+    brand: String,
+    cfg: &'a DetectConfig,
+    start: DateTime<Utc>,
+    neg: Vec<u64>,
+    tot: Vec<u64>,
+    scales: Vec<usize>,
+    /// `cache[scale][end]`: prediction for the window of that scale ending at bucket `end`.
+    cache: Vec<Vec<Option<Option<Prediction>>>>,
+    /// Absolute bucket number (unix seconds / 300) of bucket 0: residual windows are aligned to it.
+    origin: i64,
+    /// `contexts[scale][grid point]`: dispersion and recent level, which only change once per window length.
+    contexts: Vec<Vec<Option<Context>>>,
+}
+
+/// What the residual windows of the last 14 days say, for one scale: dispersion of the prediction errors
+/// and how far the last day ran above or below its seasonal prediction.
+#[derive(Debug, Clone, Copy)]
+struct Context {
+    alpha_negative: f64,
+    /// Dispersion of negatives around the volume-adjusted expectation (the share model).
+    alpha_share: f64,
+    alpha_total: f64,
+    level_negative: f64,
+    level_total: f64,
+}
+
+/// One residual window: observed and predicted negatives (`y`, `mu`) and totals (`n`, `nu`).
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    y: f64,
+    n: f64,
+    mu: f64,
+    nu: f64,
+}
+
+impl<'a> Detector<'a> {
+    pub fn new(brand: &str, series: &BucketSeries, cfg: &'a DetectConfig) -> Self {
+        let n = series.buckets.len();
+        let mut neg = Vec::with_capacity(n + 1);
+        let mut tot = Vec::with_capacity(n + 1);
+        neg.push(0);
+        tot.push(0);
+        for b in &series.buckets {
+            neg.push(neg.last().copied().unwrap_or(0) + b.negative as u64);
+            tot.push(tot.last().copied().unwrap_or(0) + b.total.max(b.negative) as u64);
+        }
+        let scales = cfg.scales();
+        let cache = scales.iter().map(|_| vec![None; n + 1]).collect();
+        let contexts = scales.iter().map(|w| vec![None; n / w + 2]).collect();
+        let origin = series.start.timestamp().div_euclid(BUCKET_SECS);
+        Detector { brand: brand.to_string(), cfg, start: series.start, neg, tot, scales, cache, origin, contexts }
+    }
+
+    /// Number of buckets in the series.
+    pub fn len(&self) -> usize {
+        self.neg.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn time(&self, bucket: usize) -> DateTime<Utc> {
+        self.start + chrono::Duration::seconds(bucket as i64 * BUCKET_SECS)
+    }
+
+    /// Evaluates the windows ending at bucket `end` (exclusive), using only buckets before `end`.
+    pub fn evaluate_at(&mut self, end: usize) -> Evaluation {
+        let end = end.min(self.len());
+        let main_w = self.cfg.window_buckets();
+        let history_hours = end.saturating_sub(main_w) as f64 / 12.0;
+        let warm = (self.cfg.warm_history.as_secs() as i64 / BUCKET_SECS) as usize;
+        let min_hist = (self.cfg.min_history.as_secs() as i64 / BUCKET_SECS) as usize;
+
+        let mut stats: Vec<(usize, WindowStats)> = Vec::with_capacity(self.scales.len());
+        for si in 0..self.scales.len() {
+            let w = self.scales[si];
+            if end < w {
+                continue;
+            }
+            let mut s = self.window_stats(si, end);
+            s.cold_start |= end - w < warm;
+            stats.push((w, s));
+        }
+        let main = stats
+            .iter()
+            .find(|(w, _)| *w == main_w)
+            .or(stats.first())
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| empty_stats(self.time(end.saturating_sub(main_w)), self.time(end)));
+        let cold_start = main.cold_start;
+        let mut eval = Evaluation {
+            brand: self.brand.clone(),
+            at: self.time(end),
+            main,
+            findings: Vec::new(),
+            cold_start,
+            history_hours,
+            suppressed: None,
+        };
+        if end < main_w + min_hist {
+            return eval;
+        }
+
+        let cfg = self.cfg;
+        let p_count = cfg.sensitivity.count_threshold();
+        let p_share = cfg.sensitivity.share_threshold();
+        let min_count = cfg.min_count.max(2) as u64;
+        // The half window only speaks for busy brands: on a quiet one it adds chances for a burst of noise
+        // and no speed, since `min_count` negatives take longer than half a window to arrive anyway.
+        let short = |s: &WindowStats| (s.window_end - s.window_start).num_seconds() < cfg.window.as_secs() as i64;
+        let fires = |s: &WindowStats| {
+            (!short(s) || s.expected >= SHORT_SCALE_MIN_EXPECTED)
+                && s.p_value < p_count
+                && s.observed >= min_count
+                && s.ratio >= cfg.min_ratio
+                && s.share_p_value < p_share
+        };
+        let elevated = |s: &WindowStats| s.ratio >= cfg.elevated_ratio() && s.p_value < 0.01 && s.share_p_value < 0.05;
+        let best = |pred: &dyn Fn(&WindowStats) -> bool, key: &dyn Fn(&WindowStats) -> f64| {
+            stats.iter().map(|(_, s)| s).filter(|s| pred(s)).min_by(|a, b| key(a).total_cmp(&key(b))).cloned()
+        };
+        if let Some(s) = best(&fires, &|s| s.p_value) {
+            eval.findings.push(self.finding(AlertKind::NegativeSpike, Level::Firing, &s));
+        } else if let Some(s) = best(&elevated, &|s| s.p_value) {
+            eval.findings.push(self.finding(AlertKind::NegativeSpike, Level::Elevated, &s));
+        }
+        if cfg.volume_spike && eval.finding(AlertKind::NegativeSpike).is_none() {
+            let min_total = min_count;
+            let volume = |s: &WindowStats| {
+                s.total_p_value < p_count && s.total >= min_total && s.total as f64 >= cfg.min_ratio * s.expected_total
+            };
+            let volume_elevated =
+                |s: &WindowStats| s.total_p_value < 0.01 && s.total as f64 >= cfg.elevated_ratio() * s.expected_total;
+            if let Some(s) = best(&volume, &|s| s.total_p_value) {
+                eval.findings.push(self.finding(AlertKind::VolumeSpike, Level::Firing, &s));
+            } else if let Some(s) = best(&volume_elevated, &|s| s.total_p_value) {
+                eval.findings.push(self.finding(AlertKind::VolumeSpike, Level::Elevated, &s));
+            }
+        }
+        eval
+    }
+
+    fn finding(&self, kind: AlertKind, level: Level, s: &WindowStats) -> Finding {
+        Finding {
+            kind,
+            brand: self.brand.clone(),
+            level,
+            window_start: s.window_start,
+            window_end: s.window_end,
+            observed: s.observed,
+            expected: s.expected,
+            p_value: s.p_value,
+            ratio: s.ratio,
+            total: s.total,
+            expected_total: s.expected_total,
+            negative_share: s.negative_share,
+            baseline_share: s.baseline_share,
+            share_p_value: s.share_p_value,
+            cold_start: s.cold_start,
+            top_platforms: Vec::new(),
+            platform: None,
+            since: None,
+        }
+    }
+
+    fn window_stats(&mut self, si: usize, end: usize) -> WindowStats {
+        let w = self.scales[si];
+        let start = end - w;
+        let observed = self.neg[end] - self.neg[start];
+        let total = self.tot[end] - self.tot[start];
+        let window_start = self.time(start);
+        let window_end = self.time(end);
+        let Some(pred) = self.prediction(si, end) else {
+            let mut s = empty_stats(window_start, window_end);
+            s.observed = observed;
+            s.total = total;
+            s.negative_share = share(observed, total);
+            s.cold_start = true;
+            return s;
+        };
+        let d = self.context(si, start);
+        let floor = self.cfg.expected_floor_per_hour * w as f64 / 12.0;
+        let expected = (pred.negative * d.level_negative).max(floor).max(1e-6);
+        let expected_total = (pred.total * d.level_total).max(expected);
+        let baseline_share = (expected / expected_total).clamp(0.0, 1.0);
+        let p_value = neg_binomial_sf(observed, expected, d.alpha_negative);
+        let total_p_value =
+            if self.cfg.volume_spike { neg_binomial_sf(total, expected_total, d.alpha_total) } else { 1.0 };
+        let expected_other = (pred.total * d.level_total - pred.negative * d.level_negative).max(0.0);
+        let other = (total - observed) as f64;
+        let volume_factor = ((other + 1.0) / (expected_other + 1.0)).max(1.0);
+        let share_p_value = neg_binomial_sf(observed, expected * volume_factor, d.alpha_share);
+        WindowStats {
+            window_start,
+            window_end,
+            observed,
+            expected,
+            p_value,
+            ratio: observed as f64 / expected,
+            total,
+            expected_total,
+            total_p_value,
+            negative_share: share(observed, total),
+            baseline_share,
+            share_p_value,
+            dispersion: d.alpha_negative,
+            volume_factor,
+            cold_start: pred.cold,
+        }
+    }
+
+    fn prediction(&mut self, si: usize, end: usize) -> Option<Prediction> {
+        if let Some(p) = self.cache[si][end] {
+            return p;
+        }
+        let w = self.scales[si];
+        let p = if end < w {
+            None
+        } else {
+            let s = end - w;
+            let negative = self.predict(&self.neg, s, w);
+            let total = self.predict(&self.tot, s, w);
+            negative.zip(total).map(|((negative, cold), (total, _))| Prediction { negative, total, cold })
+        };
+        self.cache[si][end] = Some(p);
+        p
+    }
+
+    /// Expected count of one stream (negatives or totals) in `[s, s + w)` from the buckets before `s`.
+    /// Returns the estimate and whether it lacked any same-hour-of-week sample.
+    fn predict(&self, pre: &[u64], s: usize, w: usize) -> Option<(f64, bool)> {
+        let hist_len = self.cfg.history_weeks.max(1) as usize * WEEK;
+        let h0 = s.saturating_sub(hist_len);
+        if s - h0 < 12 {
+            return None;
+        }
+        let sum = |a: usize, b: usize| (pre[b] - pre[a]) as f64;
+        let overall = sum(h0, s) / (s - h0) as f64 * w as f64;
+
+        let mut days = [0.0f64; PROFILE_DAYS];
+        let mut nd = 0;
+        for d in 1..=PROFILE_DAYS {
+            if d * DAY > s || s - d * DAY < h0 {
+                break;
+            }
+            let a = s - d * DAY;
+            days[nd] = sum(a, a + w);
+            nd += 1;
+        }
+        let profile = if nd == 0 {
+            overall
+        } else {
+            let days = &mut days[..nd];
+            let cap = winsor_cap(median(days).max(overall));
+            let total: f64 = days.iter().map(|x| x.min(cap)).sum();
+            let prior = 3.0;
+            (total + prior * overall) / (nd as f64 + prior)
+        };
+
+        // Day-of-week factor: this weekday's 24 hours against its week's daily mean, in past weeks.
+        let centre = s + w / 2;
+        let (mut day_sum, mut week_sum) = (0.0, 0.0);
+        let mut weeks = [0.0f64; 16];
+        let mut nw = 0;
+        for k in 1..=self.cfg.history_weeks.clamp(1, 16) as usize {
+            if k * WEEK > s || s - k * WEEK < h0 {
+                break;
+            }
+            let a = s - k * WEEK;
+            weeks[nw] = sum(a, a + w);
+            nw += 1;
+            let c = centre - k * WEEK;
+            if c >= h0 + WEEK / 2 {
+                day_sum += sum(c - DAY / 2, c + DAY / 2);
+                week_sum += sum(c - WEEK / 2, c + WEEK / 2) / 7.0;
+            }
+        }
+        let dow = (day_sum + 10.0) / (week_sum + 10.0);
+        let base = profile * dow;
+        if nw == 0 {
+            return Some((base, true));
+        }
+        let weeks = &mut weeks[..nw];
+        let cap = winsor_cap(base.max(median(weeks)));
+        let total: f64 = weeks.iter().map(|x| x.min(cap)).sum();
+        // Empirical-Bayes weight of the hour-of-week pattern: at low counts one week is mostly noise.
+        let prior = (20.0 / base.max(1e-3)).clamp(0.5, 200.0);
+        Some(((total + prior * base) / (nw as f64 + prior), false))
+    }
+
+    /// Dispersion and recent level for a window starting at `s`, from the grid-aligned, non-overlapping
+    /// windows that end at or before `s` (the last 14 days plus one day for the level of the oldest).
+    /// Aligning to a fixed grid makes the result depend only on which grid cell `s` falls in, so it is
+    /// computed once per window length and the daemon and the backtest agree exactly.
+    fn context(&mut self, si: usize, s: usize) -> Context {
+        let w = self.scales[si];
+        let wi = w as i64;
+        let origin_aligned = self.origin - self.origin.rem_euclid(wi);
+        let a_abs = (self.origin + s as i64).div_euclid(wi) * wi;
+        let key = ((a_abs - origin_aligned) / wi) as usize;
+        if let Some(c) = self.contexts[si].get(key).copied().flatten() {
+            return c;
+        }
+        let a_rel = a_abs - self.origin;
+        let level_rows = DAY / w;
+        let want = RESIDUAL_DAYS * DAY / w + level_rows + 2;
+        let floor = self.cfg.expected_floor_per_hour * w as f64 / 12.0;
+        let mut rows: Vec<Row> = Vec::with_capacity(want);
+        for j in 0..want as i64 {
+            let e = a_rel - j * wi;
+            if e < wi {
+                break;
+            }
+            let e = e as usize;
+            let Some(p) = self.prediction(si, e) else { break };
+            let mu = p.negative.max(floor);
+            rows.push(Row {
+                y: (self.neg[e] - self.neg[e - w]) as f64,
+                n: (self.tot[e] - self.tot[e - w]) as f64,
+                mu,
+                nu: p.total.max(mu),
+            });
+        }
+        // Prefix sums over rows for the recent-level factors: row j's level uses rows j+1 ..= j+L
+        // (the current window's uses rows 1 ..= L, skipping the window just before it).
+        let mut acc = vec![[0.0f64; 4]; rows.len() + 1];
+        for (i, r) in rows.iter().enumerate() {
+            let a = acc[i];
+            acc[i + 1] = [a[0] + r.y, a[1] + r.mu, a[2] + r.n, a[3] + r.nu];
+        }
+        let level = |from: usize| {
+            let lo = from.min(rows.len());
+            let hi = (from + level_rows).min(rows.len());
+            let d = |k: usize| acc[hi][k] - acc[lo][k];
+            let k = LEVEL_PSEUDO;
+            (
+                ((d(0) + k) / (d(1) + k)).clamp(LEVEL_MIN, LEVEL_MAX),
+                ((d(2) + k) / (d(3) + k)).clamp(LEVEL_MIN, LEVEL_MAX),
+            )
+        };
+        let residuals = rows.len().min(RESIDUAL_DAYS * DAY / w);
+        let adjusted: Vec<Row> = (0..residuals)
+            .map(|j| {
+                let (ln, lt) = level(j + 2);
+                let r = rows[j];
+                Row { mu: r.mu * ln, nu: r.nu * lt, ..r }
+            })
+            .collect();
+        let (level_negative, level_total) = level(1);
+        let c = Context {
+            alpha_negative: nb_alpha(adjusted.iter().map(|r| (r.y, r.mu))),
+            alpha_share: nb_alpha(
+                adjusted.iter().map(|r| (r.y, r.mu * (r.n - r.y + 1.0) / ((r.nu - r.mu).max(0.0) + 1.0))),
+            ),
+            alpha_total: if self.cfg.volume_spike { nb_alpha(adjusted.iter().map(|r| (r.n, r.nu))) } else { 0.0 },
+            level_negative,
+            level_total,
+        };
+        if let Some(slot) = self.contexts[si].get_mut(key) {
+            *slot = Some(c);
+        }
+        c
+    }
+}
+
+/// Pseudo-count and bounds of the recent-level factors: a day of history moves the expectation only when it
+/// holds enough mentions to mean something, and never by more than half.
+const LEVEL_PSEUDO: f64 = 30.0;
+const LEVEL_MIN: f64 = 0.67;
+const LEVEL_MAX: f64 = 1.5;
+
+fn empty_stats(window_start: DateTime<Utc>, window_end: DateTime<Utc>) -> WindowStats {
+    WindowStats {
+        window_start,
+        window_end,
+        observed: 0,
+        expected: 0.0,
+        p_value: 1.0,
+        ratio: 0.0,
+        total: 0,
+        expected_total: 0.0,
+        total_p_value: 1.0,
+        negative_share: 0.0,
+        baseline_share: 0.0,
+        share_p_value: 1.0,
+        dispersion: 0.0,
+        volume_factor: 1.0,
+        cold_start: true,
+    }
+}
+
+fn share(negative: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        negative as f64 / total as f64
+    }
+}
+
+/// Caps a sample so that one incident in the history cannot inflate the expectation much.
+fn winsor_cap(reference: f64) -> f64 {
+    reference + 3.0 * (reference + 0.1 * reference * reference).sqrt() + 1.0
+}
+
+fn median(xs: &mut [f64]) -> f64 {
+    if xs.is_empty() {
+        return 0.0;
+    }
+    xs.sort_by(f64::total_cmp);
+    let m = xs.len() / 2;
+    if xs.len() % 2 == 1 {
+        xs[m]
+    } else {
+        0.5 * (xs[m - 1] + xs[m])
+    }
+}
+
+/// The half-window scale fires only where at least this many negatives are expected in it.
+const SHORT_SCALE_MIN_EXPECTED: f64 = 3.0;
+
+/// Prior dispersion and its weight in pseudo-windows.
+const ALPHA_PRIOR: f64 = 0.05;
+const ALPHA_FLOOR: f64 = 0.02;
+const PRIOR_WINDOWS: f64 = 24.0;
+
+/// Method-of-moments negative-binomial `alpha` from `(observed, predicted)` pairs:
+/// `E[(y - mu)² - y] = alpha·mu²`, shrunk toward a prior. Windows far above their prediction under the
+/// current estimate (past incidents, campaigns) are left out and the estimate redone, four times.
+fn nb_alpha(rows: impl Iterator<Item = (f64, f64)> + Clone) -> f64 {
+    let pass = |alpha0: f64| {
+        let (mut num, mut den, mut n) = (0.0, 0.0, 0.0);
+        for (y, mu) in rows.clone() {
+            if mu <= 0.0 {
+                continue;
+            }
+            let r = y - mu;
+            if r > OUTLIER_Z * (mu + alpha0 * mu * mu).sqrt() + 1.0 {
+                continue;
+            }
+            num += r * r - y;
+            den += mu * mu;
+            n += 1.0;
+        }
+        let prior_den = if n > 0.0 { den / n * PRIOR_WINDOWS } else { 1.0 };
+        ((num + ALPHA_PRIOR * prior_den) / (den + prior_den)).clamp(ALPHA_FLOOR, 4.0)
+    };
+    // Start from the prior so that past incidents are recognised as outliers in the first pass; genuinely
+    // over-dispersed data re-admits its wide windows as the estimate grows.
+    let mut alpha = ALPHA_PRIOR;
+    for _ in 0..4 {
+        alpha = pass(alpha);
+    }
+    alpha
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,23 @@
+//! hearsay: poll platforms for brand mentions, classify their sentiment locally, store them once in SQLite,
+//! and email brand managers when negative word-of-mouth spikes.
+//!
+//! Data flow: `sources` (poll → parse) → `query` (which brand) → `store` (dedup, history) → `sentiment`
+//! (classify) → `detect` (spike statistics) → `alert` (lifecycle, outbox, email). `daemon` drives the cycle,
+//! `cli` is the command line. See ARCHITECTURE.md for the map and its invariants.
+
+pub mod alert;
+pub mod backtest;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod demo;
+pub mod detect;
+pub mod duration;
+pub mod mention;
+pub mod query;
+pub mod report;
+pub mod secret;
+pub mod sentiment;
+pub mod sources;
+pub mod store;
+pub mod text;

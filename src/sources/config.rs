@@ -1,0 +1,393 @@
+//! `[[sources]]` entries: what to poll, how often, for which brands, with which credentials.
+//!
+//! Keys common to every source (`name`, `interval`, `brands`, `enabled`) are taken off the table first; the rest
+//! is deserialised, with unknown keys rejected, into the settings struct of the platform named by `type`.
+//! Adding a platform = one settings struct + one [`PlatformSettings`] arm + its module.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::Platform;
+use crate::config::{clean, Problem};
+use crate::duration::HumanDuration;
+use crate::secret::{Secret, SecretSpec};
+
+/// One configured source.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    /// Unique name used in logs, `hearsay sources status` and `poll --source`. Defaults to the type.
+    pub name: String,
+    /// Poll interval; `None` = `[polling] interval`.
+    pub interval: Option<HumanDuration>,
+    /// Brands polled by this source; empty = all brands.
+    pub brands: Vec<String>,
+    pub enabled: bool,
+    pub settings: PlatformSettings,
+}
+
+impl SourceConfig {
+    pub fn platform(&self) -> Platform {
+        self.settings.platform()
+    }
+
+    /// Builds one entry from its TOML table; the message of an error is prefixed with the offending key.
+    pub fn from_toml(value: toml::Value) -> Result<SourceConfig, String> {
+        let toml::Value::Table(mut t) = value else { return Err("must be a table".into()) };
+        let take_str = |t: &mut toml::Table, k: &str| -> Result<Option<String>, String> {
+            match t.remove(k) {
+                None => Ok(None),
+                Some(toml::Value::String(s)) => Ok(Some(s)),
+                Some(other) => Err(format!("{k}: expected a string, found {}", other.type_str())),
+            }
+        };
+        let ty = t.get("type").and_then(|v| v.as_str()).map(str::to_string).ok_or("type: missing; one of reddit, hackernews, mastodon, bluesky, lemmy, youtube, stackexchange, github, appstore, trustpilot, yelp, feed, html")?;
+        let name = take_str(&mut t, "name")?.unwrap_or_else(|| ty.clone());
+        let interval = take_str(&mut t, "interval")?
+            .map(|s| s.parse::<HumanDuration>().map_err(|e| format!("interval: {e}")))
+            .transpose()?;
+        let brands = match t.remove("brands") {
+            None => Vec::new(),
+            Some(v) => v.try_into::<Vec<String>>().map_err(|e| format!("brands: {}", clean(e)))?,
+        };
+        let enabled = match t.remove("enabled") {
+            None => true,
+            Some(toml::Value::Boolean(b)) => b,
+            Some(_) => return Err("enabled: expected true or false".into()),
+        };
+        let settings: PlatformSettings = toml::Value::Table(t).try_into().map_err(clean)?;
+        Ok(SourceConfig { name, interval, brands, enabled, settings })
+    }
+
+    /// Checks that need more than types: required credentials present and readable, URLs and selectors valid.
+    /// Paths in the problems are relative to this entry (`client_secret`, `selectors.item`).
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut p = Vec::new();
+        let mut need = |key: &str, ok: bool, msg: &str| {
+            if !ok {
+                p.push(Problem { path: key.into(), message: msg.into() });
+            }
+        };
+        if let Some(i) = self.interval {
+            need("interval", i.as_secs() >= 10, "must be at least 10s");
+        }
+        match &self.settings {
+            PlatformSettings::Reddit(s) => {
+                need("client_id", !s.client_id.is_empty(), "required: the OAuth app's client id (reddit.com/prefs/apps)");
+                check_secret(&mut p, "client_secret", &s.client_secret, true, self.enabled);
+            }
+            PlatformSettings::Mastodon(s) => {
+                need("instances", !s.instances.is_empty(), "list at least one instance URL, e.g. [\"https://mastodon.social\"]");
+                check_secret(&mut p, "token", &s.token, false, self.enabled);
+            }
+            PlatformSettings::Bluesky(s) => {
+                need("handle", !s.handle.is_empty(), "required: the account handle, e.g. \"acme.bsky.social\"");
+                check_secret(&mut p, "app_password", &s.app_password, true, self.enabled);
+            }
+            PlatformSettings::Lemmy(s) => need("instances", !s.instances.is_empty(), "list at least one instance URL"),
+            PlatformSettings::YouTube(s) => check_secret(&mut p, "api_key", &s.api_key, true, self.enabled),
+            PlatformSettings::StackExchange(s) => {
+                need("sites", !s.sites.is_empty(), "list at least one site, e.g. [\"stackoverflow\"]");
+                check_secret(&mut p, "key", &s.key, false, self.enabled);
+            }
+            PlatformSettings::GitHub(s) => check_secret(&mut p, "token", &s.token, false, self.enabled),
+            PlatformSettings::AppStore(s) => {
+                need("app_ids", !s.app_ids.is_empty(), "list at least one numeric App Store app id");
+                need("app_ids", s.app_ids.iter().all(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_digit())), "app ids are numbers, e.g. \"1404176564\"");
+                need("pages", (1..=10).contains(&s.pages), "must be between 1 and 10 (Apple serves at most 10 pages)");
+            }
+            PlatformSettings::Trustpilot(s) => {
+                need("business_units", !s.business_units.is_empty(), "list at least one business unit, e.g. [\"www.acme.com\"]");
+                need("accept_terms", s.accept_terms || !self.enabled, "scraping Trustpilot is opt-in: read README's note on the site's terms and set accept_terms = true");
+            }
+            PlatformSettings::Yelp(s) => {
+                need("business_ids", !s.business_ids.is_empty(), "list at least one Yelp business id or alias");
+                check_secret(&mut p, "api_key", &s.api_key, true, self.enabled);
+            }
+            PlatformSettings::Feed(s) => need("urls", !s.urls.is_empty(), "list at least one feed URL"),
+            PlatformSettings::Html(s) => {
+                if let Err(e) = s.selectors().validate() {
+                    // The parser names the field as `html.item: …`; here the key path is the entry's own key.
+                    let e = e.trim_start_matches("html.");
+                    let (key, msg) = e.split_once(": ").unwrap_or(("item", e));
+                    p.push(Problem { path: key.into(), message: msg.into() });
+                }
+            }
+            PlatformSettings::HackerNews(_) => {}
+        }
+        for (key, url) in self.settings.urls() {
+            if url::Url::parse(url).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
+                p.push(Problem { path: key.into(), message: format!("{url:?} is not an http(s) URL") });
+            }
+        }
+        p
+    }
+}
+
+fn check_secret(p: &mut Vec<Problem>, key: &str, keys: &SecretKeys, required: bool, enabled: bool) {
+    match keys.spec(key) {
+        // A disabled source may wait for its credentials; they are checked once it is enabled.
+        _ if !enabled => {}
+        Ok(None) if required => p.push(Problem {
+            path: key.into(),
+            message: format!("required: give `{key}`, `{key}_file` or `{key}_env`"),
+        }),
+        Ok(None) => {}
+        Ok(Some(spec)) => {
+            if let Err(e) = spec.resolve(key) {
+                p.push(Problem::under("", &e));
+            }
+        }
+        Err(e) => p.push(Problem::under("", &e)),
+    }
+}
+
+/// The three ways to give one secret, as flattened config keys `K`, `K_file`, `K_env`.
+#[derive(Debug, Clone, Default)]
+pub struct SecretKeys {
+    pub inline: Option<Secret>,
+    pub file: Option<PathBuf>,
+    pub env: Option<String>,
+}
+
+impl SecretKeys {
+    pub fn spec(&self, key: &str) -> Result<Option<SecretSpec>, String> {
+        SecretSpec::from_parts(key, self.inline.as_ref().map(|s| s.expose().to_string()), self.file.clone(), self.env.clone())
+    }
+
+    /// The secret's value, if configured and readable.
+    pub fn resolve(&self, key: &str) -> Result<Option<Secret>, String> {
+        self.spec(key)?.map(|s| s.resolve(key)).transpose()
+    }
+}
+
+/// Declares a settings struct whose secret keys come in `K` / `K_file` / `K_env` triples.
+macro_rules! settings {
+    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty = $default:expr),* $(,)? } secrets { $($sec:ident, $sec_file:ident, $sec_env:ident);* $(;)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone)]
+        pub struct $name {
+            $($(#[$fm])* pub $field: $ty,)*
+            $(pub $sec: SecretKeys,)*
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                #[derive(Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct Raw {
+                    $(#[serde(default)] $field: Option<$ty>,)*
+                    $(#[serde(default)] $sec: Option<Secret>,
+                      #[serde(default)] $sec_file: Option<PathBuf>,
+                      #[serde(default)] $sec_env: Option<String>,)*
+                }
+                let r = Raw::deserialize(d)?;
+                Ok($name {
+                    $($field: match r.$field { Some(v) => v, None => $default },)*
+                    $($sec: SecretKeys { inline: r.$sec, file: r.$sec_file, env: r.$sec_env },)*
+                })
+            }
+        }
+    };
+}
+
+settings!(
+    /// Reddit: app-only OAuth (client credentials) then `/search?sort=new`.
+    RedditSettings {
+        client_id: String = String::new(),
+        /// Restrict to these subreddits (without `r/`); empty = all of Reddit.
+        subreddits: Vec<String> = Vec::new(),
+        /// Also search comments (a second request per brand).
+        include_comments: bool = false,
+        base_url: String = "https://oauth.reddit.com".into(),
+        auth_url: String = "https://www.reddit.com/api/v1/access_token".into(),
+    } secrets { client_secret, client_secret_file, client_secret_env; }
+);
+
+settings!(
+    /// Hacker News through Algolia's `search_by_date`.
+    HackerNewsSettings {
+        base_url: String = "https://hn.algolia.com".into(),
+        /// Algolia tags filter: stories and comments by default.
+        tags: String = "(story,comment)".into(),
+    } secrets {}
+);
+
+settings!(
+    /// Mastodon: full-text search (needs a token on most instances) and/or public hashtag timelines.
+    MastodonSettings {
+        instances: Vec<String> = Vec::new(),
+        hashtags: Vec<String> = Vec::new(),
+        /// Use `/api/v2/search` (statuses); needs `token` on most instances.
+        search: bool = true,
+    } secrets { token, token_file, token_env; }
+);
+
+settings!(
+    /// Bluesky: `app.bsky.feed.searchPosts` with an app-password session.
+    BlueskySettings {
+        handle: String = String::new(),
+        service: String = "https://bsky.social".into(),
+    } secrets { app_password, app_password_file, app_password_env; }
+);
+
+settings!(
+    /// Lemmy v3 search on each instance.
+    LemmySettings {
+        instances: Vec<String> = Vec::new(),
+    } secrets {}
+);
+
+settings!(
+    /// YouTube Data API v3: `search` (videos) and `commentThreads` for watched videos.
+    YouTubeSettings {
+        watch_videos: Vec<String> = Vec::new(),
+        base_url: String = "https://www.googleapis.com/youtube/v3".into(),
+        /// Daily quota units this source may spend (search = 100 units, commentThreads = 1).
+        daily_quota: u32 = 10_000,
+    } secrets { api_key, api_key_file, api_key_env; }
+);
+
+settings!(
+    /// Stack Exchange `/2.3/search/excerpts` per site.
+    StackExchangeSettings {
+        sites: Vec<String> = vec!["stackoverflow".into()],
+        base_url: String = "https://api.stackexchange.com".into(),
+    } secrets { key, key_file, key_env; }
+);
+
+settings!(
+    /// GitHub REST `search/issues` (issues, pull requests).
+    GitHubSettings {
+        base_url: String = "https://api.github.com".into(),
+    } secrets { token, token_file, token_env; }
+);
+
+settings!(
+    /// Apple App Store customer-reviews RSS (JSON), per app and country, pages 1–10.
+    AppStoreSettings {
+        app_ids: Vec<String> = Vec::new(),
+        countries: Vec<String> = vec!["us".into()],
+        pages: u32 = 10,
+        base_url: String = "https://itunes.apple.com".into(),
+    } secrets {}
+);
+
+settings!(
+    /// Trustpilot business-unit review pages (HTML). Opt-in: see README on the site's terms.
+    TrustpilotSettings {
+        business_units: Vec<String> = Vec::new(),
+        accept_terms: bool = false,
+        base_url: String = "https://www.trustpilot.com".into(),
+    } secrets {}
+);
+
+settings!(
+    /// Yelp Fusion `businesses/{id}/reviews` (up to 3 excerpts per business with a standard key).
+    YelpSettings {
+        business_ids: Vec<String> = Vec::new(),
+        base_url: String = "https://api.yelp.com/v3".into(),
+    } secrets { api_key, api_key_file, api_key_env; }
+);
+
+settings!(
+    /// Any RSS / Atom / JSON Feed: Google Alerts, Google News search RSS, blogs, news sites.
+    FeedSettings {
+        urls: Vec<String> = Vec::new(),
+    } secrets {}
+);
+
+settings!(
+    /// Any HTML page, items found with CSS selectors.
+    HtmlSettings {
+        url: String = String::new(),
+        item: String = "article".into(),
+        text: String = "p".into(),
+        title: Option<String> = None,
+        author: Option<String> = None,
+        date: Option<String> = None,
+        link: Option<String> = Some("a[href]".into()),
+        id: Option<String> = None,
+    } secrets {}
+);
+
+impl HtmlSettings {
+    /// The selectors as the `html` parser takes them.
+    pub fn selectors(&self) -> super::HtmlSelectors {
+        super::HtmlSelectors {
+            item: self.item.clone(),
+            text: self.text.clone(),
+            title: self.title.clone(),
+            author: self.author.clone(),
+            date: self.date.clone(),
+            link: self.link.clone(),
+            id: self.id.clone(),
+        }
+    }
+}
+
+/// Platform-specific settings, selected by `type`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum PlatformSettings {
+    Reddit(RedditSettings),
+    HackerNews(HackerNewsSettings),
+    Mastodon(MastodonSettings),
+    Bluesky(BlueskySettings),
+    Lemmy(LemmySettings),
+    #[serde(rename = "youtube")]
+    YouTube(YouTubeSettings),
+    StackExchange(StackExchangeSettings),
+    #[serde(rename = "github")]
+    GitHub(GitHubSettings),
+    AppStore(AppStoreSettings),
+    Trustpilot(TrustpilotSettings),
+    Yelp(YelpSettings),
+    Feed(FeedSettings),
+    Html(HtmlSettings),
+}
+
+impl PlatformSettings {
+    pub fn platform(&self) -> Platform {
+        match self {
+            PlatformSettings::Reddit(_) => Platform::Reddit,
+            PlatformSettings::HackerNews(_) => Platform::HackerNews,
+            PlatformSettings::Mastodon(_) => Platform::Mastodon,
+            PlatformSettings::Bluesky(_) => Platform::Bluesky,
+            PlatformSettings::Lemmy(_) => Platform::Lemmy,
+            PlatformSettings::YouTube(_) => Platform::YouTube,
+            PlatformSettings::StackExchange(_) => Platform::StackExchange,
+            PlatformSettings::GitHub(_) => Platform::GitHub,
+            PlatformSettings::AppStore(_) => Platform::AppStore,
+            PlatformSettings::Trustpilot(_) => Platform::Trustpilot,
+            PlatformSettings::Yelp(_) => Platform::Yelp,
+            PlatformSettings::Feed(_) => Platform::Feed,
+            PlatformSettings::Html(_) => Platform::Html,
+        }
+    }
+
+    /// Every URL the settings name, with its key, for validation.
+    fn urls(&self) -> Vec<(String, &str)> {
+        fn one<'a>(k: &str, u: &'a str) -> Vec<(String, &'a str)> {
+            vec![(k.to_string(), u)]
+        }
+        fn many<'a>(k: &str, us: &'a [String]) -> Vec<(String, &'a str)> {
+            us.iter().enumerate().map(|(i, u)| (format!("{k}[{i}]"), u.as_str())).collect()
+        }
+        match self {
+            PlatformSettings::Reddit(s) => [one("base_url", &s.base_url), one("auth_url", &s.auth_url)].concat(),
+            PlatformSettings::HackerNews(s) => one("base_url", &s.base_url),
+            PlatformSettings::Mastodon(s) => many("instances", &s.instances),
+            PlatformSettings::Bluesky(s) => one("service", &s.service),
+            PlatformSettings::Lemmy(s) => many("instances", &s.instances),
+            PlatformSettings::YouTube(s) => one("base_url", &s.base_url),
+            PlatformSettings::StackExchange(s) => one("base_url", &s.base_url),
+            PlatformSettings::GitHub(s) => one("base_url", &s.base_url),
+            PlatformSettings::AppStore(s) => one("base_url", &s.base_url),
+            PlatformSettings::Trustpilot(s) => one("base_url", &s.base_url),
+            PlatformSettings::Yelp(s) => one("base_url", &s.base_url),
+            PlatformSettings::Feed(s) => many("urls", &s.urls),
+            PlatformSettings::Html(s) => one("url", &s.url),
+        }
+    }
+}

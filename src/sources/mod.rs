@@ -1,0 +1,509 @@
+//! Sources: turning one platform response into [`NewMention`]s.
+//!
+//! Each platform has one file here with a `pub fn parse(text, ctx) -> Result<ParsedPage, ParseError>`.
+//! [`parse_payload`] is the single entry point used by the poller and by `hearsay sources parse`: it
+//! decodes the body's charset ([`crate::text::decode_body`]) and dispatches on [`Platform`].
+//!
+//! Parsers are written for hostile input. They never panic, never recurse over the payload (serde_json
+//! caps nesting at 128 levels; the XML and HTML walkers are iterative), and read loosely typed JSON
+//! through the helpers below so that a `null` or a number where a string was documented is tolerated.
+//! An item without an id or a usable time is skipped and counted in [`ParsedPage::skipped`]; a payload
+//! that is not the platform's format at all is a [`ParseError`].
+//!
+//! Architecture Invariant: this module does no IO and keeps no state. Fetching, cursors, storage,
+//! dedup and classification live elsewhere; a parser only says what the page contained and what the
+//! platform hinted about the next request ([`PageHints`]).
+
+pub mod appstore;
+pub mod bluesky;
+pub mod feed;
+pub mod github;
+pub mod hackernews;
+pub mod html;
+pub mod lemmy;
+pub mod mastodon;
+pub mod reddit;
+pub mod stackexchange;
+pub mod trustpilot;
+pub mod yelp;
+pub mod youtube;
+
+// The polling half (lead-owned): config entries, request plans, the shared poll loop.
+pub mod config;
+pub mod poll;
+pub mod requests;
+
+pub use config::SourceConfig;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::mention::{MentionKind, NewMention};
+
+pub use html::HtmlSelectors;
+
+/// Bodies larger than this are refused rather than parsed: no platform page comes close, and a
+/// runaway response should not take the daemon's memory with it.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// The platforms hearsay can read, named as in `[[sources]] type = "…"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Reddit,
+    HackerNews,
+    Mastodon,
+    Bluesky,
+    Lemmy,
+    YouTube,
+    StackExchange,
+    GitHub,
+    AppStore,
+    Trustpilot,
+    Yelp,
+    Feed,
+    Html,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 13] = [
+        Platform::Reddit,
+        Platform::HackerNews,
+        Platform::Mastodon,
+        Platform::Bluesky,
+        Platform::Lemmy,
+        Platform::YouTube,
+        Platform::StackExchange,
+        Platform::GitHub,
+        Platform::AppStore,
+        Platform::Trustpilot,
+        Platform::Yelp,
+        Platform::Feed,
+        Platform::Html,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Reddit => "reddit",
+            Platform::HackerNews => "hackernews",
+            Platform::Mastodon => "mastodon",
+            Platform::Bluesky => "bluesky",
+            Platform::Lemmy => "lemmy",
+            Platform::YouTube => "youtube",
+            Platform::StackExchange => "stackexchange",
+            Platform::GitHub => "github",
+            Platform::AppStore => "appstore",
+            Platform::Trustpilot => "trustpilot",
+            Platform::Yelp => "yelp",
+            Platform::Feed => "feed",
+            Platform::Html => "html",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Platform {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Platform::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(s.trim())).ok_or_else(|| {
+            let names: Vec<&str> = Platform::ALL.iter().map(|p| p.as_str()).collect();
+            format!("unknown platform {s:?}; expected one of {}", names.join(", "))
+        })
+    }
+}
+
+/// What a parser needs to know beyond the body: things the request knew but the payload may not say.
+#[derive(Debug, Clone, Default)]
+pub struct ParseContext {
+    /// The URL the body was fetched from. Relative links (`html`, `feed`) are resolved against it, and
+    /// Stack Exchange excerpts (which carry no link) get `{base_url}/q/{id}` links from it.
+    pub base_url: Option<String>,
+    /// App Store storefront, e.g. `"gb"`. Defaults to the feed's own link, then `"us"`.
+    pub country: Option<String>,
+    /// Required for [`Platform::Html`]: which elements are mentions and where their fields are.
+    pub html: Option<HtmlSelectors>,
+    /// When the body was fetched; the time given to `html` items when no `date` selector is
+    /// configured. Defaults to now.
+    pub fetched_at: Option<DateTime<Utc>>,
+}
+
+/// Scheduling hints some platforms put in the body (the poller also reads the HTTP headers).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PageHints {
+    /// Seconds to wait before the next request to this method (Stack Exchange `backoff`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff_secs: Option<u64>,
+    /// Requests left in the current quota (Stack Exchange `quota_remaining`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota_remaining: Option<i64>,
+    /// Whether the platform says more results follow (Stack Exchange `has_more`), for platforms that
+    /// page by number rather than by token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub has_more: Option<bool>,
+}
+
+/// What one response contained.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ParsedPage {
+    pub mentions: Vec<NewMention>,
+    /// Opaque token for the next (older) page, when the platform pages by token or link.
+    pub next_page: Option<String>,
+    /// Items that were recognisably this platform's but lacked an id or a usable time.
+    pub skipped: usize,
+    pub hints: PageHints,
+}
+
+/// The body is not what this platform returns: wrong format, truncated, an error page.
+///
+/// Callers treat it as a bad payload: count it, log a sample, retry on the normal schedule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{platform} payload not understood: {reason}")]
+pub struct ParseError {
+    pub platform: Platform,
+    pub reason: String,
+}
+
+impl ParseError {
+    pub fn new(platform: Platform, reason: impl Into<String>) -> Self {
+        ParseError { platform, reason: reason.into() }
+    }
+}
+
+/// Decodes `body` (charset from `content_type`, BOM, XML or HTML declaration) and parses it as
+/// `platform`'s response.
+pub fn parse_payload(
+    platform: Platform,
+    body: &[u8],
+    content_type: Option<&str>,
+    ctx: &ParseContext,
+) -> Result<ParsedPage, ParseError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ParseError::new(
+            platform,
+            format!("body is {} bytes, over the {MAX_BODY_BYTES}-byte limit", body.len()),
+        ));
+    }
+    let text = crate::text::decode_body(body, content_type);
+    match platform {
+        Platform::Reddit => reddit::parse(&text, ctx),
+        Platform::HackerNews => hackernews::parse(&text, ctx),
+        Platform::Mastodon => mastodon::parse(&text, ctx),
+        Platform::Bluesky => bluesky::parse(&text, ctx),
+        Platform::Lemmy => lemmy::parse(&text, ctx),
+        Platform::YouTube => youtube::parse(&text, ctx),
+        Platform::StackExchange => stackexchange::parse(&text, ctx),
+        Platform::GitHub => github::parse(&text, ctx),
+        Platform::AppStore => appstore::parse(&text, ctx),
+        Platform::Trustpilot => trustpilot::parse(&text, ctx),
+        Platform::Yelp => yelp::parse(&text, ctx),
+        Platform::Feed => feed::parse(&text, ctx),
+        Platform::Html => html::parse(&text, ctx),
+    }
+}
+
+// ---- helpers shared by the parsers -------------------------------------------------------------
+
+/// Parses a JSON body, turning the common wrong answers (an HTML error page, an empty or truncated
+/// body) into a one-line reason.
+pub(crate) fn parse_json(platform: Platform, text: &str) -> Result<Value, ParseError> {
+    let trimmed = text.trim_start_matches('\u{FEFF}').trim_start();
+    if trimmed.is_empty() {
+        return Err(ParseError::new(platform, "empty body, expected JSON"));
+    }
+    if trimmed.starts_with('<') {
+        let what = if trimmed.get(..5).is_some_and(|h| h.eq_ignore_ascii_case("<?xml")) { "XML" } else { "HTML" };
+        return Err(ParseError::new(platform, format!("got {what}, expected JSON: {}", snippet(trimmed))));
+    }
+    serde_json::from_str(trimmed).map_err(|e| {
+        let what = if e.is_eof() { "truncated JSON" } else { "invalid JSON" };
+        ParseError::new(platform, format!("{what}: {e}"))
+    })
+}
+
+/// Pages nested deeper than this are refused before html5ever sees them: its tree builder does
+/// work proportional to the depth for every element, so a hostile page of 100 000 nested `<div>`s
+/// would take minutes. Browsers cap the DOM depth lower than this (WebKit: 512).
+pub const MAX_HTML_DEPTH: usize = 1024;
+
+/// Refuses HTML nested deeper than [`MAX_HTML_DEPTH`], by a linear scan that counts open elements
+/// (void elements, self-closing tags and elements whose end tag is optional are not counted).
+pub(crate) fn check_html_depth(platform: Platform, html: &str) -> Result<(), ParseError> {
+    let bytes = html.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    while let Some(off) = bytes.get(i..).and_then(|b| b.iter().position(|&c| c == b'<')) {
+        let lt = i + off;
+        let Some(gt) = bytes.get(lt..).and_then(|b| b.iter().position(|&c| c == b'>')) else { break };
+        let tag = &bytes[lt + 1..lt + gt];
+        i = lt + gt + 1;
+        let closing = tag.first() == Some(&b'/');
+        let name: Vec<u8> = tag
+            .iter()
+            .skip(usize::from(closing))
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .map(u8::to_ascii_lowercase)
+            .collect();
+        if name.is_empty() || tag.ends_with(b"/") || !counts_for_depth(&name) {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if name == b"script" || name == b"style" {
+            let end: &[u8] = if name == b"script" { b"</script" } else { b"</style" };
+            i = bytes[i..].windows(end.len()).position(|w| w.eq_ignore_ascii_case(end)).map_or(bytes.len(), |p| i + p);
+        } else {
+            depth += 1;
+            if depth > MAX_HTML_DEPTH {
+                return Err(ParseError::new(platform, format!("HTML nested deeper than {MAX_HTML_DEPTH} elements")));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn counts_for_depth(name: &[u8]) -> bool {
+    !matches!(
+        name,
+        b"area"
+            | b"base"
+            | b"br"
+            | b"col"
+            | b"embed"
+            | b"hr"
+            | b"img"
+            | b"input"
+            | b"link"
+            | b"meta"
+            | b"source"
+            | b"track"
+            | b"wbr"
+            | b"p"
+            | b"li"
+            | b"dt"
+            | b"dd"
+            | b"tr"
+            | b"td"
+            | b"th"
+            | b"option"
+            | b"optgroup"
+            | b"thead"
+            | b"tbody"
+            | b"tfoot"
+            | b"colgroup"
+            | b"caption"
+            | b"rb"
+            | b"rt"
+            | b"rp"
+            | b"html"
+            | b"head"
+            | b"body"
+    )
+}
+
+/// The first 60 characters of a body, on one line, for error messages.
+pub(crate) fn snippet(s: &str) -> String {
+    let one_line: String = s.chars().take(60).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    one_line.trim().to_string()
+}
+
+/// `v[path[0]][path[1]]…`, or `None` when any step is missing or not an object.
+pub(crate) fn at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, key| v.as_object()?.get(*key))
+}
+
+/// A non-empty string at `path` (numbers are not strings here; see [`id_at`]).
+pub(crate) fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    at(v, path)?.as_str().filter(|s| !s.trim().is_empty())
+}
+
+/// An owned non-empty string at `path`.
+pub(crate) fn string_at(v: &Value, path: &[&str]) -> Option<String> {
+    str_at(v, path).map(str::to_string)
+}
+
+/// An identifier at `path`: a non-empty string, or an integer written out.
+pub(crate) fn id_at(v: &Value, path: &[&str]) -> Option<String> {
+    match at(v, path)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// An integer at `path`: a JSON number (floats truncated) or a numeric string.
+pub(crate) fn i64_at(v: &Value, path: &[&str]) -> Option<i64> {
+    match at(v, path)? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
+        Value::String(s) => {
+            let s = s.trim();
+            s.parse::<i64>().ok().or_else(|| s.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64))
+        }
+        _ => None,
+    }
+}
+
+/// A boolean at `path`.
+pub(crate) fn bool_at(v: &Value, path: &[&str]) -> Option<bool> {
+    at(v, path)?.as_bool()
+}
+
+/// A star rating 1–5 from a number or numeric string (half stars rounded).
+pub(crate) fn rating_at(v: &Value, path: &[&str]) -> Option<u8> {
+    let r = match at(v, path)? {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    (1.0..=5.0).contains(&r.round()).then(|| r.round() as u8)
+}
+
+/// A Unix time (seconds; a number or numeric string) at `path`.
+pub(crate) fn unix_at(v: &Value, path: &[&str]) -> Option<DateTime<Utc>> {
+    let secs = match at(v, path)? {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    unix_time(secs)
+}
+
+pub(crate) fn unix_time(secs: f64) -> Option<DateTime<Utc>> {
+    if !secs.is_finite() || secs.abs() > 1e13 {
+        return None;
+    }
+    DateTime::from_timestamp(secs.trunc() as i64, 0)
+}
+
+/// A time written as text at `path`, see [`parse_time`].
+pub(crate) fn time_at(v: &Value, path: &[&str]) -> Option<DateTime<Utc>> {
+    parse_time(str_at(v, path)?)
+}
+
+/// Parses the time formats platforms and feeds actually send: RFC 3339, RFC 2822 (also with a wrong
+/// weekday or a named zone), ISO 8601 without an offset (read as UTC, as Lemmy 0.18 and Yelp send),
+/// `YYYY-MM-DD HH:MM:SS`, a bare date, and Unix seconds.
+pub fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
+    let s = raw.trim();
+    if s.is_empty() || s.len() > 64 {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = DateTime::parse_from_rfc2822(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    // RFC 2822 with a weekday that does not match the date, or with trailing junk like "(UTC)".
+    if let Some((_, rest)) = s.split_once(',') {
+        if let Ok(t) = DateTime::parse_from_rfc2822(rest.trim()) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f %z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, fmt) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    // Hand-rolled feed dates: "Sat, Dec 16 2023 02:02:33 PM", "16 Dec 2023 14:02 CEST", "June 3, 2024".
+    // A zone we cannot name is dropped and the time read as UTC: hours off beats losing the item.
+    let no_weekday = match s.split_once(',') {
+        Some((day, rest)) if day.len() <= 9 && day.chars().all(char::is_alphabetic) => rest.trim(),
+        _ => s,
+    };
+    let no_zone = match no_weekday.rsplit_once(' ') {
+        Some((rest, zone))
+            if zone.len() <= 5 && zone.chars().all(|c| c.is_ascii_uppercase()) && zone != "PM" && zone != "AM" =>
+        {
+            rest
+        }
+        _ => no_weekday,
+    };
+    for fmt in [
+        "%b %d %Y %I:%M:%S %p",
+        "%b %d, %Y %I:%M:%S %p",
+        "%b %d, %Y %I:%M %p",
+        "%d %b %Y %H:%M:%S",
+        "%d %b %Y %H:%M",
+        "%Y/%m/%d %H:%M:%S",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(no_zone, fmt) {
+            return Some(t.and_utc());
+        }
+    }
+    for fmt in ["%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%Y/%m/%d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(no_zone, fmt) {
+            return d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+        }
+    }
+    let naive = s.trim_end_matches(['Z', 'z']);
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(naive, fmt) {
+            return Some(t.and_utc());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse::<f64>().ok().and_then(unix_time);
+    }
+    None
+}
+
+/// A mention with the required fields set and the rest empty, for parsers to fill in.
+pub(crate) fn mention(
+    platform: Platform,
+    external_id: String,
+    created_at: DateTime<Utc>,
+    kind: MentionKind,
+) -> NewMention {
+    NewMention {
+        platform: platform.as_str().to_string(),
+        external_id,
+        url: None,
+        author: None,
+        title: None,
+        text: String::new(),
+        created_at,
+        kind,
+        lang: None,
+        rating: None,
+        metrics: BTreeMap::new(),
+        parent_id: None,
+    }
+}
+
+/// Copies the integer counters named in `keys` from `v` into `metrics` (missing ones are left out).
+pub(crate) fn copy_metrics(metrics: &mut BTreeMap<String, i64>, v: &Value, keys: &[&str]) {
+    for key in keys {
+        if let Some(n) = i64_at(v, &[key]) {
+            metrics.insert((*key).to_string(), n);
+        }
+    }
+}
+
+/// `Some(s)` unless `s` is blank.
+pub(crate) fn non_empty(s: String) -> Option<String> {
+    (!s.trim().is_empty()).then_some(s)
+}
+
+/// Resolves `link` against `base` (when given); absolute links and unparsable bases pass through.
+pub(crate) fn resolve_link(base: Option<&str>, link: &str) -> String {
+    let link = link.trim();
+    if let Ok(abs) = url::Url::parse(link) {
+        return abs.into();
+    }
+    base.and_then(|b| url::Url::parse(b).ok())
+        .and_then(|b| b.join(link).ok())
+        .map_or_else(|| link.to_string(), String::from)
+}

@@ -1,0 +1,672 @@
+//! The one poll loop all sources share: schedule, fetch (politely), parse, match brands, store, record health.
+//!
+//! Per (source, brand) the state lives in `source_state`: cursor (newest `created_at` seen), ETags, next poll
+//! time, consecutive failures. A poll pages from newest to older until it passes the cursor (minus an overlap)
+//! or reaches `max_pages`, so a restart resumes without gaps, and the unique key absorbs the overlap.
+//!
+//! Politeness: one shared client (rustls, gzip/brotli, timeouts, a User-Agent naming hearsay and the operator's
+//! contact), at most `per_host_concurrency` requests in flight per host, conditional GET, `Retry-After` on
+//! 429/503, Reddit's `X-Ratelimit-*` and Stack Exchange's `backoff`, exponential backoff with jitter on failure
+//! (capped at 6 h), and a body cap.
+//!
+//! Architecture invariant: a failure of one (source, brand) is recorded on that pair and never stops the others.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER};
+use reqwest::StatusCode;
+use tokio::sync::{watch, Semaphore};
+
+use super::config::{PlatformSettings, SourceConfig};
+use super::requests::{self, Auth, Feed, CURSOR_OVERLAP_SECS};
+use super::{parse_payload, ParseContext, ParsedPage};
+use crate::cli::Failure;
+use crate::config::{Config, PollingConfig};
+use crate::query::{BrandMatcher, Candidate, MatchText};
+use crate::store::{BrandMatch, IngestItem, PollRecord, PollStatus, SourceState, Store};
+
+/// Longest wait between polls of a failing source.
+const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
+
+/// Why a poll failed, by what should happen next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Timeouts, connection errors, 5xx: retry with backoff.
+    Transient,
+    /// 429 / 503 with a wait the platform asked for.
+    RateLimited { retry_after: Option<Duration> },
+    /// 401 / 403 / 404: the configuration (credentials, ids) needs fixing.
+    Config,
+    /// The body was not the platform's format: skipped, counted, sampled in the log.
+    BadPayload,
+}
+
+impl ErrorClass {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ErrorClass::Transient => "transient",
+            ErrorClass::RateLimited { .. } => "rate_limited",
+            ErrorClass::Config => "config",
+            ErrorClass::BadPayload => "bad_payload",
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct PollError {
+    pub class: ErrorClass,
+    pub http_status: Option<u16>,
+    pub message: String,
+}
+
+impl PollError {
+    fn new(class: ErrorClass, http_status: Option<u16>, message: impl Into<String>) -> Self {
+        PollError { class, http_status, message: message.into() }
+    }
+}
+
+/// What one (source, brand) poll did.
+#[derive(Debug, Clone)]
+pub struct PollOutcome {
+    pub source: String,
+    pub brand: String,
+    pub seen: usize,
+    pub new: u64,
+    pub error: Option<PollError>,
+}
+
+/// A response that arrived whole.
+struct Fetched {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// Shared polling machinery, rebuilt when the config is reloaded.
+pub struct Poller {
+    client: reqwest::Client,
+    sources: Vec<SourceConfig>,
+    brands: Vec<BrandMatcher>,
+    polling: PollingConfig,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    tokens: tokio::sync::Mutex<HashMap<String, (String, Instant)>>,
+}
+
+impl Poller {
+    pub fn new(config: &Config) -> anyhow::Result<Poller> {
+        let ua = format!(
+            "hearsay/{} (brand monitoring; +{})",
+            env!("CARGO_PKG_VERSION"),
+            config.polling.contact.as_deref().unwrap_or("https://github.com/hearsay-monitor/hearsay")
+        );
+        let client = reqwest::Client::builder()
+            .user_agent(ua)
+            .timeout(config.polling.timeout.0)
+            .connect_timeout(Duration::from_secs(10).min(config.polling.timeout.0))
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .context("cannot build the HTTP client")?;
+        Ok(Poller {
+            client,
+            sources: config.sources.clone(),
+            brands: config.matchers(),
+            polling: config.polling.clone(),
+            hosts: Mutex::new(HashMap::new()),
+            tokens: tokio::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Polls every due (source, brand) pair (all of them with `force`), a few at a time. Stops starting new
+    /// polls once `shutdown` is set; polls in flight finish and record their state.
+    pub async fn poll_due(
+        &self,
+        store: &Store,
+        shutdown: &watch::Receiver<bool>,
+        only_source: Option<&str>,
+        force: bool,
+    ) -> Vec<PollOutcome> {
+        use futures::stream::StreamExt;
+        let now = Utc::now().timestamp();
+        let mut due = Vec::new();
+        for s in self.sources.iter().filter(|s| s.enabled && only_source.is_none_or(|n| n == s.name)) {
+            for b in self.brands.iter().filter(|b| s.brands.is_empty() || s.brands.iter().any(|n| n == &b.name)) {
+                let state = match store.source_state(&s.name, &b.name).await {
+                    Ok(st) => st,
+                    Err(e) => {
+                        tracing::error!(source = %s.name, brand = %b.name, error = %e, "cannot read source state");
+                        continue;
+                    }
+                };
+                if force || state.as_ref().is_none_or(|st| st.next_poll_at <= now) {
+                    due.push((s, b, state));
+                }
+            }
+        }
+        futures::stream::iter(due)
+            .take_while(|_| std::future::ready(!*shutdown.borrow()))
+            .map(|(s, b, st)| self.poll_pair(store, s, b, st))
+            .buffer_unordered(8)
+            .collect()
+            .await
+    }
+
+    async fn poll_pair(&self, store: &Store, source: &SourceConfig, brand: &BrandMatcher, state: Option<SourceState>) -> PollOutcome {
+        let span = tracing::info_span!("poll", source = %source.name, brand = %brand.name);
+        let _enter = span.enter();
+        let started = Utc::now();
+        let t0 = Instant::now();
+        let mut st = state.unwrap_or_else(|| SourceState {
+            source: source.name.clone(),
+            brand: brand.name.clone(),
+            platform: source.platform().as_str().into(),
+            ..SourceState::default()
+        });
+        let result = self.fetch_brand(store, source, brand, &mut st).await;
+        let latency_ms = t0.elapsed().as_millis() as i64;
+        let interval = source.interval.unwrap_or(self.polling.interval).0;
+        let now = Utc::now().timestamp();
+        let (status, seen, new, error) = match &result {
+            Ok((seen, new, not_modified)) => {
+                st.consecutive_failures = 0;
+                st.degraded_since = None;
+                st.last_success_at = Some(now);
+                st.items_last_poll = Some(*seen as i64);
+                st.new_last_poll = Some(*new as i64);
+                st.next_poll_at = now + jitter(interval, 0.1).as_secs() as i64;
+                (if *not_modified { PollStatus::NotModified } else { PollStatus::Ok }, *seen, *new, None)
+            }
+            Err(e) => {
+                st.consecutive_failures += 1;
+                st.last_error = Some(e.message.clone());
+                st.last_error_class = Some(e.class.as_str().into());
+                st.last_error_at = Some(now);
+                if st.consecutive_failures >= i64::from(self.polling.degraded_after) || e.class == ErrorClass::Config {
+                    st.degraded_since.get_or_insert(now);
+                }
+                let wait = backoff(interval, st.consecutive_failures as u32, &e.class);
+                st.next_poll_at = now + wait.as_secs() as i64;
+                match e.class {
+                    ErrorClass::Config => tracing::error!(error = %e.message, "source needs configuration; fix it and reload (SIGHUP)"),
+                    _ => tracing::warn!(error = %e.message, class = e.class.as_str(), retry_in_s = wait.as_secs(), "poll failed"),
+                }
+                (PollStatus::Error, 0, 0, Some(e.clone()))
+            }
+        };
+        let rec = PollRecord {
+            source: source.name.clone(),
+            brand: brand.name.clone(),
+            started_at: started,
+            latency_ms,
+            status,
+            http_status: error.as_ref().and_then(|e| e.http_status),
+            items_seen: seen as i64,
+            items_new: new as i64,
+            error_class: error.as_ref().map(|e| e.class.as_str().to_string()),
+            error: error.as_ref().map(|e| e.message.clone()),
+        };
+        if let Err(e) = store.save_poll(&st, &rec).await {
+            tracing::error!(error = %e, "cannot record poll state");
+        }
+        PollOutcome { source: source.name.clone(), brand: brand.name.clone(), seen, new, error }
+    }
+
+    /// Fetches every feed of the plan, pages back to the cursor, stores matching mentions.
+    /// Returns (items seen, items new, all not modified).
+    async fn fetch_brand(
+        &self,
+        store: &Store,
+        source: &SourceConfig,
+        brand: &BrandMatcher,
+        st: &mut SourceState,
+    ) -> Result<(usize, u64, bool), PollError> {
+        let cursor: Option<i64> = st.cursor.as_deref().and_then(|c| c.parse().ok());
+        let since = cursor.map(|c| c - CURSOR_OVERLAP_SECS);
+        let plan = requests::plan(&source.settings, &brand.search_terms(), since);
+        let mut etags: HashMap<String, String> = st.etag.as_deref().and_then(|e| serde_json::from_str(e).ok()).unwrap_or_default();
+        let mut modified: HashMap<String, String> =
+            st.last_modified.as_deref().and_then(|e| serde_json::from_str(e).ok()).unwrap_or_default();
+        let auth = self.auth_header(source, plan.auth).await?;
+        let (mut seen, mut new, mut all_304) = (0usize, 0u64, true);
+        let mut newest = cursor.unwrap_or(i64::MIN);
+        let mut first_error: Option<PollError> = None;
+        for feed in &plan.feeds {
+            let mut url = feed.url.clone();
+            for page_no in 0..self.polling.max_pages {
+                let mut headers = HeaderMap::new();
+                if let Some(a) = &auth {
+                    headers.insert(AUTHORIZATION, a.clone());
+                }
+                if page_no == 0 {
+                    if let Some(v) = etags.get(&feed.key).and_then(|v| HeaderValue::from_str(v).ok()) {
+                        headers.insert(IF_NONE_MATCH, v);
+                    }
+                    if let Some(v) = modified.get(&feed.key).and_then(|v| HeaderValue::from_str(v).ok()) {
+                        headers.insert(IF_MODIFIED_SINCE, v);
+                    }
+                }
+                let url_with_key = self.with_query_key(source, &url);
+                let fetched = match self.fetch(&url_with_key, headers).await {
+                    Ok(f) => f,
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                        break;
+                    }
+                };
+                if fetched.status == StatusCode::NOT_MODIFIED {
+                    break;
+                }
+                all_304 = false;
+                if page_no == 0 {
+                    if let Some(v) = fetched.headers.get(ETAG).and_then(|v| v.to_str().ok()) {
+                        etags.insert(feed.key.clone(), v.to_string());
+                    }
+                    if let Some(v) = fetched.headers.get(LAST_MODIFIED).and_then(|v| v.to_str().ok()) {
+                        modified.insert(feed.key.clone(), v.to_string());
+                    }
+                }
+                let content_type = fetched.headers.get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+                let ctx = ParseContext {
+                    base_url: Some(url.clone()),
+                    country: feed.country.clone(),
+                    html: requests::html_selectors(&source.settings),
+                    fetched_at: Some(Utc::now()),
+                };
+                let page = match parse_payload(source.platform(), &fetched.body, content_type, &ctx) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(url = %url, sample = %String::from_utf8_lossy(&fetched.body[..fetched.body.len().min(200)]), "bad payload");
+                        first_error.get_or_insert(PollError::new(ErrorClass::BadPayload, Some(fetched.status.as_u16()), e.to_string()));
+                        break;
+                    }
+                };
+                seen += page.mentions.len();
+                let oldest = page.mentions.iter().map(|m| m.created_at.timestamp()).min();
+                newest = newest.max(page.mentions.iter().map(|m| m.created_at.timestamp()).max().unwrap_or(i64::MIN));
+                let items = match_brand(&page, source, brand, feed);
+                let report = store.ingest(&items).await.map_err(|e| PollError::new(ErrorClass::Transient, None, format!("cannot store mentions: {e}")))?;
+                new += report.inserted;
+                if let Some(b) = page.hints.backoff_secs {
+                    tokio::time::sleep(Duration::from_secs(b.min(300))).await;
+                }
+                let reached_cursor = matches!((oldest, since), (Some(o), Some(s)) if o <= s);
+                if reached_cursor || page.mentions.is_empty() {
+                    break;
+                }
+                match requests::next_url(feed, page_no + 1, &page, requests::page_size(source.platform())) {
+                    Some(next) => url = next,
+                    None => break,
+                }
+            }
+        }
+        st.etag = (!etags.is_empty()).then(|| serde_json::to_string(&etags).unwrap_or_default());
+        st.last_modified = (!modified.is_empty()).then(|| serde_json::to_string(&modified).unwrap_or_default());
+        if newest > i64::MIN {
+            st.cursor = Some(newest.to_string());
+        }
+        match first_error {
+            // Partial success still counts as a failure to report, but what was stored stays stored.
+            Some(e) => Err(e),
+            None => Ok((seen, new, all_304 && !plan.feeds.is_empty())),
+        }
+    }
+
+    /// API keys that travel in the query string (YouTube `key`, Stack Exchange `key`).
+    fn with_query_key(&self, source: &SourceConfig, url: &str) -> String {
+        let key = match &source.settings {
+            PlatformSettings::YouTube(s) => s.api_key.resolve("api_key").ok().flatten(),
+            PlatformSettings::StackExchange(s) => s.key.resolve("key").ok().flatten(),
+            _ => None,
+        };
+        match key {
+            Some(k) => format!("{url}&key={}", url::form_urlencoded::byte_serialize(k.expose().as_bytes()).collect::<String>()),
+            None => url.to_string(),
+        }
+    }
+
+    async fn auth_header(&self, source: &SourceConfig, auth: Auth) -> Result<Option<HeaderValue>, PollError> {
+        let bearer = |token: &str| {
+            let mut v = HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| PollError::new(ErrorClass::Config, None, "credential contains characters not allowed in a header"))?;
+            v.set_sensitive(true);
+            Ok::<_, PollError>(Some(v))
+        };
+        let cfg_err = |e: String| PollError::new(ErrorClass::Config, None, e);
+        match (auth, &source.settings) {
+            (Auth::None, _) => Ok(None),
+            (Auth::Bearer, PlatformSettings::Mastodon(s)) => match s.token.resolve("token").map_err(cfg_err)? {
+                Some(t) => bearer(t.expose()),
+                None => Ok(None),
+            },
+            (Auth::Bearer, PlatformSettings::GitHub(s)) => match s.token.resolve("token").map_err(cfg_err)? {
+                Some(t) => bearer(t.expose()),
+                None => Ok(None),
+            },
+            (Auth::Bearer, PlatformSettings::Yelp(s)) => match s.api_key.resolve("api_key").map_err(cfg_err)? {
+                Some(t) => bearer(t.expose()),
+                None => Err(cfg_err("api_key is required".into())),
+            },
+            (Auth::RedditAppOnly, PlatformSettings::Reddit(s)) => {
+                let token = self.cached_token(&source.name, || self.reddit_token(s)).await?;
+                bearer(&token)
+            }
+            (Auth::BlueskySession, PlatformSettings::Bluesky(s)) => {
+                let token = self.cached_token(&source.name, || self.bluesky_session(s)).await?;
+                bearer(&token)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn cached_token<F, Fut>(&self, key: &str, get: F) -> Result<String, PollError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(String, Duration), PollError>>,
+    {
+        let mut tokens = self.tokens.lock().await;
+        if let Some((t, until)) = tokens.get(key) {
+            if Instant::now() < *until {
+                return Ok(t.clone());
+            }
+        }
+        let (t, ttl) = get().await?;
+        tokens.insert(key.to_string(), (t.clone(), Instant::now() + ttl.saturating_sub(Duration::from_secs(60))));
+        Ok(t)
+    }
+
+    async fn reddit_token(&self, s: &super::config::RedditSettings) -> Result<(String, Duration), PollError> {
+        let secret = s
+            .client_secret
+            .resolve("client_secret")
+            .map_err(|e| PollError::new(ErrorClass::Config, None, e))?
+            .ok_or_else(|| PollError::new(ErrorClass::Config, None, "client_secret is required"))?;
+        let resp = self
+            .client
+            .post(&s.auth_url)
+            .basic_auth(&s.client_id, Some(secret.expose()))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .map_err(|e| transport_error(&e))?;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        if !status.is_success() || body.get("access_token").is_none() {
+            return Err(status_error(status, None, "Reddit token request"));
+        }
+        let token = body["access_token"].as_str().unwrap_or_default().to_string();
+        let ttl = Duration::from_secs(body["expires_in"].as_u64().unwrap_or(3600));
+        Ok((token, ttl))
+    }
+
+    async fn bluesky_session(&self, s: &super::config::BlueskySettings) -> Result<(String, Duration), PollError> {
+        let password = s
+            .app_password
+            .resolve("app_password")
+            .map_err(|e| PollError::new(ErrorClass::Config, None, e))?
+            .ok_or_else(|| PollError::new(ErrorClass::Config, None, "app_password is required"))?;
+        let url = format!("{}/xrpc/com.atproto.server.createSession", s.service.trim_end_matches('/'));
+        let resp = self
+            .client
+            .post(&url)
+            .json(&serde_json::json!({"identifier": s.handle, "password": password.expose()}))
+            .send()
+            .await
+            .map_err(|e| transport_error(&e))?;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        match body.get("accessJwt").and_then(|v| v.as_str()) {
+            // Access tokens live about two hours; re-creating the session before then avoids refresh bookkeeping.
+            Some(t) if status.is_success() => Ok((t.to_string(), Duration::from_secs(90 * 60))),
+            _ => Err(status_error(status, None, "Bluesky createSession")),
+        }
+    }
+
+    /// One GET with per-host concurrency, a body cap, and status classification.
+    async fn fetch(&self, url: &str, headers: HeaderMap) -> Result<Fetched, PollError> {
+        let host = url::Url::parse(url)
+            .map_err(|e| PollError::new(ErrorClass::Config, None, format!("invalid URL {url}: {e}")))?
+            .host_str()
+            .unwrap_or_default()
+            .to_string();
+        let sem = {
+            let mut hosts = self.hosts.lock().expect("host map poisoned");
+            hosts.entry(host).or_insert_with(|| Arc::new(Semaphore::new(self.polling.per_host_concurrency.max(1) as usize))).clone()
+        };
+        let _permit = sem.acquire().await.expect("semaphore never closed");
+        let mut resp = self.client.get(url).headers(headers).send().await.map_err(|e| transport_error(&e))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(Fetched { status, headers, body: Vec::new() });
+        }
+        if !status.is_success() {
+            return Err(status_error(status, Some(&headers), &redact_url(url)));
+        }
+        let cap = self.polling.max_body_mib as usize * 1024 * 1024;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| transport_error(&e))? {
+            if body.len() + chunk.len() > cap {
+                return Err(PollError::new(
+                    ErrorClass::BadPayload,
+                    Some(status.as_u16()),
+                    format!("response from {} is larger than {} MiB; refused", redact_url(url), self.polling.max_body_mib),
+                ));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        // Reddit announces its budget; when it is spent, wait for the reset instead of being throttled.
+        if let (Some(rem), Some(reset)) = (header_f64(&headers, "x-ratelimit-remaining"), header_f64(&headers, "x-ratelimit-reset")) {
+            if rem < 1.0 {
+                tokio::time::sleep(Duration::from_secs_f64(reset.clamp(0.0, 600.0))).await;
+            }
+        }
+        Ok(Fetched { status, headers, body })
+    }
+}
+
+/// Keeps only the brand's mentions: the query must match (unless the feed is the brand's own review page),
+/// and no exclusion may.
+fn match_brand(page: &ParsedPage, source: &SourceConfig, brand: &BrandMatcher, feed: &Feed) -> Vec<IngestItem> {
+    page.mentions
+        .iter()
+        .filter_map(|m| {
+            let text = MatchText::new(m.title.as_deref(), &m.text);
+            let cand = Candidate { text: &text, author: m.author.as_deref(), url: m.url.as_deref(), lang: m.lang.as_deref() };
+            let terms = if feed.owned {
+                if brand.excluded(&cand) {
+                    return None;
+                }
+                brand.matches(&cand).map(|h| h.terms).unwrap_or_default()
+            } else {
+                brand.matches(&cand)?.terms
+            };
+            Some(IngestItem {
+                mention: m.clone(),
+                source: Some(source.name.clone()),
+                brands: vec![BrandMatch { brand: brand.name.clone(), terms }],
+                sentiment: None,
+            })
+        })
+        .collect()
+}
+
+fn header_f64(h: &HeaderMap, name: &str) -> Option<f64> {
+    h.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// Query strings can carry API keys; logs and errors show the URL without them.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let pairs: Vec<(String, String)> = u
+                .query_pairs()
+                .map(|(k, v)| {
+                    let secret = matches!(k.as_ref(), "key" | "api_key" | "access_token" | "token" | "client_secret");
+                    (k.into_owned(), if secret { "REDACTED".into() } else { v.into_owned() })
+                })
+                .collect();
+            if !pairs.is_empty() {
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+            u.to_string()
+        }
+        Err(_) => "<invalid URL>".into(),
+    }
+}
+
+fn transport_error(e: &reqwest::Error) -> PollError {
+    let what = if e.is_timeout() { "timed out" } else if e.is_connect() { "connection failed" } else { "request failed" };
+    let url = e.url().map(|u| redact_url(u.as_str())).unwrap_or_default();
+    PollError::new(ErrorClass::Transient, None, format!("{what}: {url}"))
+}
+
+fn status_error(status: StatusCode, headers: Option<&HeaderMap>, what: &str) -> PollError {
+    let code = Some(status.as_u16());
+    let retry_after = headers.and_then(|h| h.get(RETRY_AFTER)).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+    match status.as_u16() {
+        401 | 403 => PollError::new(ErrorClass::Config, code, format!("{what}: HTTP {status}: credentials missing, wrong or lacking permission")),
+        404 | 410 => PollError::new(ErrorClass::Config, code, format!("{what}: HTTP {status}: check the ids / URL in the config")),
+        429 | 503 => PollError::new(ErrorClass::RateLimited { retry_after }, code, format!("{what}: HTTP {status}: rate limited")),
+        _ => PollError::new(ErrorClass::Transient, code, format!("{what}: HTTP {status}")),
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
+    if let Ok(s) = v.trim().parse::<u64>() {
+        return Some(Duration::from_secs(s));
+    }
+    let t = DateTime::parse_from_rfc2822(v.trim()).ok()?;
+    let secs = (t.with_timezone(&Utc) - Utc::now()).num_seconds();
+    Some(Duration::from_secs(secs.max(0) as u64))
+}
+
+/// Wait before the next try after `failures` consecutive failures: doubling from the interval, capped, jittered,
+/// never shorter than what the platform asked for.
+pub fn backoff(interval: Duration, failures: u32, class: &ErrorClass) -> Duration {
+    let exp = interval.saturating_mul(1u32 << failures.saturating_sub(1).min(16)).min(MAX_BACKOFF);
+    let base = match class {
+        ErrorClass::RateLimited { retry_after: Some(ra) } => exp.max(*ra),
+        _ => exp,
+    };
+    jitter(base, 0.2)
+}
+
+/// ±`frac` random jitter so many sources do not poll in lock-step.
+fn jitter(d: Duration, frac: f64) -> Duration {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let r = (nanos % 10_000) as f64 / 10_000.0; // [0, 1)
+    d.mul_f64(1.0 + frac * (2.0 * r - 1.0))
+}
+
+/// `hearsay sources status`.
+pub async fn print_status(store: &Store) -> Result<(), Failure> {
+    let states = store.source_states().await?;
+    if states.is_empty() {
+        println!("no source has been polled yet");
+        return Ok(());
+    }
+    let per_day: HashMap<(String, String), f64> =
+        store.items_per_day(7).await?.into_iter().map(|(s, b, n)| ((s, b), n)).collect();
+    let fmt = |t: Option<i64>| t.and_then(|t| DateTime::from_timestamp(t, 0)).map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into());
+    println!("{:<16} {:<12} {:<10} {:<16} {:<16} {:>9}  {}", "source", "brand", "health", "last success", "next poll", "items/day", "last error");
+    for s in &states {
+        let rate = per_day.get(&(s.source.clone(), s.brand.clone())).copied().unwrap_or(0.0);
+        let health = if s.degraded_since.is_some() {
+            "DEGRADED"
+        } else if s.consecutive_failures > 0 {
+            "failing"
+        } else if s.items_last_poll == Some(0) && rate >= 20.0 {
+            // A source that usually brings many items and suddenly brings none has likely changed its format.
+            "QUIET?"
+        } else {
+            "ok"
+        };
+        println!(
+            "{:<16} {:<12} {:<10} {:<16} {:<16} {:>9.1}  {}",
+            s.source,
+            s.brand,
+            health,
+            fmt(s.last_success_at),
+            fmt(Some(s.next_poll_at)),
+            rate,
+            s.last_error.as_deref().map(|e| format!("{} ({})", e, s.last_error_class.as_deref().unwrap_or("?"))).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// `hearsay sources check [NAME]`: one real request per source, nothing stored.
+pub async fn check(config: &Config, only: Option<&str>) -> Result<(), Failure> {
+    let poller = Poller::new(config).map_err(|e| Failure::Usage(format!("{e:#}")))?;
+    let mut failed = 0;
+    let Some(brand) = poller.brands.first() else { return Err(Failure::Usage("no brands configured".into())) };
+    for s in config.sources.iter().filter(|s| only.is_none_or(|n| n == s.name)) {
+        let plan = requests::plan(&s.settings, &brand.search_terms(), None);
+        let Some(feed) = plan.feeds.first() else {
+            println!("{:<16} nothing to request (no feeds configured)", s.name);
+            continue;
+        };
+        let outcome = async {
+            let mut headers = HeaderMap::new();
+            if let Some(a) = poller.auth_header(s, plan.auth).await? {
+                headers.insert(AUTHORIZATION, a);
+            }
+            let f = poller.fetch(&poller.with_query_key(s, &feed.url), headers).await?;
+            let ct = f.headers.get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+            let ctx = ParseContext { base_url: Some(feed.url.clone()), country: feed.country.clone(), html: requests::html_selectors(&s.settings), fetched_at: None };
+            parse_payload(s.platform(), &f.body, ct, &ctx).map_err(|e| PollError::new(ErrorClass::BadPayload, Some(f.status.as_u16()), e.to_string()))
+        }
+        .await;
+        match outcome {
+            Ok(page) => {
+                let matching = match_brand(&page, s, brand, feed).len();
+                println!("{:<16} ok: {} items ({} match {}), newest: {}", s.name, page.mentions.len(), matching, brand.name,
+                    page.mentions.iter().map(|m| m.created_at).max().map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into()));
+            }
+            Err(e) => {
+                failed += 1;
+                println!("{:<16} FAILED ({}): {}", s.name, e.class.as_str(), e.message);
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(Failure::Runtime(anyhow::anyhow!("{failed} source(s) failed")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_caps_and_honours_retry_after() {
+        let i = Duration::from_secs(600);
+        let b1 = backoff(i, 1, &ErrorClass::Transient).as_secs_f64();
+        assert!((480.0..=720.0).contains(&b1), "{b1}");
+        let b3 = backoff(i, 3, &ErrorClass::Transient).as_secs_f64();
+        assert!((1920.0..=2880.0).contains(&b3), "{b3}");
+        let big = backoff(i, 30, &ErrorClass::Transient).as_secs_f64();
+        assert!(big <= MAX_BACKOFF.as_secs_f64() * 1.2, "{big}");
+        let ra = backoff(Duration::from_secs(60), 1, &ErrorClass::RateLimited { retry_after: Some(Duration::from_secs(3600)) });
+        assert!(ra.as_secs() >= 2880, "{ra:?}");
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::from_secs(0)));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn urls_lose_their_keys_in_logs() {
+        let r = redact_url("https://www.googleapis.com/youtube/v3/search?q=acme&key=AIzaSECRET");
+        assert!(!r.contains("SECRET") && r.contains("q=acme"), "{r}");
+    }
+}

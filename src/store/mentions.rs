@@ -1,0 +1,539 @@
+//! Mentions: batched ingest with dedup, the filtered history query, relabelling, per-bucket statistics.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::Row;
+
+use super::{now_ts, Store, StoreError};
+use crate::mention::NewMention;
+use crate::sentiment::Label;
+
+/// A brand a mention matched, with the query terms that matched it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrandMatch {
+    pub brand: String,
+    pub terms: Vec<String>,
+}
+
+/// A sentiment known at ingest time (given in an import, or computed by the caller).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GivenSentiment {
+    pub label: Label,
+    /// Calibrated scores in label order (negative, neutral, positive), when known.
+    pub scores: Option<[f32; 3]>,
+    pub model_version: String,
+}
+
+/// One mention to store, with what is already known about it.
+#[derive(Debug, Clone)]
+pub struct IngestItem {
+    pub mention: NewMention,
+    /// The configured source that fetched it (`None` for imports).
+    pub source: Option<String>,
+    pub brands: Vec<BrandMatch>,
+    pub sentiment: Option<GivenSentiment>,
+}
+
+/// Counts from one batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct IngestReport {
+    pub inserted: u64,
+    pub duplicate: u64,
+}
+
+impl std::ops::AddAssign for IngestReport {
+    fn add_assign(&mut self, o: IngestReport) {
+        self.inserted += o.inserted;
+        self.duplicate += o.duplicate;
+    }
+}
+
+/// Texts shorter than this (normalised characters) are never treated as syndicated copies of each other:
+/// "terrible app" from ten reviewers is ten complaints, not one.
+const MIN_SYNDICATION_CHARS: usize = 40;
+
+/// The dedup hash of a mention: its normalised text, or its own identity when the text is too short to say.
+pub fn dedup_hash(m: &NewMention) -> String {
+    let normalised_len = m.text.chars().filter(|c| c.is_alphanumeric()).count()
+        + m.title.as_deref().map_or(0, |t| t.chars().filter(|c| c.is_alphanumeric()).count());
+    if normalised_len < MIN_SYNDICATION_CHARS {
+        format!("id:{}:{}", m.platform, m.external_id)
+    } else {
+        crate::text::text_hash(m.title.as_deref(), &m.text)
+    }
+}
+
+impl Store {
+    /// Stores a batch in one transaction. Duplicates (same platform + external id, also within the batch)
+    /// are counted, not stored again, but any new brand matches they bring are added. Mentions without a
+    /// given sentiment are queued for classification.
+    ///
+    /// The batch travels as one JSON document through `json_each`, so a batch of thousands costs a handful of
+    /// statements instead of thousands.
+    pub async fn ingest(&self, items: &[IngestItem]) -> Result<IngestReport, StoreError> {
+        if items.is_empty() {
+            return Ok(IngestReport::default());
+        }
+        let now = now_ts();
+        let docs: Vec<serde_json::Value> = items
+            .iter()
+            .map(|it| {
+                let m = &it.mention;
+                json!({
+                    "platform": m.platform,
+                    "external_id": m.external_id,
+                    "url": m.url,
+                    "canonical_url": m.url.as_deref().and_then(crate::text::canonical_url),
+                    "author": m.author,
+                    "title": m.title,
+                    "text": m.text,
+                    "text_hash": dedup_hash(m),
+                    "created_at": m.created_at.timestamp(),
+                    "kind": m.kind.as_str(),
+                    "lang": m.lang,
+                    "rating": m.rating,
+                    "metrics": if m.metrics.is_empty() { None } else { serde_json::to_string(&m.metrics).ok() },
+                    "parent_id": m.parent_id,
+                    "source": it.source,
+                    "brands": it.brands.iter().map(|b| json!({"name": b.brand, "terms": serde_json::to_string(&b.terms).unwrap_or_default()})).collect::<Vec<_>>(),
+                    "sentiment": it.sentiment.as_ref().map(|s| json!({
+                        "label": s.label.as_str(),
+                        "neg": s.scores.map(|x| x[0]),
+                        "neu": s.scores.map(|x| x[1]),
+                        "pos": s.scores.map(|x| x[2]),
+                        "model_version": s.model_version,
+                    })),
+                })
+            })
+            .collect();
+        let doc = serde_json::Value::Array(docs).to_string();
+
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT OR IGNORE INTO mentions (platform, external_id, url, canonical_url, author, title, text, text_hash,
+                 created_at, fetched_at, kind, lang, rating, metrics, parent_id, source)
+             SELECT j.value->>'platform', j.value->>'external_id', j.value->>'url', j.value->>'canonical_url',
+                    j.value->>'author', j.value->>'title', coalesce(j.value->>'text', ''), j.value->>'text_hash',
+                    j.value->>'created_at', ?2, j.value->>'kind', j.value->>'lang', j.value->>'rating',
+                    j.value->>'metrics', j.value->>'parent_id', j.value->>'source'
+             FROM json_each(?1) j",
+        )
+        .bind(&doc)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "INSERT OR IGNORE INTO brands (name)
+             SELECT DISTINCT b.value->>'name' FROM json_each(?1) j, json_each(j.value, '$.brands') b",
+        )
+        .bind(&doc)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO mention_brands (mention_id, brand_id, created_at, terms, first_copy)
+             SELECT m.id, br.id, m.created_at, b.value->>'terms', 1
+             FROM json_each(?1) j, json_each(j.value, '$.brands') b
+             JOIN mentions m ON m.platform = j.value->>'platform' AND m.external_id = j.value->>'external_id'
+             JOIN brands br ON br.name = b.value->>'name'",
+        )
+        .bind(&doc)
+        .execute(&mut *tx)
+        .await?;
+        // Syndicated copies: an earlier mention of the same brand with the same text hash. Done after the insert so
+        // that copies inside this batch see each other.
+        sqlx::query(
+            "UPDATE mention_brands SET first_copy = 0
+             WHERE first_copy = 1
+               AND mention_id IN (SELECT m.id FROM json_each(?1) j
+                                  JOIN mentions m ON m.platform = j.value->>'platform' AND m.external_id = j.value->>'external_id')
+               AND EXISTS (SELECT 1 FROM mentions m1
+                           JOIN mentions m2 ON m2.text_hash = m1.text_hash AND m2.id < m1.id
+                           JOIN mention_brands mb2 ON mb2.mention_id = m2.id AND mb2.brand_id = mention_brands.brand_id
+                           WHERE m1.id = mention_brands.mention_id)",
+        )
+        .bind(&doc)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO sentiment (mention_id, label, score_negative, score_neutral, score_positive,
+                 model_version, classified_at)
+             SELECT m.id, j.value->>'$.sentiment.label', j.value->>'$.sentiment.neg', j.value->>'$.sentiment.neu',
+                    j.value->>'$.sentiment.pos', j.value->>'$.sentiment.model_version', ?2
+             FROM json_each(?1) j
+             JOIN mentions m ON m.platform = j.value->>'platform' AND m.external_id = j.value->>'external_id'
+             WHERE j.value->'$.sentiment' IS NOT NULL AND j.value->>'$.sentiment' IS NOT NULL",
+        )
+        .bind(&doc)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO classify_queue (mention_id)
+             SELECT m.id FROM json_each(?1) j
+             JOIN mentions m ON m.platform = j.value->>'platform' AND m.external_id = j.value->>'external_id'
+             WHERE NOT EXISTS (SELECT 1 FROM sentiment s WHERE s.mention_id = m.id)",
+        )
+        .bind(&doc)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(IngestReport { inserted, duplicate: items.len() as u64 - inserted })
+    }
+
+    /// Mentions waiting for a model label, oldest first.
+    pub async fn unclassified(&self, limit: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.id, trim(coalesce(m.title || '. ', '') || m.text) FROM classify_queue q
+             JOIN mentions m ON m.id = q.mention_id ORDER BY q.attempts, q.mention_id LIMIT ?1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Number of mentions still waiting for a model label.
+    pub async fn unclassified_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM classify_queue").fetch_one(&self.pool).await?)
+    }
+
+    /// Records model labels (never touching manual overrides) and takes the mentions off the queue.
+    pub async fn store_labels(
+        &self,
+        labels: &[(i64, Label, [f32; 3])],
+        model_version: &str,
+    ) -> Result<(), StoreError> {
+        let now = now_ts();
+        let mut tx = self.pool.begin().await?;
+        for (id, label, s) in labels {
+            sqlx::query(
+                "INSERT INTO sentiment (mention_id, label, score_negative, score_neutral, score_positive, model_version, classified_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (mention_id) DO UPDATE SET label = excluded.label, score_negative = excluded.score_negative,
+                    score_neutral = excluded.score_neutral, score_positive = excluded.score_positive,
+                    model_version = excluded.model_version, classified_at = excluded.classified_at",
+            )
+            .bind(id)
+            .bind(label.as_str())
+            .bind(s[0])
+            .bind(s[1])
+            .bind(s[2])
+            .bind(model_version)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM classify_queue WHERE mention_id = ?1").bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Notes a failed classification attempt so the mention is retried later, behind fresher ones.
+    pub async fn classify_failed(&self, ids: &[i64], error: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for id in ids {
+            sqlx::query("UPDATE classify_queue SET attempts = attempts + 1, last_error = ?2 WHERE mention_id = ?1")
+                .bind(id)
+                .bind(error)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Queues mentions created since `since` for re-labelling by the current model (`hearsay reclassify`).
+    /// Manual overrides are untouched: they win whatever the model says.
+    pub async fn queue_reclassify(&self, since: Option<DateTime<Utc>>) -> Result<u64, StoreError> {
+        let r = sqlx::query(
+            "INSERT OR IGNORE INTO classify_queue (mention_id)
+             SELECT id FROM mentions WHERE created_at >= ?1",
+        )
+        .bind(since.map_or(i64::MIN, |t| t.timestamp()))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Manual sentiment override (`hearsay relabel`). Returns false when the mention does not exist.
+    pub async fn relabel(&self, mention_id: i64, label: Label) -> Result<bool, StoreError> {
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM mentions WHERE id = ?1").bind(mention_id).fetch_optional(&self.pool).await?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO sentiment (mention_id, override_label, override_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (mention_id) DO UPDATE SET override_label = excluded.override_label, override_at = excluded.override_at",
+        )
+        .bind(mention_id)
+        .bind(label.as_str())
+        .bind(now_ts())
+        .execute(&self.pool)
+        .await?;
+        Ok(true)
+    }
+
+    /// Manual overrides with their text, for `hearsay export-training`.
+    pub async fn overrides(&self) -> Result<Vec<(Label, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.override_label, trim(coalesce(m.title || '. ', '') || m.text) FROM sentiment s
+             JOIN mentions m ON m.id = s.mention_id WHERE s.override_label IS NOT NULL ORDER BY s.override_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| Some((r.get::<String, _>(0).parse().ok()?, r.get::<String, _>(1))))
+            .collect())
+    }
+
+    /// The history query behind `hearsay mentions` and `hearsay export`, newest first.
+    pub async fn mentions(&self, f: &MentionFilter) -> Result<Vec<MentionRow>, StoreError> {
+        let mut sql = String::from(
+            "SELECT m.id, b.name, m.platform, s.effective, s.override_label IS NOT NULL, m.created_at, m.author,
+                    m.title, m.text, m.url, m.kind, m.external_id, s.score_negative, s.score_neutral, s.score_positive,
+                    mb.terms, m.rating, m.lang
+             FROM mention_brands mb
+             JOIN mentions m ON m.id = mb.mention_id
+             JOIN brands b ON b.id = mb.brand_id
+             LEFT JOIN sentiment s ON s.mention_id = m.id
+             WHERE 1 = 1",
+        );
+        let mut binds: Vec<Bind> = Vec::new();
+        push_filters(&mut sql, &mut binds, f);
+        sql.push_str(" ORDER BY mb.created_at DESC, m.id DESC LIMIT ?");
+        binds.push(Bind::Int(f.limit.unwrap_or(i64::MAX)));
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = match b {
+                Bind::Int(i) => q.bind(*i),
+                Bind::Text(s) => q.bind(s.clone()),
+            };
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let scores = match (r.get::<Option<f64>, _>(12), r.get::<Option<f64>, _>(13), r.get::<Option<f64>, _>(14)) {
+                    (Some(a), Some(b), Some(c)) => Some([a as f32, b as f32, c as f32]),
+                    _ => None,
+                };
+                MentionRow {
+                    id: r.get(0),
+                    brand: r.get(1),
+                    platform: r.get(2),
+                    sentiment: r.get::<Option<String>, _>(3).and_then(|s| s.parse().ok()),
+                    overridden: r.get::<Option<bool>, _>(4).unwrap_or(false),
+                    created_at: DateTime::from_timestamp(r.get(5), 0).unwrap_or_default(),
+                    author: r.get(6),
+                    title: r.get(7),
+                    text: r.get(8),
+                    url: r.get(9),
+                    kind: r.get(10),
+                    external_id: r.get(11),
+                    scores,
+                    terms: r.get::<Option<String>, _>(15).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
+                    rating: r.get(16),
+                    lang: r.get(17),
+                }
+            })
+            .collect())
+    }
+
+    /// Counts per sentiment per time bucket (`hearsay stats`), oldest bucket first. Syndicated copies count once.
+    pub async fn stats(&self, f: &MentionFilter, bucket_secs: i64) -> Result<Vec<StatsRow>, StoreError> {
+        let mut sql = format!(
+            "SELECT (mb.created_at / {bucket_secs}) * {bucket_secs} AS bucket,
+                    sum(s.effective = 'negative'), sum(s.effective = 'neutral'), sum(s.effective = 'positive'),
+                    sum(s.effective IS NULL)
+             FROM mention_brands mb
+             JOIN brands b ON b.id = mb.brand_id
+             LEFT JOIN sentiment s ON s.mention_id = mb.mention_id
+             WHERE mb.first_copy = 1"
+        );
+        let mut binds = Vec::new();
+        let needs_mention = f.platform.is_some() || f.search.is_some();
+        if needs_mention {
+            sql = sql.replace("FROM mention_brands mb", "FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id");
+        }
+        push_filters(&mut sql, &mut binds, &MentionFilter { limit: None, ..f.clone() });
+        sql.push_str(" GROUP BY bucket ORDER BY bucket");
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = match b {
+                Bind::Int(i) => q.bind(*i),
+                Bind::Text(s) => q.bind(s.clone()),
+            };
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(|r| StatsRow {
+                bucket_start: DateTime::from_timestamp(r.get(0), 0).unwrap_or_default(),
+                negative: r.get::<Option<i64>, _>(1).unwrap_or(0),
+                neutral: r.get::<Option<i64>, _>(2).unwrap_or(0),
+                positive: r.get::<Option<i64>, _>(3).unwrap_or(0),
+                unclassified: r.get::<Option<i64>, _>(4).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    /// Names of the brands in the database.
+    pub async fn brand_names(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT name FROM brands ORDER BY name").fetch_all(&self.pool).await?)
+    }
+
+    /// Per-brand 5-minute buckets `(bucket_start_ts, total, negative)` since `since`, syndicated copies once:
+    /// the series the spike detector reads.
+    pub async fn brand_buckets(
+        &self,
+        brand: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        bucket_secs: i64,
+    ) -> Result<Vec<(i64, i64, i64)>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT (mb.created_at / {bucket_secs}) * {bucket_secs} AS bucket, count(*), coalesce(sum(s.effective = 'negative'), 0)
+             FROM mention_brands mb
+             JOIN brands b ON b.id = mb.brand_id
+             LEFT JOIN sentiment s ON s.mention_id = mb.mention_id
+             WHERE b.name = ?1 AND mb.first_copy = 1 AND mb.created_at >= ?2 AND mb.created_at < ?3
+             GROUP BY bucket ORDER BY bucket"
+        ))
+        .bind(brand)
+        .bind(since.timestamp())
+        .bind(until.timestamp())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    }
+}
+
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+fn push_filters(sql: &mut String, binds: &mut Vec<Bind>, f: &MentionFilter) {
+    if let Some(b) = &f.brand {
+        sql.push_str(" AND b.name = ?");
+        binds.push(Bind::Text(b.clone()));
+    }
+    if let Some(p) = &f.platform {
+        sql.push_str(" AND m.platform = ?");
+        binds.push(Bind::Text(p.clone()));
+    }
+    if let Some(s) = f.sentiment {
+        sql.push_str(" AND s.effective = ?");
+        binds.push(Bind::Text(s.as_str().into()));
+    }
+    if let Some(t) = f.since {
+        sql.push_str(" AND mb.created_at >= ?");
+        binds.push(Bind::Int(t.timestamp()));
+    }
+    if let Some(t) = f.until {
+        sql.push_str(" AND mb.created_at < ?");
+        binds.push(Bind::Int(t.timestamp()));
+    }
+    if let Some(q) = &f.search {
+        // With a brand or a time range the newest-first scan of (brand, time) stops after `limit` hits, so each
+        // candidate is checked against the index by rowid; without them the whole match set is the better start.
+        if f.brand.is_some() || f.since.is_some() {
+            sql.push_str(" AND EXISTS (SELECT 1 FROM mentions_fts WHERE mentions_fts MATCH ? AND rowid = mb.mention_id)");
+        } else {
+            sql.push_str(" AND mb.mention_id IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ?)");
+        }
+        binds.push(Bind::Text(fts_query(q)));
+    }
+}
+
+/// Turns what a user types into a safe FTS5 query: each word becomes a quoted term (so `-`, `:`, `*` in
+/// user text cannot be mistaken for syntax), `OR` / `NOT` / `AND` keep their meaning, a trailing `*` keeps
+/// prefix search, and `"quoted phrases"` stay phrases.
+pub fn fts_query(input: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = input.trim();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('"') {
+            let (phrase, tail) = after.split_once('"').unwrap_or((after, ""));
+            if !phrase.trim().is_empty() {
+                out.push(format!("\"{}\"", phrase.replace('"', "")));
+            }
+            rest = tail.trim_start();
+            continue;
+        }
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let word = &rest[..end];
+        rest = rest[end..].trim_start();
+        match word {
+            "OR" | "AND" | "NOT" => out.push(word.to_string()),
+            _ => {
+                let (w, star) = word.strip_suffix('*').map_or((word, ""), |w| (w, "*"));
+                let w = w.replace('"', "");
+                if !w.is_empty() {
+                    out.push(format!("\"{w}\"{star}"));
+                }
+            }
+        }
+    }
+    while matches!(out.last().map(String::as_str), Some("OR" | "AND" | "NOT")) {
+        out.pop();
+    }
+    while matches!(out.first().map(String::as_str), Some("OR" | "AND" | "NOT")) {
+        out.remove(0);
+    }
+    if out.is_empty() {
+        "\"\"".into()
+    } else {
+        out.join(" ")
+    }
+}
+
+/// Filters shared by `mentions`, `export` and `stats`.
+#[derive(Debug, Clone, Default)]
+pub struct MentionFilter {
+    pub brand: Option<String>,
+    pub platform: Option<String>,
+    pub sentiment: Option<Label>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub search: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// One mention as brand managers see it: one row per (mention, brand).
+#[derive(Debug, Clone, Serialize)]
+pub struct MentionRow {
+    pub id: i64,
+    pub brand: String,
+    pub platform: String,
+    pub sentiment: Option<Label>,
+    pub overridden: bool,
+    #[serde(with = "crate::mention::rfc3339")]
+    pub created_at: DateTime<Utc>,
+    pub author: Option<String>,
+    pub title: Option<String>,
+    pub text: String,
+    pub url: Option<String>,
+    pub kind: String,
+    pub external_id: String,
+    #[serde(skip)]
+    pub scores: Option<[f32; 3]>,
+    pub terms: Vec<String>,
+    pub rating: Option<i64>,
+    pub lang: Option<String>,
+}
+
+/// One time bucket of `hearsay stats`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatsRow {
+    #[serde(with = "crate::mention::rfc3339")]
+    pub bucket_start: DateTime<Utc>,
+    pub negative: i64,
+    pub neutral: i64,
+    pub positive: i64,
+    pub unclassified: i64,
+}

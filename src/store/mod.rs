@@ -1,0 +1,184 @@
+//! The mention history and all daemon state, in one SQLite file (sqlx).
+//!
+//! Opening a store creates the file (mode 0600) and its directory, switches on WAL and foreign keys, and applies
+//! the embedded migrations from `migrations/`. A database written by a newer hearsay is refused, not modified.
+//!
+//! Architecture invariants:
+//! - every write that belongs together is one transaction (a batch of mentions with their brand matches and
+//!   labels; an alert with its outbox row), so a crash leaves either all or nothing;
+//! - `(platform, external_id)` is unique: storing a mention twice is a no-op that still adds new brand matches;
+//! - this module knows SQL and nothing of HTTP, models or email.
+
+mod alerts;
+mod mentions;
+mod state;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+pub use alerts::*;
+pub use mentions::*;
+pub use state::*;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// What can go wrong at the storage boundary, in words that say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create database directory {path}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("cannot open database {path}: {source}")]
+    Open { path: PathBuf, source: sqlx::Error },
+    #[error("database {path} has schema version {found}, newer than this hearsay knows ({known}); upgrade hearsay, or restore a backup made for this version")]
+    NewerSchema { path: PathBuf, found: i64, known: i64 },
+    #[error("cannot migrate database {path}: {source}")]
+    Migrate { path: PathBuf, source: sqlx::migrate::MigrateError },
+    #[error("database {path} is locked by another process (is `hearsay run` writing to it?); retry, or query a copy")]
+    Locked { path: PathBuf },
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl StoreError {
+    fn classify(path: &Path, e: sqlx::Error) -> StoreError {
+        let msg = e.to_string();
+        if msg.contains("database is locked") || msg.contains("database is busy") {
+            StoreError::Locked { path: path.to_path_buf() }
+        } else {
+            StoreError::Open { path: path.to_path_buf(), source: e }
+        }
+    }
+}
+
+/// A handle on the database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+/// How a command means to use the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Create when missing and migrate (the daemon, import, relabel).
+    ReadWrite,
+    /// Must exist; migrations are still applied when older (a query on an old copy works).
+    Existing,
+}
+
+impl Store {
+    pub async fn open(path: &Path, access: Access) -> Result<Store, StoreError> {
+        let memory = path.as_os_str() == ":memory:";
+        if !memory {
+            if access == Access::Existing && !path.exists() {
+                return Err(StoreError::Invalid(format!(
+                    "database {} does not exist; check --db or [storage] database",
+                    path.display()
+                )));
+            }
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
+            }
+            create_private(path).map_err(|e| StoreError::Invalid(format!("cannot create database {}: {e}", path.display())))?;
+        }
+        let url = if memory { "sqlite::memory:".to_string() } else { format!("sqlite://{}", path.display()) };
+        let opts = SqliteConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::Open { path: path.to_path_buf(), source: e })?
+            .create_if_missing(true)
+            .journal_mode(if memory { SqliteJournalMode::Memory } else { SqliteJournalMode::Wal })
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5))
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-32768");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if memory { 1 } else { 4 })
+            .min_connections(if memory { 1 } else { 0 })
+            .idle_timeout(if memory { None } else { Some(Duration::from_secs(600)) })
+            .max_lifetime(if memory { None } else { Some(Duration::from_secs(3600)) })
+            .connect_with(opts)
+            .await
+            .map_err(|e| StoreError::classify(path, e))?;
+        let store = Store { pool, path: path.to_path_buf() };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        let has_table: Option<(String,)> =
+            sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| StoreError::classify(&self.path, e))?;
+        if has_table.is_some() {
+            let (found,): (Option<i64>,) = sqlx::query_as("SELECT max(version) FROM _sqlx_migrations")
+                .fetch_one(&self.pool)
+                .await?;
+            if let Some(found) = found.filter(|f| *f > known) {
+                return Err(StoreError::NewerSchema { path: self.path.clone(), found, known });
+            }
+        }
+        MIGRATOR.run(&self.pool).await.map_err(|source| match source {
+            sqlx::migrate::MigrateError::Execute(e) => StoreError::classify(&self.path, e),
+            source => StoreError::Migrate { path: self.path.clone(), source },
+        })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version applied (highest migration).
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let (v,): (Option<i64>,) = sqlx::query_as("SELECT max(version) FROM _sqlx_migrations").fetch_one(&self.pool).await?;
+        Ok(v.unwrap_or(0))
+    }
+
+    /// A cheap round trip: used by the watchdog and `/healthz`, which only report healthy while this answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check`; `Ok(())` when the file is sound.
+    pub async fn integrity_check(&self) -> Result<(), StoreError> {
+        let (r,): (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(&self.pool).await?;
+        if r == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Invalid(format!("integrity check failed: {r}")))
+        }
+    }
+
+    /// Checkpoints the WAL and closes every connection (clean shutdown).
+    pub async fn close(&self) {
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await;
+        self.pool.close().await;
+    }
+}
+
+/// Creates the file with mode 0600 when missing, so mentions and credentials-adjacent state are not world-readable.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Seconds since the epoch, the time format of every column.
+pub fn now_ts() -> i64 {
+    chrono::Utc::now().timestamp()
+}

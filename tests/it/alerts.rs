@@ -1,0 +1,216 @@
+//! Alerts end to end: a history with a real spike, the daemon's cycle (`poll --once`), a real SMTP server
+//! (Python aiosmtpd, STARTTLS + AUTH), the received message parsed the way a mail client reads it; and an email
+//! that could not be sent being delivered exactly once after a restart.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use chrono::{Duration, Utc};
+use predicates::prelude::*;
+
+use super::{hearsay, record, write_file};
+
+struct SmtpServer {
+    child: Child,
+    port: u16,
+    out: PathBuf,
+    cert: PathBuf,
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn python_has_aiosmtpd() -> bool {
+    Command::new("python3").args(["-c", "import aiosmtpd"]).status().map(|s| s.success()).unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn make_cert(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let ok = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl")
+        .success();
+    assert!(ok, "openssl req");
+    (cert, key)
+}
+
+fn start_smtp(dir: &Path, port: u16) -> SmtpServer {
+    let (cert, key) = if dir.join("cert.pem").exists() { (dir.join("cert.pem"), dir.join("key.pem")) } else { make_cert(dir) };
+    let out = dir.join("received");
+    std::fs::create_dir_all(&out).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_server.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args([cert.as_os_str(), key.as_os_str(), out.as_os_str()])
+        .args(["alerts@example.com", "app-password", &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("READY"), "smtp server: {line:?}");
+    SmtpServer { child, port, out, cert }
+}
+
+/// Four weeks of ordinary chatter about Acme (about 2 negatives an hour among 10 mentions), then a burst of
+/// 40 complaints in the last hour.
+fn spiky_history(dir: &Path) -> PathBuf {
+    let now = Utc::now();
+    let mut lines = Vec::new();
+    let mut n = 0u64;
+    for h in 1..(28 * 24) {
+        for k in 0..10 {
+            n += 1;
+            let t = now - Duration::hours(h) + Duration::minutes(k * 6);
+            let sentiment = if (n * 7919) % 5 == 0 { "negative" } else if k % 2 == 0 { "neutral" } else { "positive" };
+            lines.push(record("reddit", &format!("b{n}"), "Acme", sentiment, &t.to_rfc3339(), &format!("acme routine mention {n}")));
+        }
+    }
+    let complaints = ["Acme charged me twice and support does not answer", "still no refund from acme after the double charge",
+        "acme billing is broken, double charged again", "acme outage, cannot log in, no refund for downtime"];
+    for i in 0..40 {
+        let t = now - Duration::minutes(55) + Duration::seconds(i * 80);
+        lines.push(record(["reddit", "hackernews", "mastodon"][i as usize % 3], &format!("c{i}"), "Acme", "negative", &t.to_rfc3339(),
+            &format!("{} #{i}", complaints[i as usize % 4])));
+    }
+    let file = write_file(dir, "history.jsonl", &lines);
+    let db = dir.join("h.db");
+    hearsay().arg("--db").arg(&db).arg("import").arg(&file).assert().success();
+    db
+}
+
+fn config(dir: &Path, db: &Path, smtp_port: u16, cert: &Path) -> PathBuf {
+    let p = dir.join("hearsay.toml");
+    std::fs::write(
+        &p,
+        format!(
+            r#"[storage]
+database = "{db}"
+outbox_dir = "{dir}/outbox"
+
+[[brands]]
+name = "Acme"
+query = "acme"
+
+[model]
+dir = "{dir}/no-model"
+
+[alerts]
+recipients = ["brand-team@example.com"]
+group_wait = "0s"
+
+[smtp]
+host = "localhost"
+port = {smtp_port}
+tls = "starttls"
+username = "alerts@example.com"
+password_env = "HEARSAY_TEST_SMTP_PASSWORD"
+from = "hearsay <alerts@example.com>"
+timeout = "10s"
+ca_file = "{cert}"
+"#,
+            db = db.display(),
+            dir = dir.display(),
+            cert = cert.display(),
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn received(out: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(out).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "eml")).collect();
+    v.sort();
+    v
+}
+
+fn parse_eml(p: &Path) -> serde_json::Value {
+    let out = Command::new("python3").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/parse_eml.py")).arg(p).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_spike_is_emailed_once_over_starttls_with_text_html_and_chart() {
+    if !python_has_aiosmtpd() {
+        eprintln!("skipping: python3 -m pip install aiosmtpd (CI installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = spiky_history(dir.path());
+    let smtp = start_smtp(dir.path(), free_port());
+    let cfg = config(dir.path(), &db, smtp.port, &smtp.cert);
+    let poll = || hearsay().args(["poll", "--once", "-c"]).arg(&cfg).env("HEARSAY_TEST_SMTP_PASSWORD", "app-password").assert().success();
+    poll();
+    let got = received(&smtp.out);
+    assert_eq!(got.len(), 1, "one alert email");
+    let m = parse_eml(&got[0]);
+    let subject = m["subject"].as_str().unwrap();
+    assert!(subject.starts_with("[hearsay] Acme: negative mentions ") && subject.contains("× normal (") && subject.ends_with(" in 1h)"), "{subject}");
+    assert!(m["message_id"].as_str().unwrap().starts_with("<hearsay.Acme-"), "{m}");
+    assert_eq!(m["to"], "brand-team@example.com");
+    let tree = &m["tree"];
+    assert_eq!(tree["type"], "multipart/alternative");
+    assert_eq!(tree["parts"][0]["type"], "text/plain");
+    let text = tree["parts"][0]["content"].as_str().unwrap();
+    assert!(text.contains("negative mentions of Acme in the last 1h; usually"), "{text}");
+    assert!(text.contains("hearsay alerts silence --brand Acme"), "{text}");
+    assert!(text.contains("double charged") || text.contains("refund"), "top terms or examples: {text}");
+    let related = &tree["parts"][1];
+    assert_eq!(related["type"], "multipart/related");
+    assert_eq!(related["parts"][0]["type"], "text/html");
+    assert!(related["parts"][0]["content"].as_str().unwrap().contains("cid:chart"));
+    assert_eq!(related["parts"][1]["type"], "image/png");
+    assert_eq!(related["parts"][1]["png_magic"], true);
+    assert_eq!(related["parts"][1]["cid"], "<chart>");
+
+    // The next cycle sees the same spike: no second email (a reminder comes after repeat_interval).
+    poll();
+    assert_eq!(received(&smtp.out).len(), 1);
+    hearsay().args(["alerts", "list", "-c"]).arg(&cfg).env("HEARSAY_TEST_SMTP_PASSWORD", "x").assert().success()
+        .stdout(predicates::str::contains("negative_spike").and(predicates::str::contains("firing")));
+}
+
+#[test]
+fn an_email_that_could_not_be_sent_is_delivered_once_after_a_restart() {
+    if !python_has_aiosmtpd() {
+        eprintln!("skipping: python3 -m pip install aiosmtpd (CI installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = spiky_history(dir.path());
+    let port = free_port();
+    make_cert(dir.path());
+    let cfg = config(dir.path(), &db, port, &dir.path().join("cert.pem"));
+    let poll = || hearsay().args(["poll", "--once", "-c"]).arg(&cfg).env("HEARSAY_TEST_SMTP_PASSWORD", "app-password").assert().success();
+    // No server yet: the alert is recorded and its email waits in the outbox.
+    poll();
+    let waiting: i64 = {
+        let out = hearsay().args(["alerts", "list", "-c"]).arg(&cfg).env("HEARSAY_TEST_SMTP_PASSWORD", "x").output().unwrap();
+        let s = String::from_utf8(out.stdout).unwrap();
+        s.lines().find_map(|l| l.strip_prefix("emails waiting in the outbox: ")).unwrap().parse().unwrap()
+    };
+    assert_eq!(waiting, 1);
+    // The "restarted" daemon delivers it, once.
+    let smtp = start_smtp(dir.path(), port);
+    poll();
+    poll();
+    assert_eq!(received(&smtp.out).len(), 1);
+    let _ = std::io::stdout().flush();
+}

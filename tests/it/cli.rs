@@ -1,0 +1,180 @@
+//! Each history command on a seeded database, through the real binary.
+
+use predicates::prelude::*;
+
+use super::{hearsay, record, seeded_db, write_file};
+
+#[test]
+fn mentions_filters_and_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = seeded_db(dir.path());
+    let out = hearsay().arg("--db").arg(&db).args(["mentions", "--brand", "Acme", "--format", "jsonl"]).output().unwrap();
+    assert!(out.status.success());
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 6);
+    let times: Vec<&str> = rows.iter().map(|r| r["created_at"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
+
+    hearsay()
+        .arg("--db")
+        .arg(&db)
+        .args(["mentions", "--brand", "Acme", "--sentiment", "negative", "--since", "24h", "--format", "csv"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "id,created_at,brand,platform,sentiment,overridden,author,title,text,url,kind,external_id,rating,lang,terms\n",
+        ))
+        .stdout(predicate::function(|s: &str| s.lines().count() == 3)); // header + r1 + h1
+
+    hearsay()
+        .arg("--db")
+        .arg(&db)
+        .args(["mentions", "--search", "refund", "--platform", "mastodon"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Waiting three weeks"))
+        .stdout(predicate::str::contains("still no refund").not());
+
+    let json = hearsay().arg("--db").arg(&db).args(["mentions", "--format", "json", "--limit", "2"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+
+    hearsay()
+        .arg("--db")
+        .arg(&db)
+        .env("COLUMNS", "80")
+        .args(["mentions"])
+        .assert()
+        .success()
+        .stdout(predicate::function(|s: &str| s.lines().all(|l| l.chars().count() <= 80)));
+}
+
+#[test]
+fn relabel_wins_in_queries_stats_and_export_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = seeded_db(dir.path());
+    let out = hearsay().arg("--db").arg(&db).args(["mentions", "--search", "\"released version\"", "--format", "jsonl"]).output().unwrap();
+    let row: serde_json::Value = serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(row["sentiment"], "neutral");
+    let id = row["id"].as_i64().unwrap().to_string();
+
+    hearsay().arg("--db").arg(&db).args(["relabel", &id, "negative"]).assert().success();
+    hearsay()
+        .arg("--db")
+        .arg(&db)
+        .args(["mentions", "--sentiment", "negative", "--brand", "Acme"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("negative*"));
+    let stats = hearsay().arg("--db").arg(&db).args(["stats", "--brand", "Acme", "--since", "7d", "--format", "json"]).output().unwrap();
+    let buckets: Vec<serde_json::Value> = serde_json::from_slice(&stats.stdout).unwrap();
+    let neg: i64 = buckets.iter().map(|b| b["negative"].as_i64().unwrap()).sum();
+    assert_eq!(neg, 4, "3 model negatives + 1 override");
+    hearsay()
+        .arg("--db")
+        .arg(&db)
+        .arg("export-training")
+        .assert()
+        .success()
+        .stdout(predicate::eq("label\ttext\nnegative\tAcme released version 2.0 today\n"));
+    hearsay().arg("--db").arg(&db).args(["relabel", "99999", "positive"]).assert().code(2).stderr(predicate::str::contains("no mention with id 99999"));
+}
+
+#[test]
+fn stats_table_has_sparkline_and_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = seeded_db(dir.path());
+    hearsay()
+        .arg("--db")
+        .arg(&db)
+        .args(["stats", "--by", "day", "--since", "7d"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("neg%"))
+        .stdout(predicate::str::contains("total"))
+        .stdout(predicate::str::is_match("negative  [ ▁▂▃▄▅▆▇█]+").unwrap());
+}
+
+#[test]
+fn export_writes_csv_and_jsonl_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = seeded_db(dir.path());
+    let out = dir.path().join("out.jsonl");
+    hearsay().arg("--db").arg(&db).args(["export", "--format", "jsonl", "--brand", "Globex", "-o"]).arg(&out).assert().success();
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 2);
+    hearsay()
+        .arg("--db")
+        .arg(&db)
+        .args(["export", "--format", "csv"])
+        .assert()
+        .success()
+        .stdout(predicate::function(|s: &str| s.lines().count() == 9));
+}
+
+#[test]
+fn import_dedups_rejects_bad_lines_with_line_numbers_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let good = record("reddit", "1", "Acme", "negative", "2026-11-20T10:00:00Z", "acme is down");
+    let mut lines = vec![
+        good.clone(),
+        "{not json".to_string(),
+        record("reddit", "2", "Acme", "furious", "2026-11-20T10:00:00Z", "acme"),
+        r#"{"platform":"reddit","external_id":"3","brand":"Acme","created_at":"yesterday","kind":"post","text":"x"}"#.into(),
+        r#"{"platform":"reddit","external_id":"4","created_at":"2026-11-20T10:00:00Z","kind":"post","text":"no brand"}"#.into(),
+        record("hackernews", "5", "Acme", "positive", "2026-11-20T11:00:00Z", "acme rocks"),
+        good,
+    ];
+    lines.push(String::new());
+    let file = write_file(dir.path(), "in.jsonl", &lines);
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.extend_from_slice(b"{\"platform\":\"reddit\",\"text\":\"\xff\xfe\"}\n");
+    std::fs::write(&file, bytes).unwrap();
+
+    hearsay()
+        .arg("--db")
+        .arg(&db)
+        .arg("import")
+        .arg(&file)
+        .assert()
+        .code(65)
+        .stdout(predicate::str::contains("2 inserted, 1 duplicate, 5 rejected"))
+        .stderr(predicate::str::contains(":2: rejected: invalid JSON"))
+        .stderr(predicate::str::contains(":3: rejected: \"sentiment\" \"furious\""))
+        .stderr(predicate::str::contains(":4: rejected:").and(predicate::str::contains("RFC 3339")))
+        .stderr(predicate::str::contains(":5: rejected: no \"brand\" given"))
+        .stderr(predicate::str::contains(":9: rejected: invalid UTF-8"));
+
+    // Importing again stores nothing new.
+    hearsay().arg("--db").arg(&db).arg("import").arg(&file).assert().code(65).stdout(predicate::str::contains("0 inserted, 3 duplicate"));
+    // From stdin.
+    hearsay()
+        .arg("--db")
+        .arg(&db)
+        .args(["import", "-"])
+        .write_stdin(record("lemmy", "9", "Acme", "neutral", "2026-11-21T00:00:00Z", "acme on lemmy") + "\n")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 inserted, 0 duplicate, 0 rejected"));
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    hearsay().args(["mentions"]).env("HEARSAY_CONFIG", dir.path().join("none.toml")).assert().code(2);
+    hearsay().arg("--db").arg(dir.path().join("missing.db")).arg("mentions").assert().code(2).stderr(predicate::str::contains("does not exist"));
+    hearsay().args(["mentions", "--since", "last tuesday", "--db", "x.db"]).assert().code(2);
+    hearsay().args(["poll"]).arg("--config").arg(dir.path().join("none.toml")).assert().code(2);
+    hearsay().args(["import", "/nonexistent/file.jsonl", "--db"]).arg(dir.path().join("h.db")).assert().code(2).stderr(predicate::str::contains("cannot open"));
+}
+
+#[test]
+fn help_and_completions_work_for_every_command() {
+    for cmd in ["run", "poll", "mentions", "relabel", "stats", "export", "import", "check-config", "classify", "reclassify",
+        "export-training", "sources", "backtest", "demo", "completions"]
+    {
+        hearsay().args([cmd, "--help"]).assert().success().stdout(predicate::str::contains("Usage"));
+    }
+    hearsay().args(["completions", "bash"]).assert().success().stdout(predicate::str::contains("hearsay"));
+}

@@ -1,0 +1,109 @@
+//! The example config and `check-config`.
+
+use predicates::prelude::*;
+
+use super::hearsay;
+
+/// config/hearsay.toml with its credential paths pointed at files made in `dir`.
+fn example_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/hearsay.toml")).unwrap();
+    std::fs::write(dir.join("smtp-password"), "s3cret-password\n").unwrap();
+    let text = text
+        .replace("/run/credentials/hearsay.service/", &format!("{}/", dir.display()))
+        .replace("/var/lib/hearsay/", &format!("{}/state/", dir.display()))
+        .replace("dir = \"/usr/share/hearsay/models/sentiment\"", &format!("dir = \"{}/models/sentiment\"", env!("CARGO_MANIFEST_DIR")));
+    let p = dir.join("hearsay.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn the_example_config_is_complete_and_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = example_config(dir.path());
+    let c = hearsay::config::Config::load(&p).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.brands.len(), 1);
+    assert_eq!(c.sources.len(), 13, "one example per platform");
+    let platforms: std::collections::BTreeSet<_> = c.sources.iter().map(|s| s.platform().as_str()).collect();
+    assert_eq!(platforms.len(), 13);
+    assert!(c.smtp.as_ref().unwrap().password.is_some());
+    assert!(!format!("{c:?}").contains("s3cret-password"), "secrets never in Debug");
+}
+
+#[test]
+fn check_config_prints_a_redacted_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = example_config(dir.path());
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sentiment/model.safetensors");
+    if !model.exists() {
+        eprintln!("skipping: models/sentiment is not trained yet");
+        return;
+    }
+    hearsay()
+        .arg("check-config")
+        .arg("-c")
+        .arg(&p)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("valid"))
+        .stdout(predicate::str::contains("source      hn (hackernews) every 10m"))
+        .stdout(predicate::str::contains("s3cret").not());
+}
+
+#[test]
+fn check_config_reports_every_problem_with_its_key_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(
+        &p,
+        r#"
+[storage]
+database = "h.db"
+
+[[brands]]
+name = "Acme"
+query = "acme"
+
+[[brands]]
+name = "Beta"
+query = "(beta OR gamma"
+
+[[sources]]
+type = "reddit"
+client_id = "abc"
+client_secret_file = "/nonexistent/secret"
+
+[[sources]]
+type = "hackernews"
+interval = "10 minutes"
+
+[[sources]]
+type = "myspace"
+
+[alerts]
+sensitivity = "paranoid"
+
+[smtp]
+host = "mail.example.com"
+from = "not an address"
+"#,
+    )
+    .unwrap();
+    hearsay()
+        .arg("check-config")
+        .arg("-c")
+        .arg(&p)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("brands[1].query: unbalanced parenthesis").or(predicate::str::contains("brands[1].query:")))
+        .stderr(predicate::str::contains("sources[0].client_secret_file: cannot read /nonexistent/secret"))
+        .stderr(predicate::str::contains("sources[1]: interval:"))
+        .stderr(predicate::str::contains("sources[2]:").and(predicate::str::contains("myspace")))
+        .stderr(predicate::str::contains("alerts:").and(predicate::str::contains("paranoid")))
+        .stderr(predicate::str::contains("smtp.from:"));
+}
+
+#[test]
+fn a_missing_config_file_is_a_usage_error() {
+    hearsay().args(["check-config", "-c", "/nonexistent/hearsay.toml"]).assert().code(2).stderr(predicate::str::contains("cannot read config file"));
+}

@@ -1,0 +1,125 @@
+//! The store through the library: migrations, dedup, syndication, labels and overrides.
+
+use chrono::{TimeZone, Utc};
+use hearsay::mention::{MentionKind, NewMention};
+use hearsay::sentiment::Label;
+use hearsay::store::{Access, BrandMatch, GivenSentiment, IngestItem, MentionFilter, Store};
+
+fn mention(platform: &str, id: &str, text: &str, url: &str) -> NewMention {
+    NewMention {
+        platform: platform.into(),
+        external_id: id.into(),
+        url: Some(url.into()),
+        author: Some("someone".into()),
+        title: None,
+        text: text.into(),
+        created_at: Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap(),
+        kind: MentionKind::Post,
+        lang: Some("en".into()),
+        rating: None,
+        metrics: Default::default(),
+        parent_id: None,
+    }
+}
+
+fn item(m: NewMention, label: Option<Label>) -> IngestItem {
+    IngestItem {
+        mention: m,
+        source: Some("test".into()),
+        brands: vec![BrandMatch { brand: "Acme".into(), terms: vec!["acme".into()] }],
+        sentiment: label.map(|label| GivenSentiment { label, scores: None, model_version: "test".into() }),
+    }
+}
+
+#[tokio::test]
+async fn migrations_apply_to_a_new_file_and_again_to_an_existing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/dir/h.db");
+    let s = Store::open(&path, Access::ReadWrite).await.unwrap();
+    assert_eq!(s.schema_version().await.unwrap(), 1);
+    s.ingest(&[item(mention("reddit", "1", "acme is great", "https://x.test/1"), Some(Label::Positive))]).await.unwrap();
+    s.close().await;
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "database must be private");
+
+    let s = Store::open(&path, Access::Existing).await.unwrap();
+    assert_eq!(s.mentions(&MentionFilter::default()).await.unwrap().len(), 1, "existing data survives reopening");
+    s.integrity_check().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_hearsay_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let s = Store::open(&path, Access::ReadWrite).await.unwrap();
+    sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (99, 'future', 1, x'00', 0)")
+        .execute(s.pool())
+        .await
+        .unwrap();
+    s.close().await;
+    let err = Store::open(&path, Access::Existing).await.unwrap_err().to_string();
+    assert!(err.contains("schema version 99") && err.contains("upgrade hearsay"), "{err}");
+}
+
+#[tokio::test]
+async fn the_same_mention_is_stored_once_and_syndicated_copies_are_marked() {
+    let s = Store::open(std::path::Path::new(":memory:"), Access::ReadWrite).await.unwrap();
+    let long = "Acme's outage took down our whole checkout flow for three hours this morning, unacceptable.";
+    let batch = vec![
+        item(mention("reddit", "1", long, "https://a.test/1"), Some(Label::Negative)),
+        item(mention("reddit", "1", long, "https://a.test/1"), Some(Label::Negative)),
+        item(mention("feed", "x", long, "https://b.test/syndicated"), Some(Label::Negative)),
+        item(mention("feed", "y", "acme bad", "https://c.test/1"), Some(Label::Negative)),
+        item(mention("feed", "z", "acme bad", "https://c.test/2"), Some(Label::Negative)),
+    ];
+    let r = s.ingest(&batch).await.unwrap();
+    assert_eq!((r.inserted, r.duplicate), (4, 1));
+    let r = s.ingest(&batch[..1]).await.unwrap();
+    assert_eq!((r.inserted, r.duplicate), (0, 1));
+
+    let first_copies: i64 = sqlx::query_scalar("SELECT sum(first_copy) FROM mention_brands").fetch_one(s.pool()).await.unwrap();
+    // The long text appears twice (one counts); the two short "acme bad" texts are separate complaints.
+    assert_eq!(first_copies, 3);
+    let stats = s.stats(&MentionFilter::default(), 86_400).await.unwrap();
+    assert_eq!(stats.iter().map(|r| r.negative).sum::<i64>(), 3);
+}
+
+#[tokio::test]
+async fn a_manual_override_wins_over_the_model_and_survives_relabelling() {
+    let s = Store::open(std::path::Path::new(":memory:"), Access::ReadWrite).await.unwrap();
+    s.ingest(&[item(mention("reddit", "1", "acme shipped it", "https://a.test/1"), None)]).await.unwrap();
+    let pending = s.unclassified(10).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    let id = pending[0].0;
+    s.store_labels(&[(id, Label::Positive, [0.1, 0.2, 0.7])], "m1").await.unwrap();
+    assert_eq!(s.unclassified_count().await.unwrap(), 0);
+
+    assert!(s.relabel(id, Label::Negative).await.unwrap());
+    let neg = MentionFilter { sentiment: Some(Label::Negative), ..Default::default() };
+    assert_eq!(s.mentions(&neg).await.unwrap().len(), 1);
+
+    // A model upgrade re-labels, but the override still decides.
+    s.queue_reclassify(None).await.unwrap();
+    s.store_labels(&[(id, Label::Positive, [0.0, 0.0, 1.0])], "m2").await.unwrap();
+    let rows = s.mentions(&MentionFilter::default()).await.unwrap();
+    assert_eq!(rows[0].sentiment, Some(Label::Negative));
+    assert!(rows[0].overridden);
+    assert_eq!(s.overrides().await.unwrap(), vec![(Label::Negative, "acme shipped it".to_string())]);
+    assert!(!s.relabel(9999, Label::Neutral).await.unwrap(), "unknown id is reported, not created");
+}
+
+#[tokio::test]
+async fn full_text_search_takes_user_syntax_safely() {
+    let s = Store::open(std::path::Path::new(":memory:"), Access::ReadWrite).await.unwrap();
+    s.ingest(&[
+        item(mention("reddit", "1", "Still no refund from Acme", "https://a.test/1"), Some(Label::Negative)),
+        item(mention("reddit", "2", "Acme refunded me quickly", "https://a.test/2"), Some(Label::Positive)),
+        item(mention("reddit", "3", "Acme: re-launch day!", "https://a.test/3"), Some(Label::Neutral)),
+    ])
+    .await
+    .unwrap();
+    for (q, want) in [("refund", 1), ("refund*", 2), ("\"no refund\"", 1), ("re-launch", 1), ("refund OR launch", 2), ("NOT", 0), ("\"", 0)] {
+        let f = MentionFilter { search: Some(q.into()), ..Default::default() };
+        assert_eq!(s.mentions(&f).await.unwrap().len(), want, "search {q:?}");
+    }
+}

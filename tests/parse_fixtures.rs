@@ -1,0 +1,807 @@
+//! Every source parser run on payloads: real third-party samples from `../shared/fixtures` (skipped
+//! when that directory is absent) and small hand-written ones in `tests/fixtures`, including hostile
+//! bodies. Also the unit tests of `hearsay::text`.
+
+use std::path::{Path, PathBuf};
+
+use hearsay::mention::{rfc3339, MentionKind, NewMention};
+use hearsay::sources::{parse_payload, HtmlSelectors, ParseContext, ParseError, ParsedPage, Platform};
+use hearsay::text;
+
+fn shared(rel: &str) -> Option<Vec<u8>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures").join(rel);
+    if !path.exists() {
+        eprintln!("skipping: ../shared/fixtures absent ({})", path.display());
+        return None;
+    }
+    Some(std::fs::read(path).expect("read shared fixture"))
+}
+
+fn local_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+}
+
+fn local(rel: &str) -> Vec<u8> {
+    std::fs::read(local_path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn parse(platform: Platform, body: &[u8]) -> ParsedPage {
+    parse_ctx(platform, body, &ParseContext::default())
+}
+
+fn parse_ctx(platform: Platform, body: &[u8], ctx: &ParseContext) -> ParsedPage {
+    parse_payload(platform, body, None, ctx).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn fails(platform: Platform, body: &[u8]) -> ParseError {
+    match parse_payload(platform, body, None, &ParseContext::default()) {
+        Ok(page) => panic!("{platform} accepted a bad payload: {page:?}"),
+        Err(e) => e,
+    }
+}
+
+fn time(m: &NewMention) -> String {
+    rfc3339::format(&m.created_at)
+}
+
+// ---- shared real-world fixtures ----------------------------------------------------------------
+
+#[test]
+fn shared_reddit_search_listing() {
+    let Some(body) = shared("reddit/search_listing_2023.json") else { return };
+    let page = parse(Platform::Reddit, &body);
+    assert_eq!(page.mentions.len(), 25);
+    assert_eq!(page.skipped, 0);
+    assert_eq!(page.next_page.as_deref(), Some("t3_155olnd"));
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "t3_14ynl0l");
+    assert_eq!(m.author.as_deref(), Some("afk_inside"));
+    assert_eq!(m.kind, MentionKind::Post);
+    assert_eq!(time(m), "2023-07-13T15:16:41Z");
+    assert_eq!(m.title.as_deref(), Some("Poetic Pop Quiz. All correct answers."));
+    assert_eq!(
+        m.url.as_deref(),
+        Some("https://www.reddit.com/r/afkarena/comments/14ynl0l/poetic_pop_quiz_all_correct_answers/")
+    );
+    assert_eq!(m.metrics.get("score"), Some(&863));
+}
+
+#[test]
+fn shared_hackernews_search_by_date() {
+    let Some(body) = shared("hackernews/search_by_date_nodejs_2017.json") else { return };
+    let page = parse(Platform::HackerNews, &body);
+    assert_eq!(page.mentions.len(), 20);
+    assert_eq!(page.mentions.iter().filter(|m| m.kind == MentionKind::Comment).count(), 16);
+    assert_eq!(page.next_page.as_deref(), Some("1"));
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "15353312");
+    assert_eq!(m.author.as_deref(), Some("RealJon"));
+    assert_eq!(time(m), "2017-09-27T23:33:24Z");
+    assert_eq!(m.parent_id.as_deref(), Some("15352681"));
+    assert_eq!(m.url.as_deref(), Some("https://news.ycombinator.com/item?id=15353312"));
+    assert!(m.text.starts_with("You don't need to plug in any Java code"), "{}", m.text);
+    assert!(m.text.contains("read and write. No plans"), "paragraphs separate words: {}", m.text);
+}
+
+#[test]
+fn shared_mastodon_public_timeline() {
+    let Some(body) = shared("mastodon/public_timeline_statuses.json") else { return };
+    let page = parse(Platform::Mastodon, &body);
+    assert_eq!(page.mentions.len(), 8);
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "http://localhost:3000/ap/users/117020566092212359/statuses/117020593378945190");
+    assert_eq!(m.text, "Toot, finally!");
+    assert_eq!(m.author.as_deref(), Some("mastodonpy_test_2@localhost"));
+    assert_eq!(m.lang.as_deref(), Some("ja"));
+    assert_eq!(time(m), "2026-08-01T13:55:50Z");
+    assert_eq!(page.next_page.as_deref(), Some("117020574694606796"));
+}
+
+#[test]
+fn shared_bluesky_search_posts() {
+    let Some(body) = shared("bluesky/search_posts_redistricting_2023.json") else { return };
+    let page = parse(Platform::Bluesky, &body);
+    assert_eq!(page.mentions.len(), 23);
+    assert_eq!(page.next_page.as_deref(), Some("25"));
+    assert_eq!(page.mentions.iter().filter(|m| m.kind == MentionKind::Comment).count(), 6);
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "at://did:plc:xrs7uicyfcp5qbnhnqy7kucb/app.bsky.feed.post/3kghpycppiw2n");
+    assert_eq!(m.url.as_deref(), Some("https://bsky.app/profile/planetcarnival.bsky.social/post/3kghpycppiw2n"));
+    assert_eq!(m.author.as_deref(), Some("planetcarnival.bsky.social"));
+    assert_eq!(time(m), "2023-12-14T00:37:20Z");
+    assert!(m.text.starts_with("I was upset last year when redistricting"));
+    assert_eq!(m.lang.as_deref(), Some("en"));
+    assert!(m.parent_id.as_deref().unwrap_or_default().starts_with("at://"));
+}
+
+#[test]
+fn shared_lemmy_post_list() {
+    let Some(body) = shared("lemmy/post_list_all_hot_v3_2023.json") else { return };
+    let page = parse(Platform::Lemmy, &body);
+    assert_eq!(page.mentions.len(), 2);
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "https://lemmy.world/post/2808539");
+    assert_eq!(m.title.as_deref(), Some("Fuck SUVs in particular."));
+    assert_eq!(m.author.as_deref(), Some("STRIKINGdebate2@lemmy.world"));
+    assert_eq!(time(m), "2023-08-07T13:35:18Z", "offset-less Lemmy 0.18 times are UTC");
+    assert_eq!(m.metrics.get("score"), Some(&1276));
+}
+
+#[test]
+fn shared_youtube_comment_threads() {
+    let Some(body) = shared("youtube/comment_threads_by_video.json") else { return };
+    let page = parse(Platform::YouTube, &body);
+    assert_eq!(page.mentions.len(), 5);
+    assert!(page.next_page.as_deref().unwrap_or_default().starts_with("QURTSl9p"));
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "UgyZ1jqkHKYvi1-ruOZ4AaABAg");
+    assert_eq!(m.kind, MentionKind::Comment);
+    assert_eq!(m.author.as_deref(), Some("himani agarwal"));
+    assert_eq!(m.text, "Google.com", "textOriginal is preferred over the HTML textDisplay");
+    assert_eq!(time(m), "2019-11-26T15:51:44Z");
+    assert_eq!(m.url.as_deref(), Some("https://www.youtube.com/watch?v=F1UP7wRCPH8&lc=UgyZ1jqkHKYvi1-ruOZ4AaABAg"));
+    assert_eq!(m.parent_id.as_deref(), Some("F1UP7wRCPH8"));
+}
+
+#[test]
+fn shared_stackexchange_questions() {
+    let Some(body) = shared("stackexchange/questions_sort_votes_2018.json") else { return };
+    let page = parse(Platform::StackExchange, &body);
+    assert_eq!(page.mentions.len(), 10);
+    assert_eq!(page.hints.has_more, Some(true));
+    assert_eq!(page.hints.quota_remaining, Some(299));
+    assert_eq!(page.hints.backoff_secs, None);
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "stackoverflow.com:11227809");
+    assert_eq!(m.title.as_deref(), Some("Why is it faster to process a sorted array than an unsorted array?"));
+    assert_eq!(m.author.as_deref(), Some("GManNickG"));
+    assert_eq!(time(m), "2012-06-27T13:51:36Z");
+    assert_eq!(m.kind, MentionKind::Post);
+}
+
+#[test]
+fn shared_github_search_issues() {
+    let Some(body) = shared("github/search_issues_compile_cpp.json") else { return };
+    let page = parse(Platform::GitHub, &body);
+    assert_eq!(page.mentions.len(), 30);
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "12068673");
+    assert_eq!(m.url.as_deref(), Some("https://github.com/hrydgard/ppsspp/pull/997"));
+    assert_eq!(m.author.as_deref(), Some("oioitff"));
+    assert_eq!(time(m), "2013-03-15T15:46:16Z");
+    assert!(m.text.starts_with("I use ffmpeg for video decoding"));
+    assert_eq!(m.metrics.get("comments"), Some(&1017));
+}
+
+#[test]
+fn shared_appstore_feed_without_review_dates() {
+    let Some(body) = shared("appstore/customerreviews_jp_reality_app.json") else { return };
+    let page = parse(Platform::AppStore, &body);
+    assert_eq!(page.mentions.len(), 50);
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "jp:6290024630", "country read from the feed's own link");
+    assert_eq!(m.rating, Some(4));
+    assert_eq!(m.author.as_deref(), Some("ヤミ。"));
+    assert_eq!(m.title.as_deref(), Some("神アプリ"));
+    assert_eq!(m.kind, MentionKind::Review);
+    assert_eq!(time(m), "2020-08-08T03:17:03Z", "the feed's updated stands in for the missing review date");
+    let ctx = ParseContext { country: Some("GB".into()), ..ParseContext::default() };
+    assert_eq!(parse_ctx(Platform::AppStore, &body, &ctx).mentions[0].external_id, "gb:6290024630");
+}
+
+#[test]
+fn shared_rss2_feed() {
+    let Some(body) = shared("feeds/nbc_newyork_news_rss2.xml") else { return };
+    let page = parse(Platform::Feed, &body);
+    assert_eq!(page.mentions.len(), 1);
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "4956764");
+    assert_eq!(m.kind, MentionKind::Article);
+    assert_eq!(m.author.as_deref(), Some("Gaby Acevedo and Jessica Cunnington"));
+    assert!(m.title.as_deref().unwrap_or_default().starts_with("NYC cops search for stabbing suspect"));
+    assert!(m.url.as_deref().unwrap_or_default().starts_with("https://www.nbcnewyork.com/news/local/"));
+    assert!(m.text.starts_with("A young man was left for dead"), "{}", m.text);
+    assert_eq!(m.lang.as_deref(), Some("en-US"));
+}
+
+#[test]
+fn shared_google_alerts_atom() {
+    let Some(body) = shared("google_alerts/google_alerts_atom.xml") else { return };
+    let page = parse(Platform::Feed, &body);
+    assert_eq!(page.mentions.len(), 20);
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "tag:google.com,2013:googlealerts/feed:8974135267215335962");
+    assert_eq!(
+        m.title.as_deref(),
+        Some("Report offers Prediction of Automotive Slack Market by Top key players like Haldex, Meritor, Bendix ...")
+    );
+    assert!(m.url.as_deref().unwrap_or_default().starts_with("https://www.aglobalmarketresearch.com/report-offers"));
+    assert_eq!(time(m), "2019-07-10T11:53:37Z");
+    assert!(m.text.starts_with("Automotive Slack Market reports"), "{}", m.text);
+    assert_eq!(m.author, None, "empty <name> is no author");
+}
+
+#[test]
+fn shared_stackoverflow_page_with_selectors() {
+    let Some(body) = shared("html/stackoverflow_question_regex_xhtml.html") else { return };
+    let ctx = ParseContext {
+        base_url: Some("https://stackoverflow.com/questions/1732348/regex".into()),
+        html: Some(HtmlSelectors {
+            item: "div.answer".into(),
+            text: ".js-post-body > p".into(),
+            author: Some(".user-details a".into()),
+            date: Some(".relativetime".into()),
+            link: Some("a.js-share-link".into()),
+            id: Some(":scope".into()),
+            title: None,
+        }),
+        ..ParseContext::default()
+    };
+    let page = parse_ctx(Platform::Html, &body, &ctx);
+    assert_eq!(page.mentions.len() + page.skipped, 30);
+    assert!(page.mentions.len() >= 25, "{} parsed", page.mentions.len());
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "answer-1732454");
+    assert!(m.text.starts_with("You can't parse [X]HTML with regex."), "{}", m.text);
+    assert!(m.url.as_deref().unwrap_or_default().starts_with("https://stackoverflow.com/"), "{:?}", m.url);
+}
+
+// ---- hand-written fixtures, one per platform ---------------------------------------------------
+
+#[test]
+fn reddit_comments_posts_and_skips() {
+    let page = parse(Platform::Reddit, &local("reddit/comment_search.json"));
+    assert_eq!(page.mentions.len(), 2);
+    assert_eq!(page.skipped, 1, "the t1 without id time is skipped, `more` is ignored");
+    let c = &page.mentions[0];
+    assert_eq!((c.external_id.as_str(), c.kind), ("t1_k2a", MentionKind::Comment));
+    assert_eq!(c.text, "Acme support fixed it & fast > expected");
+    assert_eq!(c.parent_id.as_deref(), Some("t3_abc"));
+    assert_eq!(page.mentions[1].title.as_deref(), Some("Acme & friends"));
+    assert_eq!(page.next_page.as_deref(), Some("t1_k2b"));
+}
+
+#[test]
+fn empty_results_are_not_errors() {
+    let page = parse(Platform::Reddit, &local("reddit/empty.json"));
+    assert_eq!((page.mentions.len(), page.skipped, page.next_page), (0, 0, None));
+    for (platform, body) in [
+        (Platform::HackerNews, r#"{"hits":[],"nbHits":0,"page":0,"nbPages":0}"#),
+        (Platform::Mastodon, "[]"),
+        (Platform::Mastodon, r#"{"accounts":[],"statuses":[],"hashtags":[]}"#),
+        (Platform::Bluesky, r#"{"posts":[]}"#),
+        (Platform::Lemmy, r#"{"posts":[]}"#),
+        (Platform::YouTube, r#"{"kind":"youtube#searchListResponse","items":[]}"#),
+        (Platform::StackExchange, r#"{"items":[],"has_more":false,"quota_max":300,"quota_remaining":200}"#),
+        (Platform::GitHub, r#"{"total_count":0,"incomplete_results":false,"items":[]}"#),
+        (
+            Platform::AppStore,
+            r#"{"feed":{"author":{"name":{"label":"iTunes Store"}},"updated":{"label":"2024-01-01T00:00:00-07:00"}}}"#,
+        ),
+        (Platform::Yelp, r#"{"reviews":[],"total":0}"#),
+        (Platform::Feed, r#"<rss version="2.0"><channel><title>t</title></channel></rss>"#),
+        (Platform::Feed, r#"{"version":"https://jsonfeed.org/version/1","items":[]}"#),
+    ] {
+        let page = parse(platform, body.as_bytes());
+        assert!(page.mentions.is_empty() && page.skipped == 0, "{platform}: {page:?}");
+    }
+}
+
+#[test]
+fn hackernews_story_and_comment() {
+    let page = parse(Platform::HackerNews, &local("hackernews/stories.json"));
+    assert_eq!((page.mentions.len(), page.skipped), (2, 1));
+    let story = &page.mentions[0];
+    assert_eq!(story.kind, MentionKind::Post);
+    assert_eq!(story.title.as_deref(), Some("Show HN: Acme & Co"));
+    assert_eq!(story.metrics.get("points"), Some(&42));
+    let comment = &page.mentions[1];
+    assert_eq!(comment.text, "I disagree 'strongly'");
+    assert_eq!(comment.parent_id.as_deref(), Some("39000001"));
+}
+
+#[test]
+fn mastodon_search_reblog_and_uri() {
+    let page = parse(Platform::Mastodon, &local("mastodon/search_v2.json"));
+    assert_eq!((page.mentions.len(), page.skipped), (2, 1));
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "https://mastodon.social/users/alice/statuses/111");
+    assert_eq!(m.text, "Loving Acme! Second para");
+    assert_eq!(m.author.as_deref(), Some("alice@mastodon.social"));
+    let boosted = &page.mentions[1];
+    assert_eq!(boosted.external_id, "https://fosstodon.org/users/carol/statuses/333", "a reblog is its original");
+    assert_eq!(boosted.author.as_deref(), Some("carol@fosstodon.org"));
+    assert_eq!(boosted.title.as_deref(), Some("rant"));
+    assert_eq!(boosted.kind, MentionKind::Comment);
+    assert_eq!(time(boosted), "2024-01-01T00:00:00Z");
+}
+
+#[test]
+fn bluesky_reply_with_invalid_handle() {
+    let page = parse(Platform::Bluesky, &local("bluesky/search_posts.json"));
+    assert_eq!((page.mentions.len(), page.skipped), (2, 1));
+    assert_eq!(page.mentions[0].text, "Acme is great");
+    assert_eq!(page.mentions[0].metrics.get("likeCount"), Some(&5));
+    let reply = &page.mentions[1];
+    assert_eq!(reply.url.as_deref(), Some("https://bsky.app/profile/did:plc:def456/post/3kabc"));
+    assert_eq!(time(reply), "2024-05-06T08:00:00Z", "indexedAt when createdAt is null");
+    assert_eq!(page.next_page.as_deref(), Some("2"));
+}
+
+#[test]
+fn lemmy_search_posts_and_comments() {
+    let page = parse(Platform::Lemmy, &local("lemmy/search.json"));
+    assert_eq!((page.mentions.len(), page.skipped), (3, 1));
+    assert_eq!(page.mentions[0].text, "Pretty **good**");
+    let top = &page.mentions[1];
+    assert_eq!(top.kind, MentionKind::Comment);
+    assert_eq!(top.author.as_deref(), Some("bob@lemmy.ml"));
+    assert_eq!(top.parent_id.as_deref(), Some("https://lemmy.world/post/10"));
+    assert_eq!(page.mentions[2].parent_id, None);
+}
+
+#[test]
+fn youtube_search_videos_only() {
+    let page = parse(Platform::YouTube, &local("youtube/search.json"));
+    assert_eq!((page.mentions.len(), page.skipped), (1, 1), "channel ignored, dateless video skipped");
+    let v = &page.mentions[0];
+    assert_eq!(v.external_id, "dQw4w9WgXcQ");
+    assert_eq!(v.url.as_deref(), Some("https://www.youtube.com/watch?v=dQw4w9WgXcQ"));
+    assert_eq!(v.title.as_deref(), Some("Acme & you"));
+    assert_eq!(v.author.as_deref(), Some("Reviews Inc"));
+    assert_eq!(page.next_page.as_deref(), Some("CAUQAA"));
+}
+
+#[test]
+fn youtube_api_error_is_a_parse_error() {
+    let body = br#"{"error":{"code":403,"message":"The request cannot be completed because you have exceeded your quota.","errors":[]}}"#;
+    assert!(fails(Platform::YouTube, body).reason.contains("exceeded your quota"));
+}
+
+#[test]
+fn stackexchange_excerpts_with_hints() {
+    let ctx = ParseContext {
+        base_url: Some("https://api.stackexchange.com/2.3/search/excerpts?site=stackoverflow&q=acme".into()),
+        ..ParseContext::default()
+    };
+    let page = parse_ctx(Platform::StackExchange, &local("stackexchange/excerpts.json"), &ctx);
+    assert_eq!((page.mentions.len(), page.skipped), (2, 1));
+    assert_eq!(page.hints.backoff_secs, Some(10));
+    assert_eq!(page.hints.quota_remaining, Some(9876));
+    let q = &page.mentions[0];
+    assert_eq!(q.external_id, "stackoverflow.com:777");
+    assert_eq!(q.url.as_deref(), Some("https://stackoverflow.com/q/777"));
+    assert_eq!(q.title.as_deref(), Some("Acme 'config' question"));
+    assert_eq!(q.text, "How do I configure Acme…");
+    let a = &page.mentions[1];
+    assert_eq!((a.external_id.as_str(), a.kind), ("stackoverflow.com:778", MentionKind::Comment));
+    assert_eq!(a.parent_id.as_deref(), Some("stackoverflow.com:777"));
+    assert_eq!(a.url.as_deref(), Some("https://stackoverflow.com/a/778"));
+}
+
+#[test]
+fn github_issue_with_null_body_and_pr() {
+    let page = parse(Platform::GitHub, &local("github/search_issues.json"));
+    assert_eq!((page.mentions.len(), page.skipped), (2, 1));
+    assert_eq!(page.mentions[0].text, "");
+    assert_eq!(page.mentions[0].metrics.get("reactions"), Some(&2));
+    assert_eq!(page.mentions[1].author, None);
+    assert_eq!(page.mentions[1].text, "Fixes #5 Details");
+    let err = fails(Platform::GitHub, br#"{"message":"API rate limit exceeded for 1.2.3.4.","documentation_url":"x"}"#);
+    assert!(err.reason.contains("rate limit"), "{err}");
+}
+
+#[test]
+fn appstore_single_entry_object() {
+    let page = parse(Platform::AppStore, &local("appstore/single_entry.json"));
+    assert_eq!(page.mentions.len(), 1);
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "gb:99887766");
+    assert_eq!(m.rating, Some(2));
+    assert_eq!(time(m), "2024-06-30T17:00:00Z");
+    assert_eq!(m.metrics.get("vote_count"), Some(&4));
+    assert!(page.next_page.as_deref().unwrap_or_default().contains("page=2"));
+}
+
+#[test]
+fn trustpilot_next_data_json_ld_and_articles_agree() {
+    let page = parse(Platform::Trustpilot, &local("trustpilot/next_data.html"));
+    assert_eq!((page.mentions.len(), page.skipped), (1, 1));
+    assert_eq!(page.next_page.as_deref(), Some("2"));
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "65a1b2c3d4e5f60718293a4b");
+    assert_eq!(m.rating, Some(1));
+    assert_eq!(m.author.as_deref(), Some("Jane D"));
+    assert_eq!(m.title.as_deref(), Some("Never again"));
+    assert_eq!(m.text, "Delivery took three weeks & nobody answered.");
+    assert_eq!(time(m), "2024-01-05T09:10:11Z");
+    assert_eq!(m.url.as_deref(), Some("https://www.trustpilot.com/reviews/65a1b2c3d4e5f60718293a4b"));
+    for fallback in ["trustpilot/json_ld.html", "trustpilot/articles.html"] {
+        let page = parse(Platform::Trustpilot, &local(fallback));
+        assert_eq!(page.mentions.len(), 1, "{fallback}");
+        let f = &page.mentions[0];
+        assert_eq!((f.external_id.as_str(), f.rating, f.created_at), (m.external_id.as_str(), m.rating, m.created_at));
+        assert_eq!(f.author.as_deref(), Some("Jane D"), "{fallback}");
+        assert!(f.text.starts_with("Delivery took three weeks"), "{fallback}: {}", f.text);
+    }
+    assert!(fails(Platform::Trustpilot, &local("hostile/cloudflare.html")).reason.contains("no reviews found"));
+}
+
+#[test]
+fn yelp_reviews_local_time_read_as_utc() {
+    let page = parse(Platform::Yelp, &local("yelp/reviews.json"));
+    assert_eq!((page.mentions.len(), page.skipped), (2, 1));
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "xAG4O7l-t1ubbwVAlPnDKg");
+    assert_eq!(time(m), "2016-08-29T00:41:13Z");
+    assert_eq!(m.author.as_deref(), Some("Ella A."));
+    assert_eq!(m.text, "Went back again. Coffee was cold & staff rude...");
+    assert_eq!((m.rating, m.kind), (Some(2), MentionKind::Review));
+    assert_eq!(page.mentions[1].rating, Some(5), "4.6 rounds to 5");
+}
+
+#[test]
+fn feed_rss1_rdf() {
+    let page = parse(Platform::Feed, &local("feed/rss1.rdf"));
+    assert_eq!((page.mentions.len(), page.skipped), (1, 1));
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "https://news.example/a/1");
+    assert_eq!(m.author.as_deref(), Some("Max Muster"));
+    assert_eq!(time(m), "2024-02-01T07:00:00Z");
+    assert_eq!(m.text, "Acme & partners recall widgets.");
+    assert_eq!(m.url.as_deref(), Some("https://news.example/a/1?utm_source=rss"), "url as given");
+}
+
+#[test]
+fn feed_atom() {
+    let ctx = ParseContext { base_url: Some("https://blog.example/feed.atom".into()), ..ParseContext::default() };
+    let page = parse_ctx(Platform::Feed, &local("feed/atom.xml"), &ctx);
+    assert_eq!(page.mentions.len(), 2);
+    let m = &page.mentions[0];
+    assert_eq!(m.title.as_deref(), Some("Acme 2.0 released"));
+    assert_eq!(m.url.as_deref(), Some("https://blog.example/posts/acme-2"));
+    assert_eq!(m.author.as_deref(), Some("Ann Author"));
+    assert_eq!(m.text, "Full text & more");
+    assert_eq!(time(m), "2024-02-28T10:00:00Z", "published wins over updated");
+    assert_eq!(m.lang.as_deref(), Some("en"));
+    assert_eq!(time(&page.mentions[1]), "2024-03-02T00:00:00Z");
+    assert_eq!(page.next_page.as_deref(), Some("https://blog.example/feed.atom?page=2"));
+}
+
+#[test]
+fn feed_json_feed() {
+    let page = parse(Platform::Feed, &local("feed/jsonfeed.json"));
+    assert_eq!((page.mentions.len(), page.skipped), (2, 1));
+    let m = &page.mentions[0];
+    assert_eq!(m.text, "Acme was down for 2h.");
+    assert_eq!(m.author.as_deref(), Some("Feed Author"));
+    assert_eq!(time(m), "2024-04-01T17:00:00Z");
+    assert_eq!(page.mentions[1].external_id, "2", "1.0 feeds may use numbers as ids");
+    assert_eq!(page.mentions[1].author.as_deref(), Some("Item Author"));
+    assert_eq!(page.next_page.as_deref(), Some("https://watch.example/feed.json?page=2"));
+}
+
+#[test]
+fn feed_latin1_declared_in_xml() {
+    let body = local("feed/latin1.xml");
+    for content_type in [None, Some("application/rss+xml")] {
+        let page = parse_payload(Platform::Feed, &body, content_type, &ParseContext::default()).unwrap();
+        let m = &page.mentions[0];
+        assert_eq!(m.title.as_deref(), Some("Café Acme réouvre – enfin"), "windows-1252 0x96 is an en dash");
+        assert_eq!(m.author.as_deref(), Some("Rédacteur"));
+        assert_eq!(m.text, "Le café Acme rouvre.");
+        assert_eq!(m.lang.as_deref(), Some("fr"));
+    }
+    let header_wins =
+        parse_payload(Platform::Feed, &body, Some("text/xml; charset=utf-8"), &ParseContext::default()).unwrap();
+    assert!(header_wins.mentions[0].title.as_deref().unwrap_or_default().contains('\u{FFFD}'));
+}
+
+#[test]
+fn feed_google_news_source_as_author() {
+    let page = parse(Platform::Feed, &local("feed/google_news.xml"));
+    let m = &page.mentions[0];
+    assert_eq!(m.author.as_deref(), Some("Example Times"));
+    assert_eq!(m.text, "Acme shares fall after recall Example Times");
+    assert_eq!(m.lang.as_deref(), Some("en-US"));
+}
+
+#[test]
+fn html_selectors_with_relative_links() {
+    let ctx = ParseContext {
+        base_url: Some("https://forum.example/latest".into()),
+        html: Some(HtmlSelectors {
+            item: "div.post".into(),
+            text: ".body".into(),
+            title: Some("h3.t".into()),
+            author: Some(".who".into()),
+            date: Some("time".into()),
+            link: Some("a.perma".into()),
+            id: None,
+        }),
+        ..ParseContext::default()
+    };
+    let page = parse_ctx(Platform::Html, &local("html/forum.html"), &ctx);
+    assert_eq!((page.mentions.len(), page.skipped), (2, 1));
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "p1");
+    assert_eq!(m.url.as_deref(), Some("https://forum.example/thread/1#p1"));
+    assert_eq!(m.text, "Since the update it takes & minutes.");
+    assert_eq!(m.author.as_deref(), Some("alice"));
+    assert_eq!(m.title.as_deref(), Some("Acme is slow"));
+    assert_eq!(page.mentions[1].external_id, "https://other.example/t/2", "no id attribute: the link");
+    assert_eq!(time(&page.mentions[1]), "2024-05-02T00:00:00Z");
+}
+
+#[test]
+fn html_without_selectors_or_with_a_bad_one_fails() {
+    assert!(fails(Platform::Html, b"<html></html>").reason.contains("selectors"));
+    let ctx = ParseContext {
+        html: Some(HtmlSelectors { item: "div[".into(), text: "p".into(), ..HtmlSelectors::default() }),
+        ..ParseContext::default()
+    };
+    let err = parse_payload(Platform::Html, b"<html></html>", None, &ctx).unwrap_err();
+    assert!(err.reason.contains("html.item"), "{err}");
+}
+
+#[test]
+fn html_without_date_selector_uses_fetch_time() {
+    let fetched = chrono::DateTime::parse_from_rfc3339("2024-09-09T09:09:09Z").unwrap().to_utc();
+    let ctx = ParseContext {
+        fetched_at: Some(fetched),
+        html: Some(HtmlSelectors { item: "li".into(), text: ":scope".into(), ..HtmlSelectors::default() }),
+        ..ParseContext::default()
+    };
+    let page = parse_ctx(Platform::Html, b"<ul><li>Acme one</li><li>Acme two</li><li> </li></ul>", &ctx);
+    assert_eq!((page.mentions.len(), page.skipped), (2, 1));
+    assert_eq!(page.mentions[0].created_at, fetched);
+    assert_eq!(page.mentions[0].external_id.len(), 64, "text hash as id");
+}
+
+// ---- hostile payloads --------------------------------------------------------------------------
+
+const JSON_PLATFORMS: [Platform; 9] = [
+    Platform::Reddit,
+    Platform::HackerNews,
+    Platform::Mastodon,
+    Platform::Bluesky,
+    Platform::Lemmy,
+    Platform::YouTube,
+    Platform::StackExchange,
+    Platform::GitHub,
+    Platform::Yelp,
+];
+
+#[test]
+fn html_instead_of_json_is_a_parse_error() {
+    let body = local("hostile/cloudflare.html");
+    for p in JSON_PLATFORMS.into_iter().chain([Platform::AppStore]) {
+        let err = fails(p, &body);
+        assert!(err.reason.contains("got HTML"), "{p}: {err}");
+        assert!(err.to_string().starts_with(p.as_str()), "{err}");
+    }
+    assert!(fails(Platform::Feed, &body).reason.contains("root element is <html>"));
+}
+
+#[test]
+fn truncated_payloads_are_parse_errors() {
+    let err = fails(Platform::Reddit, &local("hostile/truncated.json"));
+    assert!(err.reason.contains("truncated JSON"), "{err}");
+    let err = fails(Platform::Feed, &local("hostile/truncated_rss.xml"));
+    assert!(err.reason.contains("truncated"), "{err}");
+}
+
+#[test]
+fn other_platforms_payloads_are_rejected() {
+    // Every JSON platform's hand-written fixture is fed to every other JSON platform.
+    let samples = [
+        (Platform::Reddit, "reddit/comment_search.json"),
+        (Platform::HackerNews, "hackernews/stories.json"),
+        (Platform::Bluesky, "bluesky/search_posts.json"),
+        (Platform::StackExchange, "stackexchange/excerpts.json"),
+        (Platform::Yelp, "yelp/reviews.json"),
+        (Platform::AppStore, "appstore/single_entry.json"),
+    ];
+    for (own, file) in samples {
+        let body = local(file);
+        for p in JSON_PLATFORMS.into_iter().chain([Platform::AppStore, Platform::Feed]) {
+            if p == own {
+                continue;
+            }
+            // Lemmy reads any object with a `posts` array, GitHub and YouTube any with `items`:
+            // the formats overlap, so only "no panic, and no mentions invented" holds for those.
+            match parse_payload(p, &body, None, &ParseContext::default()) {
+                Err(_) => {}
+                Ok(page) => assert!(
+                    page.mentions.is_empty() || matches!((own, p), (Platform::StackExchange, Platform::GitHub)),
+                    "{p} read {file}: {page:?}"
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn wrong_types_and_nulls_do_not_panic() {
+    let bodies = [
+        r#"{"data":{"children":[null,1,"x",{"kind":"t3","data":null},{"kind":"t3","data":{"name":5,"created_utc":"1700000000","title":[]}}]}}"#,
+        r#"{"hits":[null,{"objectID":1,"created_at_i":1e300},{"objectID":{},"created_at_i":-5}]}"#,
+        r#"[null,{"uri":1},{"uri":"u","created_at":"not a date","reblog":"x"}]"#,
+        r#"{"posts":[{"uri":"at://x","record":{"createdAt":"2024-01-01T00:00:00Z","langs":"en","reply":5},"author":null}]}"#,
+        r#"{"posts":[{"post":null},{"post":{"ap_id":"x","published":7}}],"comments":"no"}"#,
+        r#"{"items":[{"kind":"youtube#commentThread","snippet":{"topLevelComment":"x"}},{"id":{"videoId":7}}]}"#,
+        r#"{"items":[{"question_id":"1","creation_date":"1700000000","owner":{"display_name":null}}],"backoff":-3}"#,
+        r#"{"feed":{"entry":[null,{"id":{"label":5},"updated":{"label":"2024-01-01"}}],"link":"x"}}"#,
+        r#"{"reviews":[{"id":"a","time_created":"2024-01-01 00:00:00","rating":"NaN"},{"id":1}]}"#,
+    ];
+    for body in bodies {
+        for p in Platform::ALL {
+            let _ = parse_payload(p, body.as_bytes(), None, &ParseContext::default());
+        }
+    }
+    let page = parse(Platform::Reddit, bodies[0].as_bytes());
+    assert_eq!((page.mentions.len(), page.skipped), (0, 2), "t3 without data, t3 without an id");
+}
+
+#[test]
+fn deep_nesting_does_not_overflow_the_stack() {
+    let depth = 100_000;
+    let json = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let xml = format!("<rss>{}{}</rss>", "<a>".repeat(depth), "</a>".repeat(depth));
+    let html = format!("<html><body>{}x{}</body></html>", "<div>".repeat(depth / 10), "</div>".repeat(depth / 10));
+    for p in Platform::ALL {
+        for body in [&json, &xml, &html] {
+            let _ = parse_payload(p, body.as_bytes(), None, &ParseContext::default());
+        }
+    }
+    assert!(fails(Platform::Feed, xml.as_bytes()).reason.contains("nested deeper"));
+    for p in [Platform::Html, Platform::Trustpilot] {
+        let ctx = ParseContext {
+            html: Some(HtmlSelectors { item: "div".into(), text: ":scope".into(), ..HtmlSelectors::default() }),
+            ..ParseContext::default()
+        };
+        let err = parse_payload(p, html.as_bytes(), None, &ctx).unwrap_err();
+        assert!(err.reason.contains("nested deeper"), "{err}");
+    }
+}
+
+#[test]
+fn garbage_and_oversized_bodies() {
+    let garbage: Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    for p in Platform::ALL {
+        let _ = parse_payload(p, &garbage, Some("text/html; charset=shift_jis"), &ParseContext::default());
+        let _ = parse_payload(p, b"", None, &ParseContext::default());
+        let _ = parse_payload(p, "<aé€😀".as_bytes(), None, &ParseContext::default());
+        let _ = parse_payload(p, b"\xEF\xBB\xBF", Some("application/json; charset=utf-16"), &ParseContext::default());
+    }
+    let huge = vec![b' '; hearsay::sources::MAX_BODY_BYTES + 1];
+    assert!(fails(Platform::Reddit, &huge).reason.contains("limit"));
+    assert!(fails(Platform::Reddit, b"").reason.contains("empty body"));
+}
+
+#[test]
+fn platform_names_round_trip() {
+    for p in Platform::ALL {
+        assert_eq!(p.as_str().parse::<Platform>(), Ok(p));
+        assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{}\"", p.as_str()));
+    }
+    assert!("myspace".parse::<Platform>().unwrap_err().contains("hackernews"));
+}
+
+#[test]
+fn parsed_mentions_serialise_as_records() {
+    let page = parse(Platform::Yelp, &local("yelp/reviews.json"));
+    let line = serde_json::to_string(&page.mentions[0]).unwrap();
+    let back: NewMention = serde_json::from_str(&line).unwrap();
+    assert_eq!(back, page.mentions[0]);
+}
+
+// ---- text.rs ----------------------------------------------------------------------------------
+
+#[test]
+fn decode_body_charset_precedence() {
+    let latin1 = b"<?xml version=\"1.0\" encoding=\"iso-8859-1\"?><a>caf\xe9</a>";
+    assert!(text::decode_body(latin1, None).contains("café"));
+    assert!(text::decode_body(latin1, Some("text/xml; charset=\"windows-1252\"")).contains("café"));
+    assert!(text::decode_body(b"caf\xe9", Some("text/plain; Charset=ISO-8859-1")).contains("café"));
+    assert!(text::decode_body(b"caf\xe9", None).contains('\u{FFFD}'), "default UTF-8, invalid replaced");
+    let meta = b"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1251\"></head>\xcf\xf0\xe8";
+    assert!(text::decode_body(meta, None).ends_with("При"));
+    assert!(text::decode_body(b"<meta charset=koi8-r>\xf0", None).ends_with('П'));
+    let bom_utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("hé".encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    assert_eq!(text::decode_body(&bom_utf16, Some("text/plain; charset=iso-8859-1")), "hé", "BOM wins");
+    assert_eq!(text::decode_body(b"\xEF\xBB\xBFhi", None), "hi");
+    assert_eq!(text::decode_body(b"<?xml encoding=\"utf-16\"?>x", None), "<?xml encoding=\"utf-16\"?>x");
+    assert_eq!(text::decode_body(b"plain", Some("text/plain; charset=bogus")), "plain");
+}
+
+#[test]
+fn html_to_text_cases() {
+    let cases = [
+        ("<p>Hello&nbsp;<b>world</b></p><p>again</p>", "Hello world again"),
+        ("a<br>b<br/>c", "a b c"),
+        ("x &lt; y &amp;&amp; z &gt; 1", "x < y && z > 1"),
+        ("5 < 6 and 7 > 3", "5 < 6 and 7 > 3"),
+        ("&#39;q&#x27; &#X41; &#128512; &#0; &#xD800;", "'q' A 😀 \u{FFFD} \u{FFFD}"),
+        ("&unknown; &amp &", "&unknown; &amp &"),
+        ("<script>var a = '<p>';</script>kept<style>p{}</style>", "kept"),
+        ("<!-- <p>hidden</p> -->shown", "shown"),
+        ("<a href=\"x>y\" title='a>b'>link</a>", "link"),
+        ("  lots \n\t of   space  ", "lots of space"),
+        ("cut <a href=\"", "cut"),
+        ("<SCRIPT>x</SCRIPT>ok", "ok"),
+        ("caf&eacute; &mdash; &hellip;", "café — …"),
+    ];
+    for (html, want) in cases {
+        assert_eq!(text::html_to_text(html), want, "{html:?}");
+    }
+}
+
+#[test]
+fn html_to_text_is_linear() {
+    let big = "<p>Acme &amp; co <b>rocks</b></p>".repeat(30_000);
+    let start = std::time::Instant::now();
+    let out = text::html_to_text(&big);
+    assert!(out.starts_with("Acme & co rocks Acme"));
+    let unclosed = "<a ".repeat(100_000) + &"&".repeat(100_000) + &"<!--".repeat(50_000);
+    let _ = text::html_to_text(&unclosed);
+    assert!(start.elapsed().as_secs() < 10, "took {:?}", start.elapsed());
+}
+
+#[test]
+fn canonical_url_cases() {
+    let cases = [
+        ("HTTPS://Example.COM:443/a?utm_source=x&b=2&a=1#frag", Some("https://example.com/a?a=1&b=2")),
+        ("http://example.com:80/", Some("http://example.com/")),
+        ("http://example.com:8080/x?fbclid=1&gclid=2&ref=hn&si=abc", Some("http://example.com:8080/x")),
+        (
+            "https://www.google.com/url?rct=j&sa=t&url=https://news.example/story%3Fid%3D1%26utm_medium%3Drss&ct=ga",
+            Some("https://news.example/story?id=1"),
+        ),
+        ("https://google.com/url?q=https://a.example/", Some("https://a.example/")),
+        ("https://www.google.com/search?q=acme", Some("https://www.google.com/search?q=acme")),
+        ("mailto:a@b.example", None),
+        ("not a url", None),
+        ("/relative", None),
+    ];
+    for (raw, want) in cases {
+        assert_eq!(text::canonical_url(raw).as_deref(), want, "{raw}");
+    }
+}
+
+#[test]
+fn text_hash_ignores_case_punctuation_and_urls() {
+    let a = text::text_hash(Some("Acme Recalls Widgets!"), "Read more: https://a.example/x?utm=1");
+    let b = text::text_hash(Some("acme recalls   widgets"), "read more — www.b.example");
+    assert_eq!(a, b);
+    assert_eq!(a.len(), 64);
+    assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+    assert_ne!(a, text::text_hash(Some("acme recalls gadgets"), "read more"));
+    assert_eq!(text::text_hash(None, "x"), text::text_hash(Some(""), "x"));
+}
+
+#[test]
+fn parse_time_formats() {
+    use hearsay::sources::parse_time;
+    let cases = [
+        ("2024-01-02T03:04:05Z", "2024-01-02T03:04:05Z"),
+        ("2024-01-02T03:04:05.999+02:00", "2024-01-02T01:04:05Z"),
+        ("Tue, 02 Jan 2024 03:04:05 GMT", "2024-01-02T03:04:05Z"),
+        ("Mon, 02 Jan 2024 03:04:05 +0000", "2024-01-02T03:04:05Z"),
+        ("02 Jan 2024 03:04:05 EST", "2024-01-02T08:04:05Z"),
+        ("2023-08-07T13:35:18.433381", "2023-08-07T13:35:18Z"),
+        ("2016-08-29 00:41:13", "2016-08-29T00:41:13Z"),
+        ("2009-11-13 22:38:26Z", "2009-11-13T22:38:26Z"),
+        ("2024-05-02", "2024-05-02T00:00:00Z"),
+        ("1700000000", "2023-11-14T22:13:20Z"),
+        ("Sat, Dec 16 2023 02:02:33 PM", "2023-12-16T14:02:33Z"),
+        ("Mon, 03 Jun 2024 09:00:00 CEST", "2024-06-03T09:00:00Z"),
+        ("June 3, 2024", "2024-06-03T00:00:00Z"),
+    ];
+    for (raw, want) in cases {
+        assert_eq!(parse_time(raw).map(|t| rfc3339::format(&t)).as_deref(), Some(want), "{raw}");
+    }
+    for bad in ["", "yesterday", "2024-13-45", "99999999999999999999", "Tue, 99 Foo"] {
+        assert_eq!(parse_time(bad), None, "{bad}");
+    }
+}

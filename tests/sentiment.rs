@@ -1,0 +1,393 @@
+//! Sentiment classification at its boundaries: parity with the PyTorch model that was trained, batching,
+//! accuracy on held-out data, the `hearsay classify` line contract, the worker thread and load errors.
+//!
+//! Tests that need the model skip (with a message) when `models/sentiment/` is absent, so a fresh clone
+//! still passes. Paths can be overridden for development:
+//! `HEARSAY_SENTIMENT_MODEL` (model directory), `HEARSAY_SENTIMENT_REFERENCE` (reference logits JSON,
+//! written by `tools/train-sentiment`), `HEARSAY_SENTIMENT_VAL` (a `label<TAB>text` file).
+//! Run them in release mode (or with optimised dependencies): the model is slow unoptimised.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use hearsay::sentiment::{
+    self, run_classify, Backend, CandleClassifier, Classifier, ClassifierWorker, Label, LoadOptions, Prediction,
+    SentimentError,
+};
+
+fn manifest_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn env_or(var: &str, default: &str) -> PathBuf {
+    std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| manifest_path(default))
+}
+
+fn model_dir() -> Option<PathBuf> {
+    let dir = env_or("HEARSAY_SENTIMENT_MODEL", "models/sentiment");
+    if dir.join("model.safetensors").is_file() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: no sentiment model in {}", dir.display());
+        None
+    }
+}
+
+fn load_candle(dir: &Path) -> CandleClassifier {
+    let started = std::time::Instant::now();
+    let c = CandleClassifier::load(dir, &LoadOptions::default()).expect("model loads");
+    eprintln!("model {} loaded in {:?}", c.info().version, started.elapsed());
+    c
+}
+
+/// Texts with the usual trouble: emoji, URLs, handles, CJK, accents, odd whitespace, overlong input.
+const TRICKY: &[&str] = &[
+    "I love this product, it works great!",
+    "Worst customer service ever @comcast #fail",
+    "check this out https://t.co/xyz123 and www.example.com/page 👍",
+    "😀😀😀 so happy!!! 🎉",
+    "東京の天気は晴れです and 北京 too",
+    "Crème brûlée à la café — naïve résumé",
+    "@alice@mastodon.social your post was meh",
+    "   lots    of\twhite   space   ",
+    "Ünïcödé ÀÉÎÕÜ ß ﬁ ligature",
+    "not bad at all, actually",
+    "",
+];
+
+struct Reference {
+    text: String,
+    ids: Option<Vec<u32>>,
+    logits: [f32; 3],
+}
+
+/// Reads the reference file written by the training tools. Accepted shapes: a list of items, or an
+/// object holding one under `items`/`sentences`/`examples`/`cases`, or parallel arrays
+/// `sentences`+`input_ids`+`logits`. Items carry the text as `text`/`sentence`, ids as
+/// `input_ids`/`ids`/`token_ids`, and `logits`.
+fn read_reference() -> Option<Vec<Reference>> {
+    let path = env_or("HEARSAY_SENTIMENT_REFERENCE", "tests/data/sentiment_reference.json");
+    let Ok(bytes) = std::fs::read(&path) else {
+        eprintln!("skipped: no reference logits at {}", path.display());
+        return None;
+    };
+    let root: serde_json::Value = serde_json::from_slice(&bytes).expect("reference is JSON");
+    let pick = |v: &serde_json::Value, keys: &[&str]| -> Option<serde_json::Value> {
+        keys.iter().find_map(|k| v.get(*k).cloned())
+    };
+    let ids_of = |v: &serde_json::Value| -> Option<Vec<u32>> { serde_json::from_value(v.clone()).ok() };
+    let logits_of = |v: &serde_json::Value| -> [f32; 3] {
+        let l: Vec<f32> = serde_json::from_value(v.clone()).expect("logits are numbers");
+        assert_eq!(l.len(), 3, "three logits per sentence");
+        [l[0], l[1], l[2]]
+    };
+    let items = if root.is_array() {
+        Some(root.clone())
+    } else {
+        pick(&root, &["items", "examples", "cases"]).or_else(|| {
+            root.get("sentences").filter(|s| s.as_array().is_some_and(|a| a.iter().all(|x| x.is_object()))).cloned()
+        })
+    };
+    let refs = match items {
+        Some(items) => items
+            .as_array()
+            .expect("reference items are a list")
+            .iter()
+            .map(|it| Reference {
+                text: pick(it, &["text", "sentence"])
+                    .and_then(|t| t.as_str().map(str::to_owned))
+                    .expect("reference item has a text"),
+                ids: pick(it, &["input_ids", "ids", "token_ids"]).and_then(|v| ids_of(&v)),
+                logits: logits_of(&pick(it, &["logits"]).expect("reference item has logits")),
+            })
+            .collect(),
+        None => {
+            let texts: Vec<String> =
+                serde_json::from_value(pick(&root, &["sentences", "texts"]).expect("reference has sentences"))
+                    .expect("sentences are strings");
+            let ids: Option<Vec<Vec<u32>>> = pick(&root, &["input_ids", "ids", "token_ids"])
+                .map(|v| serde_json::from_value(v).expect("ids are lists of numbers"));
+            let logits: Vec<Vec<f32>> = serde_json::from_value(pick(&root, &["logits"]).expect("reference has logits"))
+                .expect("logits are lists of numbers");
+            texts
+                .into_iter()
+                .enumerate()
+                .map(|(i, text)| Reference {
+                    text,
+                    ids: ids.as_ref().map(|ids| ids[i].clone()),
+                    logits: [logits[i][0], logits[i][1], logits[i][2]],
+                })
+                .collect()
+        }
+    };
+    eprintln!("reference: {}", path.display());
+    Some(refs)
+}
+
+#[test]
+fn tokenizer_matches_reference_ids() {
+    let (Some(dir), Some(refs)) = (model_dir(), read_reference()) else {
+        return;
+    };
+    let model = load_candle(&dir);
+    let mut checked = 0;
+    for r in &refs {
+        let Some(expected) = &r.ids else { continue };
+        assert_eq!(&model.token_ids(&r.text).unwrap(), expected, "text {:?}", r.text);
+        checked += 1;
+    }
+    assert!(checked > 0, "the reference file carries no token ids");
+}
+
+#[test]
+fn logits_match_pytorch() {
+    let (Some(dir), Some(refs)) = (model_dir(), read_reference()) else {
+        return;
+    };
+    let mut model = load_candle(&dir);
+    let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
+    // All at once (padded, masked batch) and one by one must both match.
+    let batched = model.logits(&texts).unwrap();
+    let mut max_diff = 0.0f32;
+    for (r, got) in refs.iter().zip(&batched) {
+        let single = model.logits(&[r.text.as_str()]).unwrap()[0];
+        for k in 0..3 {
+            let d = (got[k] - r.logits[k]).abs().max((single[k] - r.logits[k]).abs());
+            max_diff = max_diff.max(d);
+            assert!(d < 1e-3, "text {:?}: logits {got:?} / {single:?}, PyTorch {:?}", r.text, r.logits);
+        }
+    }
+    eprintln!("{} sentences, max |logit - PyTorch| = {max_diff:e}", refs.len());
+}
+
+/// The first `n` rows of the validation file as (label, text), if it is there.
+fn validation_rows(n: usize) -> Option<Vec<(Label, String)>> {
+    let path = env_or("HEARSAY_SENTIMENT_VAL", "../shared/data/sentiment/val.tsv");
+    let Ok(data) = std::fs::read_to_string(&path) else {
+        eprintln!("skipped: no validation data at {}", path.display());
+        return None;
+    };
+    Some(
+        data.lines()
+            .skip(1)
+            .filter_map(|l| l.split_once('\t'))
+            .take(n)
+            .map(|(label, text)| (label.parse().expect("known label"), text.to_owned()))
+            .collect(),
+    )
+}
+
+#[test]
+fn batching_gives_the_same_results_as_one_by_one() {
+    let Some(dir) = model_dir() else { return };
+    let mut texts: Vec<String> = TRICKY.iter().map(|s| s.to_string()).collect();
+    if let Some(rows) = validation_rows(40) {
+        texts.extend(rows.into_iter().map(|(_, t)| t));
+    }
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let mut model = CandleClassifier::load(&dir, &LoadOptions { batch_size: 8, ..LoadOptions::default() }).unwrap();
+    let batched = model.classify_batch(&refs).unwrap();
+    assert_eq!(batched.len(), refs.len());
+    for (text, b) in refs.iter().zip(&batched) {
+        let single = model.classify_batch(&[text]).unwrap()[0];
+        assert_eq!(b.label, single.label, "text {text:?}");
+        for k in 0..3 {
+            assert!((b.scores[k] - single.scores[k]).abs() < 1e-4, "text {text:?}");
+        }
+        assert!((b.scores.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+    }
+    assert_eq!(batched[TRICKY.len() - 1], Prediction::EMPTY, "empty text");
+}
+
+#[test]
+fn accuracy_on_validation_slice() {
+    let (Some(dir), Some(rows)) = (model_dir(), validation_rows(300)) else {
+        return;
+    };
+    let mut model = load_candle(&dir);
+    let texts: Vec<&str> = rows.iter().map(|(_, t)| t.as_str()).collect();
+    let predictions = model.classify_batch(&texts).unwrap();
+    let mut hits = [0usize; 3];
+    let mut support = [0usize; 3];
+    for ((gold, _), p) in rows.iter().zip(&predictions) {
+        support[gold.index()] += 1;
+        hits[gold.index()] += usize::from(p.label == *gold);
+    }
+    let recalls: Vec<f64> = (0..3).filter(|&c| support[c] > 0).map(|c| hits[c] as f64 / support[c] as f64).collect();
+    let macro_recall = recalls.iter().sum::<f64>() / recalls.len() as f64;
+    let version = model.model_version().to_owned();
+    eprintln!(
+        "model {version}: macro-recall {macro_recall:.4} on {} validation rows (recalls {recalls:.3?})",
+        rows.len()
+    );
+    if version.starts_with("hearsay-sentiment") {
+        // hearsay-sentiment-1 scores 0.695 on all of val.tsv and 0.67 on these 300 rows; a broken tokenizer,
+        // mask or label order lands far below this floor.
+        assert!(macro_recall > 0.62, "macro-recall {macro_recall:.4} too low");
+    } else {
+        eprintln!("not asserting accuracy: {version} is not a trained hearsay model");
+    }
+}
+
+/// Labels by text length, so that order mistakes show; honours the empty-text contract.
+struct FakeClassifier {
+    calls: Vec<usize>,
+}
+
+impl Classifier for FakeClassifier {
+    fn classify_batch(&mut self, texts: &[&str]) -> Result<Vec<Prediction>, SentimentError> {
+        self.calls.push(texts.len());
+        Ok(texts
+            .iter()
+            .map(|t| match t.trim().chars().count() {
+                0 => Prediction::EMPTY,
+                n => {
+                    let mut scores = [0.1; 3];
+                    scores[n % 3] = 0.8;
+                    Prediction::from_scores(scores)
+                }
+            })
+            .collect())
+    }
+
+    fn model_version(&self) -> &str {
+        "fake-1"
+    }
+}
+
+fn output_lines(out: Vec<u8>) -> Vec<serde_json::Value> {
+    String::from_utf8(out).unwrap().lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
+}
+
+#[test]
+fn run_classify_keeps_order_and_survives_bad_input() {
+    // 100 lines, one of them invalid UTF-8, one empty, CRLF endings, no final newline.
+    let mut input = Vec::new();
+    for i in 0..100 {
+        match i {
+            10 => input.extend_from_slice(b"caf\xe9 latin-1\r\n"),
+            20 => input.extend_from_slice(b"\n"),
+            99 => input.extend_from_slice(b"x".repeat(99).as_slice()),
+            _ => input.extend_from_slice(format!("{}\n", "x".repeat(i)).as_bytes()),
+        }
+    }
+    let mut fake = FakeClassifier { calls: Vec::new() };
+    let mut out = Vec::new();
+    let summary = run_classify(Cursor::new(input), &mut out, &mut fake, 4).unwrap();
+    assert_eq!(summary.lines, 100);
+    assert_eq!(summary.invalid_utf8, 1);
+    assert!(fake.calls.iter().all(|&n| n <= 32), "read-ahead is bounded");
+    let lines = output_lines(out);
+    assert_eq!(lines.len(), 100);
+    for (i, line) in lines.iter().enumerate() {
+        let expected = match i {
+            // "caf\u{fffd} latin-1" has 12 characters.
+            10 => ["negative", "neutral", "positive"][12 % 3],
+            0 | 20 => "neutral",
+            _ => ["negative", "neutral", "positive"][i % 3],
+        };
+        assert_eq!(line["label"], expected, "line {i}: {line}");
+        let scores = line["scores"].as_object().unwrap();
+        assert_eq!(scores.len(), 3);
+    }
+    assert_eq!(
+        lines[20],
+        serde_json::json!({"label":"neutral","scores":{"negative":0.0,"neutral":1.0,"positive":0.0}})
+    );
+}
+
+#[test]
+fn run_classify_with_the_model() {
+    let Some(dir) = model_dir() else { return };
+    let mut model = load_candle(&dir);
+    let input: &[u8] = b"I love it\n\n   \nthis is terrible \xff\xfe\nok\n";
+    let mut out = Vec::new();
+    run_classify(input, &mut out, &mut model, 2).unwrap();
+    let lines = output_lines(out);
+    assert_eq!(lines.len(), 5);
+    for i in [1, 2] {
+        assert_eq!(lines[i]["label"], "neutral");
+        assert_eq!(lines[i]["scores"]["neutral"], 1.0);
+    }
+    for line in &lines {
+        let sum: f64 = ["negative", "neutral", "positive"].iter().map(|k| line["scores"][k].as_f64().unwrap()).sum();
+        assert!((sum - 1.0).abs() < 1e-3, "{line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_answers_concurrent_requests_in_order() {
+    let fake = FakeClassifier { calls: Vec::new() };
+    let worker = ClassifierWorker::spawn(Box::new(fake), 16, 4).unwrap();
+    assert_eq!(worker.model_version(), "fake-1");
+    let mut tasks = Vec::new();
+    for r in 0..20usize {
+        let worker = worker.clone();
+        tasks.push(tokio::spawn(async move {
+            let texts: Vec<String> = (0..r % 5 + 1).map(|i| "y".repeat(r + i + 1)).collect();
+            let got = worker.classify(texts.clone()).await.unwrap();
+            assert_eq!(got.len(), texts.len());
+            for (t, p) in texts.iter().zip(got) {
+                assert_eq!(p.label, Label::ALL[t.len() % 3], "request {r}");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(worker.classify(Vec::new()).await.unwrap().is_empty());
+}
+
+#[test]
+fn missing_model_dir_names_it() {
+    let dir = Path::new("/nonexistent/models/sentiment");
+    let err = sentiment::load(dir, Backend::Candle, &LoadOptions::default()).err().unwrap();
+    assert!(err.is_model_problem());
+    assert!(err.to_string().starts_with("/nonexistent/models/sentiment: not found"), "{err}");
+}
+
+/// Copies the model directory into a temp dir, leaving out `skip`.
+fn copy_model(dir: &Path, skip: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["model.safetensors", "config.json", "tokenizer.json", "labels.json"] {
+        if name != skip {
+            std::fs::copy(dir.join(name), tmp.path().join(name)).unwrap();
+        }
+    }
+    tmp
+}
+
+fn load_error(dir: &Path) -> String {
+    CandleClassifier::load(dir, &LoadOptions::default()).err().expect("load fails").to_string()
+}
+
+#[test]
+fn broken_model_files_are_named() {
+    let Some(dir) = model_dir() else { return };
+
+    let tmp = copy_model(&dir, "tokenizer.json");
+    let expected = format!("{}: not found", tmp.path().join("tokenizer.json").display());
+    assert!(load_error(tmp.path()).starts_with(&expected));
+
+    let tmp = copy_model(&dir, "labels.json");
+    let expected = format!("{}: not found", tmp.path().join("labels.json").display());
+    assert!(load_error(tmp.path()).starts_with(&expected));
+
+    let tmp = copy_model(&dir, "model.safetensors");
+    let weights = tmp.path().join("model.safetensors");
+    std::fs::write(&weights, b"definitely not safetensors").unwrap();
+    let err = load_error(tmp.path());
+    assert!(err.starts_with(&format!("{}: not a readable safetensors file", weights.display())), "{err}");
+
+    let mut tensors: HashMap<String, candle_core::Tensor> =
+        candle_core::safetensors::load(dir.join("model.safetensors"), &candle_core::Device::Cpu).unwrap();
+    tensors.remove("classifier.weight");
+    candle_core::safetensors::save(&tensors, &weights).unwrap();
+    assert_eq!(load_error(tmp.path()), format!("{}: missing tensor classifier.weight", weights.display()));
+
+    let bias = tensors["classifier.bias"].clone();
+    tensors.insert("classifier.weight".into(), bias.clone());
+    candle_core::safetensors::save(&tensors, &weights).unwrap();
+    assert!(load_error(tmp.path()).contains("tensor classifier.weight has shape [3], expected [3, 384]"));
+}

