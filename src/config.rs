@@ -413,7 +413,10 @@ impl Config {
             Err(e) => {
                 let msg = e.message().to_string();
                 let at = e.span().map(|s| line_col(text, s.start)).map(|(l, c)| format!(" (line {l}, column {c})"));
-                return Err(fail(vec![Problem { path: String::new(), message: format!("{msg}{}", at.unwrap_or_default()) }]));
+                return Err(fail(vec![Problem {
+                    path: String::new(),
+                    message: format!("{msg}{}", at.unwrap_or_default()),
+                }]));
             }
         };
         let base = file.parent().unwrap_or(Path::new("."));
@@ -429,15 +432,14 @@ impl Config {
         for key in table.keys() {
             problems.push(Problem {
                 path: key.clone(),
-                message: "unknown section; expected one of storage, polling, brands, sources, model, alerts, smtp, http"
-                    .into(),
+                message:
+                    "unknown section; expected one of storage, polling, brands, sources, model, alerts, smtp, http"
+                        .into(),
             });
         }
 
-        let storage = StorageConfig {
-            database: anchor(base, &storage.database),
-            outbox_dir: anchor(base, &storage.outbox_dir),
-        };
+        let storage =
+            StorageConfig { database: anchor(base, &storage.database), outbox_dir: anchor(base, &storage.outbox_dir) };
         let model = ModelConfig { dir: model.dir.as_deref().map(|d| anchor(base, d)), ..model };
 
         validate_brands(&brands, &mut problems);
@@ -445,13 +447,19 @@ impl Config {
         let mut source_names = BTreeSet::new();
         for (i, s) in sources.iter().enumerate() {
             if !source_names.insert(s.name.clone()) {
-                problems.push(Problem { path: format!("sources[{i}].name"), message: format!("duplicate source name {:?}", s.name) });
+                problems.push(Problem {
+                    path: format!("sources[{i}].name"),
+                    message: format!("duplicate source name {:?}", s.name),
+                });
             }
             for b in &s.brands {
                 if !brand_names.contains(b.as_str()) {
                     problems.push(Problem {
                         path: format!("sources[{i}].brands"),
-                        message: format!("unknown brand {b:?}; brands are: {}", brand_names.iter().copied().collect::<Vec<_>>().join(", ")),
+                        message: format!(
+                            "unknown brand {b:?}; brands are: {}",
+                            brand_names.iter().copied().collect::<Vec<_>>().join(", ")
+                        ),
                     });
                 }
             }
@@ -472,7 +480,10 @@ impl Config {
             problems.push(Problem { path: "alerts.min_ratio".into(), message: "must be a number ≥ 1.0".into() });
         }
         if alerts.window.as_secs() < 300 || alerts.window.as_secs() % 300 != 0 {
-            problems.push(Problem { path: "alerts.window".into(), message: "must be a multiple of 5m, at least 5m".into() });
+            problems.push(Problem {
+                path: "alerts.window".into(),
+                message: "must be a multiple of 5m, at least 5m".into(),
+            });
         }
         if let Some(q) = &alerts.quiet_hours {
             if parse_quiet_hours(q).is_none() {
@@ -484,7 +495,10 @@ impl Config {
         }
         for (i, r) in alerts.recipients.iter().enumerate() {
             if !looks_like_address(r) {
-                problems.push(Problem { path: format!("alerts.recipients[{i}]"), message: format!("{r:?} is not an email address") });
+                problems.push(Problem {
+                    path: format!("alerts.recipients[{i}]"),
+                    message: format!("{r:?} is not an email address"),
+                });
             }
         }
         let smtp = raw_smtp.and_then(|raw| resolve_smtp(raw, &mut problems));
@@ -520,7 +534,12 @@ fn looks_like_address(s: &str) -> bool {
 }
 
 fn resolve_smtp(raw: RawSmtp, problems: &mut Vec<Problem>) -> Option<SmtpConfig> {
-    let spec = match SecretSpec::from_parts("password", raw.password.map(|p| p.expose().to_string()), raw.password_file, raw.password_env) {
+    let spec = match SecretSpec::from_parts(
+        "password",
+        raw.password.map(|p| p.expose().to_string()),
+        raw.password_file,
+        raw.password_env,
+    ) {
         Ok(s) => s,
         Err(e) => {
             problems.push(Problem::under("smtp", &e));
@@ -568,7 +587,8 @@ fn validate_brands(brands: &[BrandConfig], problems: &mut Vec<Problem>) {
         if b.name.trim().is_empty() {
             problems.push(Problem { path: format!("brands[{i}].name"), message: "must not be empty".into() });
         } else if !seen.insert(b.name.to_lowercase()) {
-            problems.push(Problem { path: format!("brands[{i}].name"), message: format!("duplicate brand {:?}", b.name) });
+            problems
+                .push(Problem { path: format!("brands[{i}].name"), message: format!("duplicate brand {:?}", b.name) });
         }
         if let Err(p) = b.matcher() {
             problems.push(Problem { path: format!("brands[{i}].{}", p.path), message: p.message });
@@ -700,7 +720,9 @@ x = 1
         );
         let p = problems(&text);
         assert!(p.iter().any(|m| m.starts_with("smtp.password: give only one")), "{p:?}");
-        let ok = format!("{MINIMAL}[smtp]\nhost = \"mail\"\nfrom = \"h@example.com\"\nusername = \"u\"\npassword = \"hunter2\"\n");
+        let ok = format!(
+            "{MINIMAL}[smtp]\nhost = \"mail\"\nfrom = \"h@example.com\"\nusername = \"u\"\npassword = \"hunter2\"\n"
+        );
         let c = Config::parse(&ok, Path::new("x.toml")).unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
         assert_eq!(c.smtp.unwrap().port, 587);

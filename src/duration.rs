@@ -107,10 +107,20 @@ mod tests {
 
     #[test]
     fn table() {
-        for (input, want) in [("90s", Some(90)), ("5m", Some(300)), ("1h30m", Some(5400)), ("7d", Some(604_800)),
-            ("2w", Some(1_209_600)), (" 1h ", Some(3600)), ("5", None), ("", None), ("m", None), ("5x", None),
-            ("1.5h", None), ("-5m", None)]
-        {
+        for (input, want) in [
+            ("90s", Some(90)),
+            ("5m", Some(300)),
+            ("1h30m", Some(5400)),
+            ("7d", Some(604_800)),
+            ("2w", Some(1_209_600)),
+            (" 1h ", Some(3600)),
+            ("5", None),
+            ("", None),
+            ("m", None),
+            ("5x", None),
+            ("1.5h", None),
+            ("-5m", None),
+        ] {
             assert_eq!(parse(input).ok().map(|d| d.as_secs()), want, "{input:?}");
         }
     }

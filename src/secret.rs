@@ -77,10 +77,7 @@ impl SecretSpec {
         if given > 1 {
             return Err(format!("{key}: give only one of `{0}`, `{0}_file` or `{0}_env`", leaf(key)));
         }
-        Ok(inline
-            .map(|v| SecretSpec::Inline(Secret(v)))
-            .or(file.map(SecretSpec::File))
-            .or(env.map(SecretSpec::Env)))
+        Ok(inline.map(|v| SecretSpec::Inline(Secret(v))).or(file.map(SecretSpec::File)).or(env.map(SecretSpec::Env)))
     }
 
     /// Reads the value. Errors name the key and the file or variable, never the value.

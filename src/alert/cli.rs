@@ -46,7 +46,9 @@ pub async fn alerts(ctx: &Context, c: AlertsCommand) -> CmdResult {
         AlertsCommand::List { all } => {
             let store = ctx.store(Access::Existing).await?;
             let rows = store.alerts(if all { i64::MAX } else { 20 }).await?;
-            let t = |ts: i64| DateTime::from_timestamp(ts, 0).map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default();
+            let t = |ts: i64| {
+                DateTime::from_timestamp(ts, 0).map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+            };
             if rows.is_empty() {
                 println!("no alerts recorded");
             } else {
@@ -58,7 +60,15 @@ pub async fn alerts(ctx: &Context, c: AlertsCommand) -> CmdResult {
                     (Some(o), Some(e)) if r.kind != "source_down" => format!("{o} negative, usually {e:.1}"),
                     _ => d["platform"].as_str().map(|p| format!("source {p}")).unwrap_or_default(),
                 };
-                println!("{:>6} {:<16} {:<16} {:<14} {:<9} {}", r.id, t(r.recorded_at), r.brand, r.kind, r.event, summary);
+                println!(
+                    "{:>6} {:<16} {:<16} {:<14} {:<9} {}",
+                    r.id,
+                    t(r.recorded_at),
+                    r.brand,
+                    r.kind,
+                    r.event,
+                    summary
+                );
             }
             let silences = store.active_silences(Utc::now()).await?;
             if !silences.is_empty() {
@@ -74,7 +84,10 @@ pub async fn alerts(ctx: &Context, c: AlertsCommand) -> CmdResult {
             let store = ctx.store(Access::ReadWrite).await?;
             let until = Utc::now() + duration.as_chrono();
             let id = store.add_silence(&brand, until, comment.as_deref()).await?;
-            println!("silence {id}: no alert emails for {brand} until {} (end it early: hearsay alerts unsilence {id})", until.format("%Y-%m-%d %H:%M UTC"));
+            println!(
+                "silence {id}: no alert emails for {brand} until {} (end it early: hearsay alerts unsilence {id})",
+                until.format("%Y-%m-%d %H:%M UTC")
+            );
             Ok(())
         }
         AlertsCommand::Unsilence { id } => {
@@ -158,7 +171,8 @@ fn sample_email(from: &str, to: &[String]) -> Result<QueuedEmail, Failure> {
 /// `hearsay backtest`: replay a JSONL history through the daemon's detector and lifecycle, print alert events.
 pub async fn backtest_cli(ctx: &Context, input: &Path, step: HumanDuration) -> CmdResult {
     let alerts = ctx.optional_config()?.map(|c| c.alerts).unwrap_or_default();
-    let file = std::fs::File::open(input).map_err(|e| Failure::Usage(format!("cannot open {}: {e}", input.display())))?;
+    let file =
+        std::fs::File::open(input).map_err(|e| Failure::Usage(format!("cannot open {}: {e}", input.display())))?;
     let (records, errors) = crate::backtest::parse_jsonl(std::io::BufReader::new(file));
     for (line, e) in errors.iter().take(20) {
         eprintln!("{}:{line}: rejected: {e}", input.display());

@@ -36,10 +36,19 @@ pub fn subject(c: &AlertContext<'_>) -> String {
     let f = c.finding;
     let w = window_words(c.window);
     match (c.kind, c.event) {
-        (AlertKind::SourceDown, "resolved") => format!("[hearsay] {}: source {} is back", c.brand, f.platform.as_deref().unwrap_or("?")),
-        (AlertKind::SourceDown, _) => format!("[hearsay] {}: source {} is down", c.brand, f.platform.as_deref().unwrap_or("?")),
+        (AlertKind::SourceDown, "resolved") => {
+            format!("[hearsay] {}: source {} is back", c.brand, f.platform.as_deref().unwrap_or("?"))
+        }
+        (AlertKind::SourceDown, _) => {
+            format!("[hearsay] {}: source {} is down", c.brand, f.platform.as_deref().unwrap_or("?"))
+        }
         (_, "resolved") => format!("[hearsay] {}: negative mentions back to normal", c.brand),
-        (AlertKind::VolumeSpike, _) => format!("[hearsay] {}: mentions {}× normal ({} in {w}), usual tone", c.brand, ratio_words(f.total as f64 / f.expected_total.max(0.1)), f.total),
+        (AlertKind::VolumeSpike, _) => format!(
+            "[hearsay] {}: mentions {}× normal ({} in {w}), usual tone",
+            c.brand,
+            ratio_words(f.total as f64 / f.expected_total.max(0.1)),
+            f.total
+        ),
         (_, ev) => format!(
             "[hearsay] {}: negative mentions {}× normal ({} in {w}){}",
             c.brand,
@@ -72,7 +81,13 @@ pub fn p_value_words(p: f64) -> String {
 }
 
 fn group(x: f64) -> String {
-    let n = if x > 1e6 { (x / 1e6).round() as u64 * 1_000_000 } else if x > 1000.0 { (x / 1000.0).round() as u64 * 1000 } else { x.round() as u64 };
+    let n = if x > 1e6 {
+        (x / 1e6).round() as u64 * 1_000_000
+    } else if x > 1000.0 {
+        (x / 1000.0).round() as u64 * 1000
+    } else {
+        x.round() as u64
+    };
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
@@ -112,7 +127,12 @@ pub fn text_body(c: &AlertContext<'_>) -> String {
             );
         }
         _ if c.event == "resolved" => {
-            s += &format!("Negative mentions of {} are back to normal ({} in the last {w}; {}).\n", c.brand, f.observed, expected_words(f.expected));
+            s += &format!(
+                "Negative mentions of {} are back to normal ({} in the last {w}; {}).\n",
+                c.brand,
+                f.observed,
+                expected_words(f.expected)
+            );
         }
         _ => {
             s += &format!(
@@ -129,10 +149,12 @@ pub fn text_body(c: &AlertContext<'_>) -> String {
                 c.fired_at.format("%H:%M UTC"),
             );
             if f.cold_start {
-                s += "Note: hearsay has less than a week of history for this brand, so \"usual\" is a rough estimate.\n";
+                s +=
+                    "Note: hearsay has less than a week of history for this brand, so \"usual\" is a rough estimate.\n";
             }
             if !f.top_platforms.is_empty() {
-                let p: Vec<String> = f.top_platforms.iter().take(4).map(|p| format!("{} ({})", p.platform, p.negative)).collect();
+                let p: Vec<String> =
+                    f.top_platforms.iter().take(4).map(|p| format!("{} ({})", p.platform, p.negative)).collect();
                 s += &format!("Where: {}.\n", p.join(", "));
             }
             if !c.top_terms.is_empty() {
@@ -179,7 +201,10 @@ pub fn html_body(c: &AlertContext<'_>) -> String {
     let f = c.finding;
     let w = window_words(c.window);
     let mut h = String::from("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>hearsay alert</title></head><body style=\"font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#222;max-width:680px;margin:0 auto;padding:12px\">");
-    h += &format!("<h2 style=\"margin:0 0 8px;color:#b71c1c\">{}</h2>", escape(&subject(c).trim_start_matches("[hearsay] ").to_string()));
+    h += &format!(
+        "<h2 style=\"margin:0 0 8px;color:#b71c1c\">{}</h2>",
+        escape(subject(c).trim_start_matches("[hearsay] "))
+    );
     if c.kind == AlertKind::SourceDown || c.event == "resolved" {
         for line in text_body(c).split("\n--\n").next().unwrap_or_default().lines() {
             h += &format!("<p style=\"margin:4px 0\">{}</p>", escape(line));
@@ -209,12 +234,24 @@ pub fn html_body(c: &AlertContext<'_>) -> String {
         );
         if !f.top_platforms.is_empty() {
             h += "<h3 style=\"margin:16px 0 4px\">Where</h3><p style=\"margin:0\">";
-            h += &f.top_platforms.iter().take(4).map(|p| format!("{} ({})", escape(&p.platform), p.negative)).collect::<Vec<_>>().join(", ");
+            h += &f
+                .top_platforms
+                .iter()
+                .take(4)
+                .map(|p| format!("{} ({})", escape(&p.platform), p.negative))
+                .collect::<Vec<_>>()
+                .join(", ");
             h += "</p>";
         }
         if !c.top_terms.is_empty() {
             h += "<h3 style=\"margin:16px 0 4px\">What people say</h3><p style=\"margin:0\">";
-            h += &c.top_terms.iter().take(8).map(|(t, n)| format!("“{}” ({n})", escape(t))).collect::<Vec<_>>().join(", ");
+            h += &c
+                .top_terms
+                .iter()
+                .take(8)
+                .map(|(t, n)| format!("“{}” ({n})", escape(t)))
+                .collect::<Vec<_>>()
+                .join(", ");
             h += "</p>";
         }
         if !c.examples.is_empty() {
@@ -241,12 +278,19 @@ pub fn html_body(c: &AlertContext<'_>) -> String {
 
 /// The Message-ID for an idempotency key: stable, so a re-sent message is recognisably the same one.
 pub fn message_id(key: &str) -> String {
-    let local: String = key.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' }).collect();
+    let local: String =
+        key.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '-' }).collect();
     format!("<{local}@hearsay.invalid>")
 }
 
 /// The complete RFC 5322 message.
-pub fn compose(c: &AlertContext<'_>, from: &str, to: &[String], message_id: &str, chart_png: Option<Vec<u8>>) -> anyhow::Result<Vec<u8>> {
+pub fn compose(
+    c: &AlertContext<'_>,
+    from: &str,
+    to: &[String],
+    message_id: &str,
+    chart_png: Option<Vec<u8>>,
+) -> anyhow::Result<Vec<u8>> {
     let from: Mailbox = from.parse().map_err(|e| anyhow::anyhow!("sender {from:?}: {e}"))?;
     let mut b = Message::builder().from(from).subject(subject(c)).message_id(Some(message_id.to_string())).date_now();
     for r in to {
@@ -270,12 +314,13 @@ pub fn compose(c: &AlertContext<'_>, from: &str, to: &[String], message_id: &str
 pub fn top_terms(texts: &[&str], exclude: &[String], n: usize) -> Vec<(String, usize)> {
     use std::collections::HashMap;
     const STOP: &[&str] = &[
-        "the", "a", "an", "and", "or", "but", "to", "of", "in", "on", "for", "with", "is", "it", "its", "this", "that", "i", "my",
-        "me", "we", "our", "you", "your", "they", "their", "was", "were", "be", "been", "are", "am", "at", "by", "from", "as",
-        "so", "if", "not", "no", "just", "have", "has", "had", "do", "does", "did", "can", "will", "would", "all", "any", "what",
-        "when", "how", "about", "again", "get", "got", "still", "now", "there", "here", "out", "up", "one", "than", "then",
-        "very", "too", "more", "http", "https", "www", "com", "user", "amp", "why", "who", "after", "into", "over", "only",
-        "even", "also", "some", "who", "them", "he", "she", "his", "her", "im", "dont", "cant", "its", "ive",
+        "the", "a", "an", "and", "or", "but", "to", "of", "in", "on", "for", "with", "is", "it", "its", "this", "that",
+        "i", "my", "me", "we", "our", "you", "your", "they", "their", "was", "were", "be", "been", "are", "am", "at",
+        "by", "from", "as", "so", "if", "not", "no", "just", "have", "has", "had", "do", "does", "did", "can", "will",
+        "would", "all", "any", "what", "when", "how", "about", "again", "get", "got", "still", "now", "there", "here",
+        "out", "up", "one", "than", "then", "very", "too", "more", "http", "https", "www", "com", "user", "amp", "why",
+        "who", "after", "into", "over", "only", "even", "also", "some", "who", "them", "he", "she", "his", "her", "im",
+        "dont", "cant", "its", "ive",
     ];
     let excl: Vec<String> = exclude.iter().map(|e| e.to_lowercase()).collect();
     let mut counts: HashMap<String, usize> = HashMap::new();
@@ -286,7 +331,10 @@ pub fn top_terms(texts: &[&str], exclude: &[String], n: usize) -> Vec<(String, u
             .map(|w| w.trim_matches('\'').replace('\'', ""))
             .filter(|w| w.chars().count() > 2 && !w.chars().all(|c| c.is_ascii_digit()))
             .collect();
-        let keep = |w: &String| !STOP.contains(&w.as_str()) && !excl.iter().any(|e| e.split_whitespace().any(|x| x.trim_end_matches('*') == w));
+        let keep = |w: &String| {
+            !STOP.contains(&w.as_str())
+                && !excl.iter().any(|e| e.split_whitespace().any(|x| x.trim_end_matches('*') == w))
+        };
         let mut seen = std::collections::HashSet::new();
         for w in words.iter().filter(|w| keep(w)) {
             if seen.insert(w.clone()) {
@@ -331,7 +379,11 @@ mod tests {
 
     #[test]
     fn top_terms_prefer_phrases_and_drop_the_brand() {
-        let texts = ["Acme double charged me, no refund", "double charged again by acme", "acme support ignores refund requests"];
+        let texts = [
+            "Acme double charged me, no refund",
+            "double charged again by acme",
+            "acme support ignores refund requests",
+        ];
         let t = top_terms(&texts, &["acme".into()], 5);
         assert_eq!(t[0], ("double charged".to_string(), 2));
         assert!(t.iter().any(|(w, _)| w == "refund"));
@@ -340,6 +392,9 @@ mod tests {
 
     #[test]
     fn message_ids_are_stable_and_safe() {
-        assert_eq!(message_id("Acme Corp/negative_spike/2026-11-20T10:00:00Z/1"), "<Acme-Corp-negative_spike-2026-11-20T10-00-00Z-1@hearsay.invalid>");
+        assert_eq!(
+            message_id("Acme Corp/negative_spike/2026-11-20T10:00:00Z/1"),
+            "<Acme-Corp-negative_spike-2026-11-20T10-00-00Z-1@hearsay.invalid>"
+        );
     }
 }

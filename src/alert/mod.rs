@@ -17,7 +17,9 @@ pub mod send;
 use chrono::{DateTime, Duration as CDuration, Utc};
 
 use crate::config::{AlertsConfig, Config};
-use crate::detect::{self, AlertKind, BucketSeries, DetectConfig, DetectInput, PlatformCount, SourceHealth, BUCKET_SECS};
+use crate::detect::{
+    self, AlertKind, BucketSeries, DetectConfig, DetectInput, PlatformCount, SourceHealth, BUCKET_SECS,
+};
 use crate::store::{NewAlert, QueuedEmail, Store};
 use lifecycle::{AlertState, LifecycleConfig, QuietHours};
 
@@ -42,11 +44,11 @@ pub fn lifecycle_config(a: &AlertsConfig) -> LifecycleConfig {
         group_wait: a.group_wait.0,
         repeat_interval: a.repeat_interval.0,
         notify_resolved: a.resolved_emails,
-        quiet_hours: a
-            .quiet_hours
-            .as_deref()
-            .and_then(crate::config::parse_quiet_hours)
-            .map(|(s, e)| QuietHours { start_minute: s, end_minute: e, utc_offset_minutes: 0 }),
+        quiet_hours: a.quiet_hours.as_deref().and_then(crate::config::parse_quiet_hours).map(|(s, e)| QuietHours {
+            start_minute: s,
+            end_minute: e,
+            utc_offset_minutes: 0,
+        }),
         ..LifecycleConfig::default()
     }
 }
@@ -74,13 +76,14 @@ pub async fn evaluate_and_notify(config: &Config, store: &Store, now: DateTime<U
             .platform_counts(&brand.name, recent, now + CDuration::seconds(1))
             .await?
             .into_iter()
-            .map(|(platform, total, negative)| PlatformCount { platform, total: total as u32, negative: negative as u32 })
+            .map(|(platform, total, negative)| PlatformCount {
+                platform,
+                total: total as u32,
+                negative: negative as u32,
+            })
             .collect();
-        let brand_health: Vec<SourceHealth> = health
-            .iter()
-            .filter(|(b, _)| b == &brand.name)
-            .map(|(_, h)| h.clone())
-            .collect();
+        let brand_health: Vec<SourceHealth> =
+            health.iter().filter(|(b, _)| b == &brand.name).map(|(_, h)| h.clone()).collect();
         let eval = detect::evaluate(
             &DetectInput { brand: &brand.name, series: &series, now, platforms: &platforms, sources: &brand_health },
             &dcfg,
@@ -182,7 +185,13 @@ async fn build_email(
         .brands
         .iter()
         .find(|b| b.name == brand)
-        .map(|b| b.name.split_whitespace().map(str::to_string).chain(b.matcher().map(|m| m.search_terms()).unwrap_or_default()).collect())
+        .map(|b| {
+            b.name
+                .split_whitespace()
+                .map(str::to_string)
+                .chain(b.matcher().map(|m| m.search_terms()).unwrap_or_default())
+                .collect()
+        })
         .unwrap_or_default();
     let top_terms = email::top_terms(&texts, &query_terms, 8);
     let (observed, expected) = hourly(series, now, CHART_HOURS);
@@ -218,7 +227,10 @@ pub fn hourly(series: &BucketSeries, now: DateTime<Utc>, hours: i64) -> (Vec<f64
     let end = ((now - series.start).num_seconds().max(0) / BUCKET_SECS) as usize + 1;
     let neg_in = |end_bucket: usize| -> f64 {
         let lo = end_bucket.saturating_sub(per_hour);
-        series.buckets.get(lo..end_bucket.min(series.buckets.len())).map_or(0.0, |b| b.iter().map(|x| x.negative as f64).sum())
+        series
+            .buckets
+            .get(lo..end_bucket.min(series.buckets.len()))
+            .map_or(0.0, |b| b.iter().map(|x| x.negative as f64).sum())
     };
     let mut obs = Vec::new();
     let mut exp = Vec::new();

@@ -43,7 +43,8 @@ pub async fn flush_outbox(config: &Config, store: &Store, due_by: DateTime<Utc>)
                 tracing::info!(subject = %row.subject, "alert email sent");
             }
             Err(e) => {
-                let wait = Duration::from_secs(30).saturating_mul(1u32 << row.attempts.clamp(0, 10) as u32).min(MAX_RETRY);
+                let wait =
+                    Duration::from_secs(30).saturating_mul(1u32 << row.attempts.clamp(0, 10) as u32).min(MAX_RETRY);
                 let retry_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
                 tracing::error!(subject = %row.subject, error = format!("{e:#}"), retry_in_s = wait.as_secs(), "cannot send alert email; kept in the outbox");
                 store.mark_failed(row.id, &format!("{e:#}"), retry_at).await?;
@@ -54,7 +55,8 @@ pub async fn flush_outbox(config: &Config, store: &Store, due_by: DateTime<Utc>)
 }
 
 fn smtp_transport(s: &SmtpConfig) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
-    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host).port(s.port).timeout(Some(s.timeout.0));
+    let mut b =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host).port(s.port).timeout(Some(s.timeout.0));
     let mut tls = TlsParameters::builder(s.host.clone());
     if let Some(ca) = &s.ca_file {
         let pem = std::fs::read(ca).map_err(|e| anyhow::anyhow!("smtp.ca_file {}: {e}", ca.display()))?;
@@ -83,9 +85,7 @@ async fn send_smtp(t: &AsyncSmtpTransport<Tokio1Executor>, s: &SmtpConfig, row: 
     let to: Vec<String> = serde_json::from_str(&row.recipients)?;
     let to: Vec<Address> = to
         .iter()
-        .map(|r| {
-            r.rsplit_once('<').map(|(_, a)| a.trim_end_matches('>').trim()).unwrap_or(r.trim()).parse()
-        })
+        .map(|r| r.rsplit_once('<').map(|(_, a)| a.trim_end_matches('>').trim()).unwrap_or(r.trim()).parse())
         .collect::<Result<_, _>>()
         .map_err(|e| anyhow::anyhow!("recipient: {e}"))?;
     let envelope = Envelope::new(Some(from), to)?;
@@ -97,7 +97,12 @@ async fn send_smtp(t: &AsyncSmtpTransport<Tokio1Executor>, s: &SmtpConfig, row: 
 /// duplicates.
 fn write_eml(dir: &Path, row: &OutboxRow) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("outbox directory {}: {e}", dir.display()))?;
-    let name: String = row.message_id.trim_matches(['<', '>']).chars().map(|c| if c.is_ascii_alphanumeric() || "-_.@".contains(c) { c } else { '_' }).collect();
+    let name: String = row
+        .message_id
+        .trim_matches(['<', '>'])
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.@".contains(c) { c } else { '_' })
+        .collect();
     let path = dir.join(format!("{name}.eml"));
     let tmp = dir.join(format!(".{name}.eml.tmp"));
     std::fs::write(&tmp, &row.message).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;

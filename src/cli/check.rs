@@ -11,7 +11,11 @@ pub async fn check_config(ctx: &Context) -> CmdResult {
             for p in &e.problems {
                 eprintln!("{}: {p}", path.display());
             }
-            return Err(Failure::Usage(format!("{}: {} problem(s); nothing was started", path.display(), e.problems.len())));
+            return Err(Failure::Usage(format!(
+                "{}: {} problem(s); nothing was started",
+                path.display(),
+                e.problems.len()
+            )));
         }
     };
     let mut problems = Vec::new();
@@ -23,7 +27,10 @@ pub async fn check_config(ctx: &Context) -> CmdResult {
             String::new()
         }
     };
-    for (what, dir) in [("storage.database", config.storage.database.parent()), ("storage.outbox_dir", Some(config.storage.outbox_dir.as_path()))] {
+    for (what, dir) in [
+        ("storage.database", config.storage.database.parent()),
+        ("storage.outbox_dir", Some(config.storage.outbox_dir.as_path())),
+    ] {
         if let Some(dir) = dir {
             if let Some(existing) = dir.ancestors().find(|a| a.exists()) {
                 if std::fs::metadata(existing).map(|m| m.permissions().readonly()).unwrap_or(true) {

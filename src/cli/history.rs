@@ -157,7 +157,11 @@ fn write_stats(out: &mut impl Write, rows: &[StatsRow], by: Bucket) -> std::io::
         return writeln!(out, "no mentions in this period");
     }
     let fmt = if by == Bucket::Hour { "%Y-%m-%d %H:00" } else { "%Y-%m-%d" };
-    writeln!(out, "{:<16} {:>8} {:>8} {:>8} {:>8} {:>6}", "bucket", "negative", "neutral", "positive", "pending", "neg%")?;
+    writeln!(
+        out,
+        "{:<16} {:>8} {:>8} {:>8} {:>8} {:>6}",
+        "bucket", "negative", "neutral", "positive", "pending", "neg%"
+    )?;
     let (mut n, mut u, mut p, mut q) = (0, 0, 0, 0);
     for r in rows {
         let total = r.negative + r.neutral + r.positive;
@@ -208,8 +212,12 @@ fn write_table(out: &mut impl Write, rows: &[MentionRow], width: usize) -> std::
     }
     // id, time, brand, platform, sentiment, author are fixed; the text takes what is left.
     let fixed = 8 + 1 + 16 + 1 + 10 + 1 + 10 + 1 + 9 + 1 + 12 + 1;
-    let text_w = width.saturating_sub(fixed).max(10);
-    writeln!(out, "{:>8} {:<16} {:<10} {:<10} {:<9} {:<12} text", "id", "created (UTC)", "brand", "platform", "sentiment", "author")?;
+    let text_w = width.saturating_sub(fixed).max(1);
+    writeln!(
+        out,
+        "{:>8} {:<16} {:<10} {:<10} {:<9} {:<12} text",
+        "id", "created (UTC)", "brand", "platform", "sentiment", "author"
+    )?;
     for r in rows {
         let sentiment = match (r.sentiment, r.overridden) {
             (Some(l), true) => format!("{}*", l.as_str()),

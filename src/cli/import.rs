@@ -88,7 +88,11 @@ pub fn parse_line(line: &str, matchers: &[BrandMatcher]) -> Result<IngestItem, S
         mention,
         source: None,
         brands,
-        sentiment: sentiment.map(|label| GivenSentiment { label, scores: None, model_version: IMPORTED_LABEL_VERSION.into() }),
+        sentiment: sentiment.map(|label| GivenSentiment {
+            label,
+            scores: None,
+            model_version: IMPORTED_LABEL_VERSION.into(),
+        }),
     })
 }
 

@@ -74,7 +74,9 @@ pub async fn export_training(ctx: &Context, a: ExportTrainingArgs) -> CmdResult 
     let store = ctx.store(Access::Existing).await?;
     let rows = store.overrides().await?;
     let mut out: Box<dyn Write> = match &a.output {
-        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| Failure::Usage(format!("cannot create {}: {e}", p.display())))?),
+        Some(p) => Box::new(
+            std::fs::File::create(p).map_err(|e| Failure::Usage(format!("cannot create {}: {e}", p.display())))?,
+        ),
         None => Box::new(std::io::stdout().lock()),
     };
     writeln!(out, "label\ttext")?;
@@ -138,7 +140,8 @@ pub fn sources_parse(a: &ParseArgs) -> CmdResult {
         html: Some(HtmlSelectors { item: a.item.clone(), text: a.text.clone(), ..HtmlSelectors::default() }),
         ..ParseContext::default()
     };
-    let page = parse_payload(platform, &body, a.content_type.as_deref(), &ctx).map_err(|e| Failure::Data(e.to_string()))?;
+    let page =
+        parse_payload(platform, &body, a.content_type.as_deref(), &ctx).map_err(|e| Failure::Data(e.to_string()))?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for m in &page.mentions {
         serde_json::to_writer(&mut out, m)?;

@@ -143,13 +143,18 @@ async fn start(config: Config) -> Result<Daemon, Failure> {
     let classifier = match load_classifier(&config.model).await {
         Ok(c) => Some(c),
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "no sentiment model: mentions are stored and wait for classification");
+            tracing::error!(
+                error = format!("{e:#}"),
+                "no sentiment model: mentions are stored and wait for classification"
+            );
             None
         }
     };
     let poller = crate::sources::poll::Poller::new(&config).map_err(|e| Failure::Usage(format!("{e:#}")))?;
     // Whatever a previous run left in the outbox goes out now, backoff or not.
-    if let Err(e) = crate::alert::send::flush_outbox(&config, &store, chrono::Utc::now() + chrono::Duration::days(365)).await {
+    if let Err(e) =
+        crate::alert::send::flush_outbox(&config, &store, chrono::Utc::now() + chrono::Duration::days(365)).await
+    {
         tracing::error!(error = format!("{e:#}"), "outbox");
     }
     Ok(Daemon { config, store, classifier, poller })
@@ -177,27 +182,33 @@ pub async fn poll_once(config: Config, only_source: Option<&str>) -> Result<(), 
 /// `hearsay run`: the daemon, until SIGTERM/SIGINT.
 pub async fn run(config: Config) -> Result<(), Failure> {
     let config_path = config.file.clone();
+    // Signal handlers first: a SIGHUP or SIGTERM right after READY=1 must find them installed.
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut d = start(config).await?;
-    systemd::notify("READY=1\nSTATUS=polling");
     tracing::info!(db = %d.store.path().display(), sources = d.config.sources.len(), brands = d.config.brands.len(), "hearsay started");
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    systemd::notify("READY=1\nSTATUS=polling");
     tokio::spawn(async move {
-        shutdown_signal().await;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
         tracing::info!("shutdown requested: finishing the cycle in hand");
         systemd::notify("STOPPING=1");
         let _ = stop_tx.send(true);
     });
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut watchdog = tokio::time::interval(systemd::watchdog_interval().unwrap_or(Duration::from_secs(3600)));
+    let watchdog_every = systemd::watchdog_interval();
+    let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
     let mut stop = stop_rx.clone();
     loop {
         tokio::select! {
             _ = stop.changed() => break,
             _ = tick.tick() => d.cycle(&stop_rx, None, false).await,
-            _ = watchdog.tick() => {
+            _ = watchdog.tick(), if watchdog_every.is_some() => {
                 // Only vouch for the service while the database answers.
                 match tokio::time::timeout(Duration::from_secs(5), d.store.ping()).await {
                     Ok(Ok(())) => systemd::notify("WATCHDOG=1"),

@@ -341,7 +341,7 @@ impl Generator {
             rating: Some(*self.rng.pick(ratings)),
             engagement: self.rng.below(if tone == Tone::Incident { 30 } else { 6 }) as u32,
             replies: 0,
-            place: self.rng.pick(&COUNTRIES),
+            place: pick_str(&mut self.rng, &COUNTRIES),
             tone,
         };
         self.posts.push(post);
@@ -365,7 +365,7 @@ impl Generator {
             rating: None,
             engagement: 0,
             replies: 0,
-            place: self.rng.pick(&PUBLISHERS),
+            place: pick_str(&mut self.rng, &PUBLISHERS),
             tone,
         };
         self.posts.push(post);
@@ -473,6 +473,11 @@ impl Generator {
         let x = self.rng.f64();
         (1.0 + heat * 300.0 * x.powi(6) + heat * 8.0 * x) as u32
     }
+}
+
+/// One of `items` (a `&'static str`, where field inference needs the type spelled out).
+fn pick_str(rng: &mut Rng, items: &[&'static str]) -> &'static str {
+    items[rng.below(items.len() as u64) as usize]
 }
 
 /// splitmix64: small, fast, and the same numbers on every platform.

@@ -73,11 +73,19 @@ impl SourceConfig {
         }
         match &self.settings {
             PlatformSettings::Reddit(s) => {
-                need("client_id", !s.client_id.is_empty(), "required: the OAuth app's client id (reddit.com/prefs/apps)");
+                need(
+                    "client_id",
+                    !s.client_id.is_empty(),
+                    "required: the OAuth app's client id (reddit.com/prefs/apps)",
+                );
                 check_secret(&mut p, "client_secret", &s.client_secret, true, self.enabled);
             }
             PlatformSettings::Mastodon(s) => {
-                need("instances", !s.instances.is_empty(), "list at least one instance URL, e.g. [\"https://mastodon.social\"]");
+                need(
+                    "instances",
+                    !s.instances.is_empty(),
+                    "list at least one instance URL, e.g. [\"https://mastodon.social\"]",
+                );
                 check_secret(&mut p, "token", &s.token, false, self.enabled);
             }
             PlatformSettings::Bluesky(s) => {
@@ -93,12 +101,24 @@ impl SourceConfig {
             PlatformSettings::GitHub(s) => check_secret(&mut p, "token", &s.token, false, self.enabled),
             PlatformSettings::AppStore(s) => {
                 need("app_ids", !s.app_ids.is_empty(), "list at least one numeric App Store app id");
-                need("app_ids", s.app_ids.iter().all(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_digit())), "app ids are numbers, e.g. \"1404176564\"");
+                need(
+                    "app_ids",
+                    s.app_ids.iter().all(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_digit())),
+                    "app ids are numbers, e.g. \"1404176564\"",
+                );
                 need("pages", (1..=10).contains(&s.pages), "must be between 1 and 10 (Apple serves at most 10 pages)");
             }
             PlatformSettings::Trustpilot(s) => {
-                need("business_units", !s.business_units.is_empty(), "list at least one business unit, e.g. [\"www.acme.com\"]");
-                need("accept_terms", s.accept_terms || !self.enabled, "scraping Trustpilot is opt-in: read README's note on the site's terms and set accept_terms = true");
+                need(
+                    "business_units",
+                    !s.business_units.is_empty(),
+                    "list at least one business unit, e.g. [\"www.acme.com\"]",
+                );
+                need(
+                    "accept_terms",
+                    s.accept_terms || !self.enabled,
+                    "scraping Trustpilot is opt-in: read README's note on the site's terms and set accept_terms = true",
+                );
             }
             PlatformSettings::Yelp(s) => {
                 need("business_ids", !s.business_ids.is_empty(), "list at least one Yelp business id or alias");
@@ -117,7 +137,7 @@ impl SourceConfig {
         }
         for (key, url) in self.settings.urls() {
             if url::Url::parse(url).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
-                p.push(Problem { path: key.into(), message: format!("{url:?} is not an http(s) URL") });
+                p.push(Problem { path: key, message: format!("{url:?} is not an http(s) URL") });
             }
         }
         p
@@ -152,7 +172,12 @@ pub struct SecretKeys {
 
 impl SecretKeys {
     pub fn spec(&self, key: &str) -> Result<Option<SecretSpec>, String> {
-        SecretSpec::from_parts(key, self.inline.as_ref().map(|s| s.expose().to_string()), self.file.clone(), self.env.clone())
+        SecretSpec::from_parts(
+            key,
+            self.inline.as_ref().map(|s| s.expose().to_string()),
+            self.file.clone(),
+            self.env.clone(),
+        )
     }
 
     /// The secret's value, if configured and readable.

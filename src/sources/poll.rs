@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER};
+use reqwest::header::{
+    HeaderMap, HeaderValue, AUTHORIZATION, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER,
+};
 use reqwest::StatusCode;
 use tokio::sync::{watch, Semaphore};
 
@@ -155,7 +157,13 @@ impl Poller {
             .await
     }
 
-    async fn poll_pair(&self, store: &Store, source: &SourceConfig, brand: &BrandMatcher, state: Option<SourceState>) -> PollOutcome {
+    async fn poll_pair(
+        &self,
+        store: &Store,
+        source: &SourceConfig,
+        brand: &BrandMatcher,
+        state: Option<SourceState>,
+    ) -> PollOutcome {
         let span = tracing::info_span!("poll", source = %source.name, brand = %brand.name);
         let _enter = span.enter();
         let started = Utc::now();
@@ -191,8 +199,12 @@ impl Poller {
                 let wait = backoff(interval, st.consecutive_failures as u32, &e.class);
                 st.next_poll_at = now + wait.as_secs() as i64;
                 match e.class {
-                    ErrorClass::Config => tracing::error!(error = %e.message, "source needs configuration; fix it and reload (SIGHUP)"),
-                    _ => tracing::warn!(error = %e.message, class = e.class.as_str(), retry_in_s = wait.as_secs(), "poll failed"),
+                    ErrorClass::Config => {
+                        tracing::error!(error = %e.message, "source needs configuration; fix it and reload (SIGHUP)")
+                    }
+                    _ => {
+                        tracing::warn!(error = %e.message, class = e.class.as_str(), retry_in_s = wait.as_secs(), "poll failed")
+                    }
                 }
                 (PollStatus::Error, 0, 0, Some(e.clone()))
             }
@@ -227,7 +239,8 @@ impl Poller {
         let cursor: Option<i64> = st.cursor.as_deref().and_then(|c| c.parse().ok());
         let since = cursor.map(|c| c - CURSOR_OVERLAP_SECS);
         let plan = requests::plan(&source.settings, &brand.search_terms(), since);
-        let mut etags: HashMap<String, String> = st.etag.as_deref().and_then(|e| serde_json::from_str(e).ok()).unwrap_or_default();
+        let mut etags: HashMap<String, String> =
+            st.etag.as_deref().and_then(|e| serde_json::from_str(e).ok()).unwrap_or_default();
         let mut modified: HashMap<String, String> =
             st.last_modified.as_deref().and_then(|e| serde_json::from_str(e).ok()).unwrap_or_default();
         let auth = self.auth_header(source, plan.auth).await?;
@@ -280,7 +293,11 @@ impl Poller {
                     Ok(p) => p,
                     Err(e) => {
                         tracing::warn!(url = %url, sample = %String::from_utf8_lossy(&fetched.body[..fetched.body.len().min(200)]), "bad payload");
-                        first_error.get_or_insert(PollError::new(ErrorClass::BadPayload, Some(fetched.status.as_u16()), e.to_string()));
+                        first_error.get_or_insert(PollError::new(
+                            ErrorClass::BadPayload,
+                            Some(fetched.status.as_u16()),
+                            e.to_string(),
+                        ));
                         break;
                     }
                 };
@@ -288,7 +305,10 @@ impl Poller {
                 let oldest = page.mentions.iter().map(|m| m.created_at.timestamp()).min();
                 newest = newest.max(page.mentions.iter().map(|m| m.created_at.timestamp()).max().unwrap_or(i64::MIN));
                 let items = match_brand(&page, source, brand, feed);
-                let report = store.ingest(&items).await.map_err(|e| PollError::new(ErrorClass::Transient, None, format!("cannot store mentions: {e}")))?;
+                let report = store
+                    .ingest(&items)
+                    .await
+                    .map_err(|e| PollError::new(ErrorClass::Transient, None, format!("cannot store mentions: {e}")))?;
                 new += report.inserted;
                 if let Some(b) = page.hints.backoff_secs {
                     tokio::time::sleep(Duration::from_secs(b.min(300))).await;
@@ -323,15 +343,18 @@ impl Poller {
             _ => None,
         };
         match key {
-            Some(k) => format!("{url}&key={}", url::form_urlencoded::byte_serialize(k.expose().as_bytes()).collect::<String>()),
+            Some(k) => {
+                format!("{url}&key={}", url::form_urlencoded::byte_serialize(k.expose().as_bytes()).collect::<String>())
+            }
             None => url.to_string(),
         }
     }
 
     async fn auth_header(&self, source: &SourceConfig, auth: Auth) -> Result<Option<HeaderValue>, PollError> {
         let bearer = |token: &str| {
-            let mut v = HeaderValue::from_str(&format!("Bearer {token}"))
-                .map_err(|_| PollError::new(ErrorClass::Config, None, "credential contains characters not allowed in a header"))?;
+            let mut v = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                PollError::new(ErrorClass::Config, None, "credential contains characters not allowed in a header")
+            })?;
             v.set_sensitive(true);
             Ok::<_, PollError>(Some(v))
         };
@@ -434,7 +457,10 @@ impl Poller {
             .to_string();
         let sem = {
             let mut hosts = self.hosts.lock().expect("host map poisoned");
-            hosts.entry(host).or_insert_with(|| Arc::new(Semaphore::new(self.polling.per_host_concurrency.max(1) as usize))).clone()
+            hosts
+                .entry(host)
+                .or_insert_with(|| Arc::new(Semaphore::new(self.polling.per_host_concurrency.max(1) as usize)))
+                .clone()
         };
         let _permit = sem.acquire().await.expect("semaphore never closed");
         let mut resp = self.client.get(url).headers(headers).send().await.map_err(|e| transport_error(&e))?;
@@ -453,13 +479,19 @@ impl Poller {
                 return Err(PollError::new(
                     ErrorClass::BadPayload,
                     Some(status.as_u16()),
-                    format!("response from {} is larger than {} MiB; refused", redact_url(url), self.polling.max_body_mib),
+                    format!(
+                        "response from {} is larger than {} MiB; refused",
+                        redact_url(url),
+                        self.polling.max_body_mib
+                    ),
                 ));
             }
             body.extend_from_slice(&chunk);
         }
         // Reddit announces its budget; when it is spent, wait for the reset instead of being throttled.
-        if let (Some(rem), Some(reset)) = (header_f64(&headers, "x-ratelimit-remaining"), header_f64(&headers, "x-ratelimit-reset")) {
+        if let (Some(rem), Some(reset)) =
+            (header_f64(&headers, "x-ratelimit-remaining"), header_f64(&headers, "x-ratelimit-reset"))
+        {
             if rem < 1.0 {
                 tokio::time::sleep(Duration::from_secs_f64(reset.clamp(0.0, 600.0))).await;
             }
@@ -475,7 +507,8 @@ fn match_brand(page: &ParsedPage, source: &SourceConfig, brand: &BrandMatcher, f
         .iter()
         .filter_map(|m| {
             let text = MatchText::new(m.title.as_deref(), &m.text);
-            let cand = Candidate { text: &text, author: m.author.as_deref(), url: m.url.as_deref(), lang: m.lang.as_deref() };
+            let cand =
+                Candidate { text: &text, author: m.author.as_deref(), url: m.url.as_deref(), lang: m.lang.as_deref() };
             let terms = if feed.owned {
                 if brand.excluded(&cand) {
                     return None;
@@ -519,18 +552,37 @@ pub fn redact_url(url: &str) -> String {
 }
 
 fn transport_error(e: &reqwest::Error) -> PollError {
-    let what = if e.is_timeout() { "timed out" } else if e.is_connect() { "connection failed" } else { "request failed" };
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
     let url = e.url().map(|u| redact_url(u.as_str())).unwrap_or_default();
     PollError::new(ErrorClass::Transient, None, format!("{what}: {url}"))
 }
 
 fn status_error(status: StatusCode, headers: Option<&HeaderMap>, what: &str) -> PollError {
     let code = Some(status.as_u16());
-    let retry_after = headers.and_then(|h| h.get(RETRY_AFTER)).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+    let retry_after =
+        headers.and_then(|h| h.get(RETRY_AFTER)).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
     match status.as_u16() {
-        401 | 403 => PollError::new(ErrorClass::Config, code, format!("{what}: HTTP {status}: credentials missing, wrong or lacking permission")),
-        404 | 410 => PollError::new(ErrorClass::Config, code, format!("{what}: HTTP {status}: check the ids / URL in the config")),
-        429 | 503 => PollError::new(ErrorClass::RateLimited { retry_after }, code, format!("{what}: HTTP {status}: rate limited")),
+        401 | 403 => PollError::new(
+            ErrorClass::Config,
+            code,
+            format!("{what}: HTTP {status}: credentials missing, wrong or lacking permission"),
+        ),
+        404 | 410 => PollError::new(
+            ErrorClass::Config,
+            code,
+            format!("{what}: HTTP {status}: check the ids / URL in the config"),
+        ),
+        429 | 503 => PollError::new(
+            ErrorClass::RateLimited { retry_after },
+            code,
+            format!("{what}: HTTP {status}: rate limited"),
+        ),
         _ => PollError::new(ErrorClass::Transient, code, format!("{what}: HTTP {status}")),
     }
 }
@@ -558,7 +610,8 @@ pub fn backoff(interval: Duration, failures: u32, class: &ErrorClass) -> Duratio
 
 /// ±`frac` random jitter so many sources do not poll in lock-step.
 fn jitter(d: Duration, frac: f64) -> Duration {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let r = (nanos % 10_000) as f64 / 10_000.0; // [0, 1)
     d.mul_f64(1.0 + frac * (2.0 * r - 1.0))
 }
@@ -572,8 +625,15 @@ pub async fn print_status(store: &Store) -> Result<(), Failure> {
     }
     let per_day: HashMap<(String, String), f64> =
         store.items_per_day(7).await?.into_iter().map(|(s, b, n)| ((s, b), n)).collect();
-    let fmt = |t: Option<i64>| t.and_then(|t| DateTime::from_timestamp(t, 0)).map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into());
-    println!("{:<16} {:<12} {:<10} {:<16} {:<16} {:>9}  {}", "source", "brand", "health", "last success", "next poll", "items/day", "last error");
+    let fmt = |t: Option<i64>| {
+        t.and_then(|t| DateTime::from_timestamp(t, 0))
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    println!(
+        "{:<16} {:<12} {:<10} {:<16} {:<16} {:>9}  last error",
+        "source", "brand", "health", "last success", "next poll", "items/day"
+    );
     for s in &states {
         let rate = per_day.get(&(s.source.clone(), s.brand.clone())).copied().unwrap_or(0.0);
         let health = if s.degraded_since.is_some() {
@@ -594,7 +654,10 @@ pub async fn print_status(store: &Store) -> Result<(), Failure> {
             fmt(s.last_success_at),
             fmt(Some(s.next_poll_at)),
             rate,
-            s.last_error.as_deref().map(|e| format!("{} ({})", e, s.last_error_class.as_deref().unwrap_or("?"))).unwrap_or_default()
+            s.last_error
+                .as_deref()
+                .map(|e| format!("{} ({})", e, s.last_error_class.as_deref().unwrap_or("?")))
+                .unwrap_or_default()
         );
     }
     Ok(())
@@ -618,15 +681,32 @@ pub async fn check(config: &Config, only: Option<&str>) -> Result<(), Failure> {
             }
             let f = poller.fetch(&poller.with_query_key(s, &feed.url), headers).await?;
             let ct = f.headers.get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-            let ctx = ParseContext { base_url: Some(feed.url.clone()), country: feed.country.clone(), html: requests::html_selectors(&s.settings), fetched_at: None };
-            parse_payload(s.platform(), &f.body, ct, &ctx).map_err(|e| PollError::new(ErrorClass::BadPayload, Some(f.status.as_u16()), e.to_string()))
+            let ctx = ParseContext {
+                base_url: Some(feed.url.clone()),
+                country: feed.country.clone(),
+                html: requests::html_selectors(&s.settings),
+                fetched_at: None,
+            };
+            parse_payload(s.platform(), &f.body, ct, &ctx)
+                .map_err(|e| PollError::new(ErrorClass::BadPayload, Some(f.status.as_u16()), e.to_string()))
         }
         .await;
         match outcome {
             Ok(page) => {
                 let matching = match_brand(&page, s, brand, feed).len();
-                println!("{:<16} ok: {} items ({} match {}), newest: {}", s.name, page.mentions.len(), matching, brand.name,
-                    page.mentions.iter().map(|m| m.created_at).max().map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into()));
+                println!(
+                    "{:<16} ok: {} items ({} match {}), newest: {}",
+                    s.name,
+                    page.mentions.len(),
+                    matching,
+                    brand.name,
+                    page.mentions
+                        .iter()
+                        .map(|m| m.created_at)
+                        .max()
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_else(|| "-".into())
+                );
             }
             Err(e) => {
                 failed += 1;
@@ -653,7 +733,11 @@ mod tests {
         assert!((1920.0..=2880.0).contains(&b3), "{b3}");
         let big = backoff(i, 30, &ErrorClass::Transient).as_secs_f64();
         assert!(big <= MAX_BACKOFF.as_secs_f64() * 1.2, "{big}");
-        let ra = backoff(Duration::from_secs(60), 1, &ErrorClass::RateLimited { retry_after: Some(Duration::from_secs(3600)) });
+        let ra = backoff(
+            Duration::from_secs(60),
+            1,
+            &ErrorClass::RateLimited { retry_after: Some(Duration::from_secs(3600)) },
+        );
         assert!(ra.as_secs() >= 2880, "{ra:?}");
     }
 

@@ -65,12 +65,20 @@ fn trim_base(s: &str) -> &str {
 /// Builds the plan for one brand. `terms` are the brand query's positive search terms; `since` the cursor
 /// (Unix seconds) minus the overlap, when known.
 pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -> RequestPlan {
-    let or_query = terms.iter().map(|t| if t.contains(' ') { format!("\"{t}\"") } else { t.clone() }).collect::<Vec<_>>().join(" OR ");
+    let or_query = terms
+        .iter()
+        .map(|t| if t.contains(' ') { format!("\"{t}\"") } else { t.clone() })
+        .collect::<Vec<_>>()
+        .join(" OR ");
     let per_term = |f: &dyn Fn(&str) -> Feed| terms.iter().take(5).map(|t| f(t)).collect::<Vec<_>>();
     match settings {
         PlatformSettings::Reddit(s) => {
             let base = trim_base(&s.base_url);
-            let path = if s.subreddits.is_empty() { String::from("/search") } else { format!("/r/{}/search", s.subreddits.join("+")) };
+            let path = if s.subreddits.is_empty() {
+                String::from("/search")
+            } else {
+                format!("/r/{}/search", s.subreddits.join("+"))
+            };
             let restrict = if s.subreddits.is_empty() { "" } else { "&restrict_sr=1" };
             let mut feeds = vec![Feed {
                 key: "link".into(),
@@ -82,7 +90,10 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
             if s.include_comments {
                 feeds.push(Feed {
                     key: "comment".into(),
-                    url: format!("{base}{path}?q={}&sort=new&type=comment&limit=100&raw_json=1{restrict}", enc(&or_query)),
+                    url: format!(
+                        "{base}{path}?q={}&sort=new&type=comment&limit=100&raw_json=1{restrict}",
+                        enc(&or_query)
+                    ),
                     paging: Paging::Token("after"),
                     country: None,
                     owned: false,
@@ -92,11 +103,16 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
         }
         PlatformSettings::HackerNews(s) => {
             let base = trim_base(&s.base_url);
-            let filter = since.map(|t| format!("&numericFilters={}", enc(&format!("created_at_i>{t}")))).unwrap_or_default();
+            let filter =
+                since.map(|t| format!("&numericFilters={}", enc(&format!("created_at_i>{t}")))).unwrap_or_default();
             RequestPlan {
                 feeds: per_term(&|t| Feed {
                     key: format!("q:{t}"),
-                    url: format!("{base}/api/v1/search_by_date?query={}&tags={}&hitsPerPage=100{filter}", enc(t), enc(&s.tags)),
+                    url: format!(
+                        "{base}/api/v1/search_by_date?query={}&tags={}&hitsPerPage=100{filter}",
+                        enc(t),
+                        enc(&s.tags)
+                    ),
                     paging: Paging::Number { param: "page", first: 0 },
                     country: None,
                     owned: false,
@@ -129,7 +145,14 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                     });
                 }
             }
-            RequestPlan { feeds, auth: if s.token.inline.is_some() || s.token.file.is_some() || s.token.env.is_some() { Auth::Bearer } else { Auth::None } }
+            RequestPlan {
+                feeds,
+                auth: if s.token.inline.is_some() || s.token.file.is_some() || s.token.env.is_some() {
+                    Auth::Bearer
+                } else {
+                    Auth::None
+                },
+            }
         }
         PlatformSettings::Bluesky(s) => {
             let base = trim_base(&s.service);
@@ -140,7 +163,10 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
             RequestPlan {
                 feeds: per_term(&|t| Feed {
                     key: format!("q:{t}"),
-                    url: format!("{base}/xrpc/app.bsky.feed.searchPosts?q={}&sort=latest&limit=100{since_param}", enc(t)),
+                    url: format!(
+                        "{base}/xrpc/app.bsky.feed.searchPosts?q={}&sort=latest&limit=100{since_param}",
+                        enc(t)
+                    ),
                     paging: Paging::Token("cursor"),
                     country: None,
                     owned: false,
@@ -172,7 +198,10 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                 .unwrap_or_default();
             let mut feeds = vec![Feed {
                 key: "search".into(),
-                url: format!("{base}/search?part=snippet&type=video&order=date&maxResults=50&q={}{after}", enc(&or_query)),
+                url: format!(
+                    "{base}/search?part=snippet&type=video&order=date&maxResults=50&q={}{after}",
+                    enc(&or_query)
+                ),
                 paging: Paging::Token("pageToken"),
                 country: None,
                 owned: false,
@@ -180,7 +209,10 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
             for v in &s.watch_videos {
                 feeds.push(Feed {
                     key: format!("video:{v}"),
-                    url: format!("{base}/commentThreads?part=snippet&videoId={}&order=time&maxResults=100&textFormat=plainText", enc(v)),
+                    url: format!(
+                        "{base}/commentThreads?part=snippet&videoId={}&order=time&maxResults=100&textFormat=plainText",
+                        enc(v)
+                    ),
                     paging: Paging::Token("pageToken"),
                     country: None,
                     owned: false,
@@ -196,7 +228,11 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                 for t in terms.iter().take(5) {
                     feeds.push(Feed {
                         key: format!("{site} q:{t}"),
-                        url: format!("{base}/2.3/search/excerpts?order=desc&sort=creation&site={}&q={}&pagesize=100{from}", enc(site), enc(t)),
+                        url: format!(
+                            "{base}/2.3/search/excerpts?order=desc&sort=creation&site={}&q={}&pagesize=100{from}",
+                            enc(site),
+                            enc(t)
+                        ),
                         paging: Paging::Number { param: "page", first: 1 },
                         country: None,
                         owned: false,
@@ -214,7 +250,10 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
             RequestPlan {
                 feeds: vec![Feed {
                     key: "issues".into(),
-                    url: format!("{base}/search/issues?q={}&sort=created&order=desc&per_page=100", enc(&format!("{or_query}{created}"))),
+                    url: format!(
+                        "{base}/search/issues?q={}&sort=created&order=desc&per_page=100",
+                        enc(&format!("{or_query}{created}"))
+                    ),
                     paging: Paging::Number { param: "page", first: 1 },
                     country: None,
                     owned: false,
@@ -273,11 +312,21 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
             }
         }
         PlatformSettings::Feed(s) => RequestPlan {
-            feeds: s.urls.iter().map(|u| Feed { key: u.clone(), url: u.clone(), paging: Paging::None, country: None, owned: false }).collect(),
+            feeds: s
+                .urls
+                .iter()
+                .map(|u| Feed { key: u.clone(), url: u.clone(), paging: Paging::None, country: None, owned: false })
+                .collect(),
             auth: Auth::None,
         },
         PlatformSettings::Html(s) => RequestPlan {
-            feeds: vec![Feed { key: s.url.clone(), url: s.url.clone(), paging: Paging::None, country: None, owned: false }],
+            feeds: vec![Feed {
+                key: s.url.clone(),
+                url: s.url.clone(),
+                paging: Paging::None,
+                country: None,
+                owned: false,
+            }],
             auth: Auth::None,
         },
     }
@@ -292,12 +341,14 @@ pub fn next_url(feed: &Feed, fetched: u32, last: &ParsedPage, page_size_hint: us
             Some(format!("{}&{param}={}", feed.url, enc(token)))
         }
         Paging::Number { param, first } => {
-            let more = last.hints.has_more.unwrap_or(last.mentions.len() + last.skipped >= page_size_hint && page_size_hint > 0);
+            let more = last
+                .hints
+                .has_more
+                .unwrap_or(last.mentions.len() + last.skipped >= page_size_hint && page_size_hint > 0);
             more.then(|| format!("{}&{param}={}", feed.url, first + fetched))
         }
-        Paging::AppStorePath => {
-            (fetched < 10 && !last.mentions.is_empty()).then(|| feed.url.replace("/page=1/", &format!("/page={}/", fetched + 1)))
-        }
+        Paging::AppStorePath => (fetched < 10 && !last.mentions.is_empty())
+            .then(|| feed.url.replace("/page=1/", &format!("/page={}/", fetched + 1))),
     }
 }
 

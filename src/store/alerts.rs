@@ -82,7 +82,7 @@ impl Store {
         events: &[NewAlert<'_>],
     ) -> Result<(), StoreError> {
         let now = now_ts();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO alert_state (brand, kind, state) VALUES (?1, ?2, ?3)
              ON CONFLICT (brand, kind) DO UPDATE SET state = excluded.state",

@@ -109,7 +109,7 @@ impl Store {
             .collect();
         let doc = serde_json::Value::Array(docs).to_string();
 
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let inserted = sqlx::query(
             "INSERT OR IGNORE INTO mentions (platform, external_id, url, canonical_url, author, title, text, text_hash,
                  created_at, fetched_at, kind, lang, rating, metrics, parent_id, source)
@@ -200,13 +200,9 @@ impl Store {
     }
 
     /// Records model labels (never touching manual overrides) and takes the mentions off the queue.
-    pub async fn store_labels(
-        &self,
-        labels: &[(i64, Label, [f32; 3])],
-        model_version: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn store_labels(&self, labels: &[(i64, Label, [f32; 3])], model_version: &str) -> Result<(), StoreError> {
         let now = now_ts();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for (id, label, s) in labels {
             sqlx::query(
                 "INSERT INTO sentiment (mention_id, label, score_negative, score_neutral, score_positive, model_version, classified_at)
@@ -232,7 +228,7 @@ impl Store {
 
     /// Notes a failed classification attempt so the mention is retried later, behind fresher ones.
     pub async fn classify_failed(&self, ids: &[i64], error: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         for id in ids {
             sqlx::query("UPDATE classify_queue SET attempts = attempts + 1, last_error = ?2 WHERE mention_id = ?1")
                 .bind(id)
@@ -259,8 +255,10 @@ impl Store {
 
     /// Manual sentiment override (`hearsay relabel`). Returns false when the mention does not exist.
     pub async fn relabel(&self, mention_id: i64, label: Label) -> Result<bool, StoreError> {
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM mentions WHERE id = ?1").bind(mention_id).fetch_optional(&self.pool).await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM mentions WHERE id = ?1")
+            .bind(mention_id)
+            .fetch_optional(&self.pool)
+            .await?;
         if exists.is_none() {
             return Ok(false);
         }
@@ -284,10 +282,7 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| Some((r.get::<String, _>(0).parse().ok()?, r.get::<String, _>(1))))
-            .collect())
+        Ok(rows.iter().filter_map(|r| Some((r.get::<String, _>(0).parse().ok()?, r.get::<String, _>(1)))).collect())
     }
 
     /// The history query behind `hearsay mentions` and `hearsay export`, newest first.
@@ -317,10 +312,11 @@ impl Store {
         Ok(rows
             .iter()
             .map(|r| {
-                let scores = match (r.get::<Option<f64>, _>(12), r.get::<Option<f64>, _>(13), r.get::<Option<f64>, _>(14)) {
-                    (Some(a), Some(b), Some(c)) => Some([a as f32, b as f32, c as f32]),
-                    _ => None,
-                };
+                let scores =
+                    match (r.get::<Option<f64>, _>(12), r.get::<Option<f64>, _>(13), r.get::<Option<f64>, _>(14)) {
+                        (Some(a), Some(b), Some(c)) => Some([a as f32, b as f32, c as f32]),
+                        _ => None,
+                    };
                 MentionRow {
                     id: r.get(0),
                     brand: r.get(1),
@@ -335,7 +331,10 @@ impl Store {
                     kind: r.get(10),
                     external_id: r.get(11),
                     scores,
-                    terms: r.get::<Option<String>, _>(15).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
+                    terms: r
+                        .get::<Option<String>, _>(15)
+                        .and_then(|t| serde_json::from_str(&t).ok())
+                        .unwrap_or_default(),
                     rating: r.get(16),
                     lang: r.get(17),
                 }
@@ -357,7 +356,8 @@ impl Store {
         let mut binds = Vec::new();
         let needs_mention = f.platform.is_some() || f.search.is_some();
         if needs_mention {
-            sql = sql.replace("FROM mention_brands mb", "FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id");
+            sql =
+                sql.replace("FROM mention_brands mb", "FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id");
         }
         push_filters(&mut sql, &mut binds, &MentionFilter { limit: None, ..f.clone() });
         sql.push_str(" GROUP BY bucket ORDER BY bucket");
@@ -442,7 +442,9 @@ fn push_filters(sql: &mut String, binds: &mut Vec<Bind>, f: &MentionFilter) {
         // With a brand or a time range the newest-first scan of (brand, time) stops after `limit` hits, so each
         // candidate is checked against the index by rowid; without them the whole match set is the better start.
         if f.brand.is_some() || f.since.is_some() {
-            sql.push_str(" AND EXISTS (SELECT 1 FROM mentions_fts WHERE mentions_fts MATCH ? AND rowid = mb.mention_id)");
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM mentions_fts WHERE mentions_fts MATCH ? AND rowid = mb.mention_id)",
+            );
         } else {
             sql.push_str(" AND mb.mention_id IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ?)");
         }

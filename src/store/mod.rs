@@ -83,9 +83,11 @@ impl Store {
                 )));
             }
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
             }
-            create_private(path).map_err(|e| StoreError::Invalid(format!("cannot create database {}: {e}", path.display())))?;
+            create_private(path)
+                .map_err(|e| StoreError::Invalid(format!("cannot create database {}: {e}", path.display())))?;
         }
         let url = if memory { "sqlite::memory:".to_string() } else { format!("sqlite://{}", path.display()) };
         let opts = SqliteConnectOptions::from_str(&url)
@@ -118,9 +120,8 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::classify(&self.path, e))?;
         if has_table.is_some() {
-            let (found,): (Option<i64>,) = sqlx::query_as("SELECT max(version) FROM _sqlx_migrations")
-                .fetch_one(&self.pool)
-                .await?;
+            let (found,): (Option<i64>,) =
+                sqlx::query_as("SELECT max(version) FROM _sqlx_migrations").fetch_one(&self.pool).await?;
             if let Some(found) = found.filter(|f| *f > known) {
                 return Err(StoreError::NewerSchema { path: self.path.clone(), found, known });
             }
@@ -129,6 +130,13 @@ impl Store {
             sqlx::migrate::MigrateError::Execute(e) => StoreError::classify(&self.path, e),
             source => StoreError::Migrate { path: self.path.clone(), source },
         })
+    }
+
+    /// A write transaction that takes SQLite's write lock at `BEGIN` (IMMEDIATE). A deferred transaction that
+    /// reads first and writes later fails at once with "database is locked" when another writer got in between;
+    /// an immediate one waits (busy_timeout) for its turn instead.
+    pub async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -141,7 +149,8 @@ impl Store {
 
     /// The schema version applied (highest migration).
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
-        let (v,): (Option<i64>,) = sqlx::query_as("SELECT max(version) FROM _sqlx_migrations").fetch_one(&self.pool).await?;
+        let (v,): (Option<i64>,) =
+            sqlx::query_as("SELECT max(version) FROM _sqlx_migrations").fetch_one(&self.pool).await?;
         Ok(v.unwrap_or(0))
     }
 

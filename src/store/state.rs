@@ -83,7 +83,7 @@ impl Store {
 
     /// Writes the whole state row (the poller owns its fields) and the poll log entry, in one transaction.
     pub async fn save_poll(&self, st: &SourceState, rec: &PollRecord) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO source_state (source, brand, platform, cursor, etag, last_modified, next_poll_at,
                  consecutive_failures, last_error, last_error_class, last_error_at, last_success_at,
@@ -146,7 +146,12 @@ impl Store {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
 
-    pub async fn add_silence(&self, brand: &str, until: DateTime<Utc>, comment: Option<&str>) -> Result<i64, StoreError> {
+    pub async fn add_silence(
+        &self,
+        brand: &str,
+        until: DateTime<Utc>,
+        comment: Option<&str>,
+    ) -> Result<i64, StoreError> {
         let r = sqlx::query("INSERT INTO silences (brand, until, comment, created_at) VALUES (?1, ?2, ?3, ?4)")
             .bind(brand)
             .bind(until.timestamp())
@@ -165,6 +170,9 @@ impl Store {
 
     /// Silences still in force at `at`.
     pub async fn active_silences(&self, at: DateTime<Utc>) -> Result<Vec<Silence>, StoreError> {
-        Ok(sqlx::query_as("SELECT * FROM silences WHERE until > ?1 ORDER BY until").bind(at.timestamp()).fetch_all(&self.pool).await?)
+        Ok(sqlx::query_as("SELECT * FROM silences WHERE until > ?1 ORDER BY until")
+            .bind(at.timestamp())
+            .fetch_all(&self.pool)
+            .await?)
     }
 }

@@ -33,24 +33,61 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A test CA and a `localhost` server certificate signed by it (rustls refuses a CA certificate as the server's).
+/// Returns (server cert, server key); the CA is `dir/ca.pem`.
 fn make_cert(dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let ok = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl")
-        .success();
-    assert!(ok, "openssl req");
+    let ext = dir.join("leaf.ext");
+    std::fs::write(&ext, "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    let run = |args: &[&str]| {
+        let ok = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl")
+            .success();
+        assert!(ok, "openssl {args:?}");
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=hearsay test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "key.pem", "-out", "leaf.csr"]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        "cert.pem",
+        "-extfile",
+        "leaf.ext",
+    ]);
     (cert, key)
 }
 
 fn start_smtp(dir: &Path, port: u16) -> SmtpServer {
-    let (cert, key) = if dir.join("cert.pem").exists() { (dir.join("cert.pem"), dir.join("key.pem")) } else { make_cert(dir) };
+    let (cert, key) =
+        if dir.join("cert.pem").exists() { (dir.join("cert.pem"), dir.join("key.pem")) } else { make_cert(dir) };
     let out = dir.join("received");
     std::fs::create_dir_all(&out).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_server.py");
@@ -65,7 +102,7 @@ fn start_smtp(dir: &Path, port: u16) -> SmtpServer {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert!(line.starts_with("READY"), "smtp server: {line:?}");
-    SmtpServer { child, port, out, cert }
+    SmtpServer { child, port, out, cert: dir.join("ca.pem") }
 }
 
 /// Four weeks of ordinary chatter about Acme (about 2 negatives an hour among 10 mentions), then a burst of
@@ -78,16 +115,39 @@ fn spiky_history(dir: &Path) -> PathBuf {
         for k in 0..10 {
             n += 1;
             let t = now - Duration::hours(h) + Duration::minutes(k * 6);
-            let sentiment = if (n * 7919) % 5 == 0 { "negative" } else if k % 2 == 0 { "neutral" } else { "positive" };
-            lines.push(record("reddit", &format!("b{n}"), "Acme", sentiment, &t.to_rfc3339(), &format!("acme routine mention {n}")));
+            let sentiment = if (n * 7919) % 5 == 0 {
+                "negative"
+            } else if k % 2 == 0 {
+                "neutral"
+            } else {
+                "positive"
+            };
+            lines.push(record(
+                "reddit",
+                &format!("b{n}"),
+                "Acme",
+                sentiment,
+                &t.to_rfc3339(),
+                &format!("acme routine mention {n}"),
+            ));
         }
     }
-    let complaints = ["Acme charged me twice and support does not answer", "still no refund from acme after the double charge",
-        "acme billing is broken, double charged again", "acme outage, cannot log in, no refund for downtime"];
+    let complaints = [
+        "Acme charged me twice and support does not answer",
+        "still no refund from acme after the double charge",
+        "acme billing is broken, double charged again",
+        "acme outage, cannot log in, no refund for downtime",
+    ];
     for i in 0..40 {
         let t = now - Duration::minutes(55) + Duration::seconds(i * 80);
-        lines.push(record(["reddit", "hackernews", "mastodon"][i as usize % 3], &format!("c{i}"), "Acme", "negative", &t.to_rfc3339(),
-            &format!("{} #{i}", complaints[i as usize % 4])));
+        lines.push(record(
+            ["reddit", "hackernews", "mastodon"][i as usize % 3],
+            &format!("c{i}"),
+            "Acme",
+            "negative",
+            &t.to_rfc3339(),
+            &format!("{} #{i}", complaints[i as usize % 4]),
+        ));
     }
     let file = write_file(dir, "history.jsonl", &lines);
     let db = dir.join("h.db");
@@ -135,13 +195,21 @@ ca_file = "{cert}"
 }
 
 fn received(out: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(out).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "eml")).collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
     v.sort();
     v
 }
 
 fn parse_eml(p: &Path) -> serde_json::Value {
-    let out = Command::new("python3").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/parse_eml.py")).arg(p).output().unwrap();
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/parse_eml.py"))
+        .arg(p)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -156,13 +224,25 @@ fn a_spike_is_emailed_once_over_starttls_with_text_html_and_chart() {
     let db = spiky_history(dir.path());
     let smtp = start_smtp(dir.path(), free_port());
     let cfg = config(dir.path(), &db, smtp.port, &smtp.cert);
-    let poll = || hearsay().args(["poll", "--once", "-c"]).arg(&cfg).env("HEARSAY_TEST_SMTP_PASSWORD", "app-password").assert().success();
+    let poll = || {
+        hearsay()
+            .args(["poll", "--once", "-c"])
+            .arg(&cfg)
+            .env("HEARSAY_TEST_SMTP_PASSWORD", "app-password")
+            .assert()
+            .success()
+    };
     poll();
     let got = received(&smtp.out);
     assert_eq!(got.len(), 1, "one alert email");
     let m = parse_eml(&got[0]);
     let subject = m["subject"].as_str().unwrap();
-    assert!(subject.starts_with("[hearsay] Acme: negative mentions ") && subject.contains("× normal (") && subject.ends_with(" in 1h)"), "{subject}");
+    assert!(
+        subject.starts_with("[hearsay] Acme: negative mentions ")
+            && subject.contains("× normal (")
+            && subject.ends_with(" in 1h)"),
+        "{subject}"
+    );
     assert!(m["message_id"].as_str().unwrap().starts_with("<hearsay.Acme-"), "{m}");
     assert_eq!(m["to"], "brand-team@example.com");
     let tree = &m["tree"];
@@ -183,7 +263,12 @@ fn a_spike_is_emailed_once_over_starttls_with_text_html_and_chart() {
     // The next cycle sees the same spike: no second email (a reminder comes after repeat_interval).
     poll();
     assert_eq!(received(&smtp.out).len(), 1);
-    hearsay().args(["alerts", "list", "-c"]).arg(&cfg).env("HEARSAY_TEST_SMTP_PASSWORD", "x").assert().success()
+    hearsay()
+        .args(["alerts", "list", "-c"])
+        .arg(&cfg)
+        .env("HEARSAY_TEST_SMTP_PASSWORD", "x")
+        .assert()
+        .success()
         .stdout(predicates::str::contains("negative_spike").and(predicates::str::contains("firing")));
 }
 
@@ -197,12 +282,20 @@ fn an_email_that_could_not_be_sent_is_delivered_once_after_a_restart() {
     let db = spiky_history(dir.path());
     let port = free_port();
     make_cert(dir.path());
-    let cfg = config(dir.path(), &db, port, &dir.path().join("cert.pem"));
-    let poll = || hearsay().args(["poll", "--once", "-c"]).arg(&cfg).env("HEARSAY_TEST_SMTP_PASSWORD", "app-password").assert().success();
+    let cfg = config(dir.path(), &db, port, &dir.path().join("ca.pem"));
+    let poll = || {
+        hearsay()
+            .args(["poll", "--once", "-c"])
+            .arg(&cfg)
+            .env("HEARSAY_TEST_SMTP_PASSWORD", "app-password")
+            .assert()
+            .success()
+    };
     // No server yet: the alert is recorded and its email waits in the outbox.
     poll();
     let waiting: i64 = {
-        let out = hearsay().args(["alerts", "list", "-c"]).arg(&cfg).env("HEARSAY_TEST_SMTP_PASSWORD", "x").output().unwrap();
+        let out =
+            hearsay().args(["alerts", "list", "-c"]).arg(&cfg).env("HEARSAY_TEST_SMTP_PASSWORD", "x").output().unwrap();
         let s = String::from_utf8(out.stdout).unwrap();
         s.lines().find_map(|l| l.strip_prefix("emails waiting in the outbox: ")).unwrap().parse().unwrap()
     };

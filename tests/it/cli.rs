@@ -8,7 +8,8 @@ use super::{hearsay, record, seeded_db, write_file};
 fn mentions_filters_and_formats() {
     let dir = tempfile::tempdir().unwrap();
     let db = seeded_db(dir.path());
-    let out = hearsay().arg("--db").arg(&db).args(["mentions", "--brand", "Acme", "--format", "jsonl"]).output().unwrap();
+    let out =
+        hearsay().arg("--db").arg(&db).args(["mentions", "--brand", "Acme", "--format", "jsonl"]).output().unwrap();
     assert!(out.status.success());
     let rows: Vec<serde_json::Value> =
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -54,7 +55,12 @@ fn mentions_filters_and_formats() {
 fn relabel_wins_in_queries_stats_and_export_training() {
     let dir = tempfile::tempdir().unwrap();
     let db = seeded_db(dir.path());
-    let out = hearsay().arg("--db").arg(&db).args(["mentions", "--search", "\"released version\"", "--format", "jsonl"]).output().unwrap();
+    let out = hearsay()
+        .arg("--db")
+        .arg(&db)
+        .args(["mentions", "--search", "\"released version\"", "--format", "jsonl"])
+        .output()
+        .unwrap();
     let row: serde_json::Value = serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
     assert_eq!(row["sentiment"], "neutral");
     let id = row["id"].as_i64().unwrap().to_string();
@@ -67,7 +73,12 @@ fn relabel_wins_in_queries_stats_and_export_training() {
         .assert()
         .success()
         .stdout(predicate::str::contains("negative*"));
-    let stats = hearsay().arg("--db").arg(&db).args(["stats", "--brand", "Acme", "--since", "7d", "--format", "json"]).output().unwrap();
+    let stats = hearsay()
+        .arg("--db")
+        .arg(&db)
+        .args(["stats", "--brand", "Acme", "--since", "7d", "--format", "json"])
+        .output()
+        .unwrap();
     let buckets: Vec<serde_json::Value> = serde_json::from_slice(&stats.stdout).unwrap();
     let neg: i64 = buckets.iter().map(|b| b["negative"].as_i64().unwrap()).sum();
     assert_eq!(neg, 4, "3 model negatives + 1 override");
@@ -78,7 +89,13 @@ fn relabel_wins_in_queries_stats_and_export_training() {
         .assert()
         .success()
         .stdout(predicate::eq("label\ttext\nnegative\tAcme released version 2.0 today\n"));
-    hearsay().arg("--db").arg(&db).args(["relabel", "99999", "positive"]).assert().code(2).stderr(predicate::str::contains("no mention with id 99999"));
+    hearsay()
+        .arg("--db")
+        .arg(&db)
+        .args(["relabel", "99999", "positive"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no mention with id 99999"));
 }
 
 #[test]
@@ -101,7 +118,13 @@ fn export_writes_csv_and_jsonl_files() {
     let dir = tempfile::tempdir().unwrap();
     let db = seeded_db(dir.path());
     let out = dir.path().join("out.jsonl");
-    hearsay().arg("--db").arg(&db).args(["export", "--format", "jsonl", "--brand", "Globex", "-o"]).arg(&out).assert().success();
+    hearsay()
+        .arg("--db")
+        .arg(&db)
+        .args(["export", "--format", "jsonl", "--brand", "Globex", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 2);
     hearsay()
         .arg("--db")
@@ -147,7 +170,14 @@ fn import_dedups_rejects_bad_lines_with_line_numbers_and_keeps_the_rest() {
         .stderr(predicate::str::contains(":9: rejected: invalid UTF-8"));
 
     // Importing again stores nothing new.
-    hearsay().arg("--db").arg(&db).arg("import").arg(&file).assert().code(65).stdout(predicate::str::contains("0 inserted, 3 duplicate"));
+    hearsay()
+        .arg("--db")
+        .arg(&db)
+        .arg("import")
+        .arg(&file)
+        .assert()
+        .code(65)
+        .stdout(predicate::str::contains("0 inserted, 3 duplicate"));
     // From stdin.
     hearsay()
         .arg("--db")
@@ -163,17 +193,42 @@ fn import_dedups_rejects_bad_lines_with_line_numbers_and_keeps_the_rest() {
 fn usage_errors_exit_2_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     hearsay().args(["mentions"]).env("HEARSAY_CONFIG", dir.path().join("none.toml")).assert().code(2);
-    hearsay().arg("--db").arg(dir.path().join("missing.db")).arg("mentions").assert().code(2).stderr(predicate::str::contains("does not exist"));
+    hearsay()
+        .arg("--db")
+        .arg(dir.path().join("missing.db"))
+        .arg("mentions")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("does not exist"));
     hearsay().args(["mentions", "--since", "last tuesday", "--db", "x.db"]).assert().code(2);
     hearsay().args(["poll"]).arg("--config").arg(dir.path().join("none.toml")).assert().code(2);
-    hearsay().args(["import", "/nonexistent/file.jsonl", "--db"]).arg(dir.path().join("h.db")).assert().code(2).stderr(predicate::str::contains("cannot open"));
+    hearsay()
+        .args(["import", "/nonexistent/file.jsonl", "--db"])
+        .arg(dir.path().join("h.db"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot open"));
 }
 
 #[test]
 fn help_and_completions_work_for_every_command() {
-    for cmd in ["run", "poll", "mentions", "relabel", "stats", "export", "import", "check-config", "classify", "reclassify",
-        "export-training", "sources", "backtest", "demo", "completions"]
-    {
+    for cmd in [
+        "run",
+        "poll",
+        "mentions",
+        "relabel",
+        "stats",
+        "export",
+        "import",
+        "check-config",
+        "classify",
+        "reclassify",
+        "export-training",
+        "sources",
+        "backtest",
+        "demo",
+        "completions",
+    ] {
         hearsay().args([cmd, "--help"]).assert().success().stdout(predicate::str::contains("Usage"));
     }
     hearsay().args(["completions", "bash"]).assert().success().stdout(predicate::str::contains("hearsay"));

@@ -11,7 +11,10 @@ fn example_config(dir: &std::path::Path) -> std::path::PathBuf {
     let text = text
         .replace("/run/credentials/hearsay.service/", &format!("{}/", dir.display()))
         .replace("/var/lib/hearsay/", &format!("{}/state/", dir.display()))
-        .replace("dir = \"/usr/share/hearsay/models/sentiment\"", &format!("dir = \"{}/models/sentiment\"", env!("CARGO_MANIFEST_DIR")));
+        .replace(
+            "dir = \"/usr/share/hearsay/models/sentiment\"",
+            &format!("dir = \"{}/models/sentiment\"", env!("CARGO_MANIFEST_DIR")),
+        );
     let p = dir.join("hearsay.toml");
     std::fs::write(&p, text).unwrap();
     p
@@ -95,7 +98,10 @@ from = "not an address"
         .arg(&p)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("brands[1].query: unbalanced parenthesis").or(predicate::str::contains("brands[1].query:")))
+        .stderr(
+            predicate::str::contains("brands[1].query: unbalanced parenthesis")
+                .or(predicate::str::contains("brands[1].query:")),
+        )
         .stderr(predicate::str::contains("sources[0].client_secret_file: cannot read /nonexistent/secret"))
         .stderr(predicate::str::contains("sources[1]: interval:"))
         .stderr(predicate::str::contains("sources[2]:").and(predicate::str::contains("myspace")))
@@ -105,5 +111,9 @@ from = "not an address"
 
 #[test]
 fn a_missing_config_file_is_a_usage_error() {
-    hearsay().args(["check-config", "-c", "/nonexistent/hearsay.toml"]).assert().code(2).stderr(predicate::str::contains("cannot read config file"));
+    hearsay()
+        .args(["check-config", "-c", "/nonexistent/hearsay.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot read config file"));
 }

@@ -58,7 +58,7 @@ fn run_reports_ready_reloads_and_stops_cleanly_on_sigterm() {
     std::fs::write(&cfg, body.replace("query = \"acme\"", "query = \"(acme\"")).unwrap();
     signal(child.id(), "HUP");
     let n = sock.recv(&mut buf).unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).contains("RELOADING=1"));
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("RELOADING=1"), "{:?}", String::from_utf8_lossy(&buf[..n]));
     let n = sock.recv(&mut buf).unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).contains("READY=1"));
     assert!(child.try_wait().unwrap().is_none(), "still running after a bad reload");
@@ -78,7 +78,16 @@ fn sigterm_mid_import_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let n = 200_000;
     let lines: Vec<String> = (0..n)
-        .map(|i| record("reddit", &i.to_string(), "Acme", "neutral", "2026-11-20T10:00:00Z", &format!("acme mention number {i}")))
+        .map(|i| {
+            record(
+                "reddit",
+                &i.to_string(),
+                "Acme",
+                "neutral",
+                "2026-11-20T10:00:00Z",
+                &format!("acme mention number {i}"),
+            )
+        })
         .collect();
     let file = write_file(dir.path(), "big.jsonl", &lines);
     let db = dir.path().join("h.db");
@@ -102,7 +111,8 @@ fn sigterm_mid_import_loses_nothing_acknowledged() {
     let status = wait_exit(&mut child, Duration::from_secs(30));
     let mut out = String::new();
     std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
-    let inserted: u64 = out.split_whitespace().next().and_then(|w| w.parse().ok()).unwrap_or_else(|| panic!("report: {out:?}"));
+    let inserted: u64 =
+        out.split_whitespace().next().and_then(|w| w.parse().ok()).unwrap_or_else(|| panic!("report: {out:?}"));
     if status.success() {
         // The import won the race; it must then be complete.
         assert_eq!(inserted, n as u64);

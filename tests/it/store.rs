@@ -37,7 +37,9 @@ async fn migrations_apply_to_a_new_file_and_again_to_an_existing_one() {
     let path = dir.path().join("sub/dir/h.db");
     let s = Store::open(&path, Access::ReadWrite).await.unwrap();
     assert_eq!(s.schema_version().await.unwrap(), 1);
-    s.ingest(&[item(mention("reddit", "1", "acme is great", "https://x.test/1"), Some(Label::Positive))]).await.unwrap();
+    s.ingest(&[item(mention("reddit", "1", "acme is great", "https://x.test/1"), Some(Label::Positive))])
+        .await
+        .unwrap();
     s.close().await;
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "database must be private");
@@ -77,7 +79,8 @@ async fn the_same_mention_is_stored_once_and_syndicated_copies_are_marked() {
     let r = s.ingest(&batch[..1]).await.unwrap();
     assert_eq!((r.inserted, r.duplicate), (0, 1));
 
-    let first_copies: i64 = sqlx::query_scalar("SELECT sum(first_copy) FROM mention_brands").fetch_one(s.pool()).await.unwrap();
+    let first_copies: i64 =
+        sqlx::query_scalar("SELECT sum(first_copy) FROM mention_brands").fetch_one(s.pool()).await.unwrap();
     // The long text appears twice (one counts); the two short "acme bad" texts are separate complaints.
     assert_eq!(first_copies, 3);
     let stats = s.stats(&MentionFilter::default(), 86_400).await.unwrap();
@@ -118,7 +121,15 @@ async fn full_text_search_takes_user_syntax_safely() {
     ])
     .await
     .unwrap();
-    for (q, want) in [("refund", 1), ("refund*", 2), ("\"no refund\"", 1), ("re-launch", 1), ("refund OR launch", 2), ("NOT", 0), ("\"", 0)] {
+    for (q, want) in [
+        ("refund", 1),
+        ("refund*", 2),
+        ("\"no refund\"", 1),
+        ("re-launch", 1),
+        ("refund OR launch", 2),
+        ("NOT", 0),
+        ("\"", 0),
+    ] {
         let f = MentionFilter { search: Some(q.into()), ..Default::default() };
         assert_eq!(s.mentions(&f).await.unwrap().len(), want, "search {q:?}");
     }
