@@ -12,6 +12,18 @@ fn signal(pid: u32, sig: &str) {
     assert!(ok, "kill -{sig} {pid}");
 }
 
+/// Kills the process when a test fails half-way, so no daemon outlives its test.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
     let t0 = Instant::now();
     loop {
@@ -40,15 +52,18 @@ fn run_reports_ready_reloads_and_stops_cleanly_on_sigterm() {
     sock.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
 
     let bin = assert_cmd::cargo::cargo_bin("hearsay");
-    let mut child = Command::new(bin)
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut guard = KillOnDrop(
+        Command::new(bin)
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .env("NOTIFY_SOCKET", &sock_path)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut guard.0;
     let mut buf = [0u8; 256];
     let n = sock.recv(&mut buf).expect("READY=1 within 60 s");
     assert!(String::from_utf8_lossy(&buf[..n]).contains("READY=1"));
@@ -65,7 +80,7 @@ fn run_reports_ready_reloads_and_stops_cleanly_on_sigterm() {
 
     let t0 = Instant::now();
     signal(child.id(), "TERM");
-    let status = wait_exit(&mut child, Duration::from_secs(10));
+    let status = wait_exit(child, Duration::from_secs(10));
     assert!(status.success(), "exit 0 on SIGTERM, got {status:?}");
     assert!(t0.elapsed() < Duration::from_secs(10));
     let mut err = String::new();
@@ -92,15 +107,18 @@ fn sigterm_mid_import_loses_nothing_acknowledged() {
     let file = write_file(dir.path(), "big.jsonl", &lines);
     let db = dir.path().join("h.db");
     let bin = assert_cmd::cargo::cargo_bin("hearsay");
-    let mut child = Command::new(&bin)
-        .arg("--db")
-        .arg(&db)
-        .args(["import", "--batch", "2000"])
-        .arg(&file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut guard = KillOnDrop(
+        Command::new(&bin)
+            .arg("--db")
+            .arg(&db)
+            .args(["import", "--batch", "2000"])
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut guard.0;
     // Let a few batches commit, then interrupt.
     let t0 = Instant::now();
     while !db.exists() || std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0) < 200_000 {
@@ -108,7 +126,7 @@ fn sigterm_mid_import_loses_nothing_acknowledged() {
         std::thread::sleep(Duration::from_millis(20));
     }
     signal(child.id(), "TERM");
-    let status = wait_exit(&mut child, Duration::from_secs(30));
+    let status = wait_exit(child, Duration::from_secs(30));
     let mut out = String::new();
     std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
     let inserted: u64 =
