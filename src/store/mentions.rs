@@ -301,14 +301,7 @@ impl Store {
         push_filters(&mut sql, &mut binds, f);
         sql.push_str(" ORDER BY mb.created_at DESC, m.id DESC LIMIT ?");
         binds.push(Bind::Int(f.limit.unwrap_or(i64::MAX)));
-        let mut q = sqlx::query(&sql);
-        for b in &binds {
-            q = match b {
-                Bind::Int(i) => q.bind(*i),
-                Bind::Text(s) => q.bind(s.clone()),
-            };
-        }
-        let rows = q.fetch_all(&self.pool).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
             .map(|r| {
@@ -361,14 +354,7 @@ impl Store {
         }
         push_filters(&mut sql, &mut binds, &MentionFilter { limit: None, ..f.clone() });
         sql.push_str(" GROUP BY bucket ORDER BY bucket");
-        let mut q = sqlx::query(&sql);
-        for b in &binds {
-            q = match b {
-                Bind::Int(i) => q.bind(*i),
-                Bind::Text(s) => q.bind(s.clone()),
-            };
-        }
-        let rows = q.fetch_all(&self.pool).await?;
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
             .map(|r| StatsRow {
@@ -415,6 +401,19 @@ impl Store {
 enum Bind {
     Int(i64),
     Text(String),
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    binds: &[Bind],
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    for b in binds {
+        q = match b {
+            Bind::Int(i) => q.bind(*i),
+            Bind::Text(s) => q.bind(s.clone()),
+        };
+    }
+    q
 }
 
 fn push_filters(sql: &mut String, binds: &mut Vec<Bind>, f: &MentionFilter) {

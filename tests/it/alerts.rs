@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use chrono::{Duration, Utc};
 use predicates::prelude::*;
 
-use super::{hearsay, record, write_file};
+use super::{hearsay, parse_eml, record, write_file};
 
 struct SmtpServer {
     child: Child,
@@ -202,16 +202,6 @@ fn received(out: &Path) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
-}
-
-fn parse_eml(p: &Path) -> serde_json::Value {
-    let out = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/parse_eml.py"))
-        .arg(p)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]

@@ -2,7 +2,6 @@
 //! the alert email parsed the way a mail client reads it, and the database queried through the CLI afterwards.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use predicates::prelude::*;
 
@@ -20,15 +19,7 @@ fn emails(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-fn parse_eml(p: &Path) -> serde_json::Value {
-    let out = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/parse_eml.py"))
-        .arg(p)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use super::parse_eml;
 
 /// Every leaf part's content type, depth first.
 fn leaf_types(node: &serde_json::Value, out: &mut Vec<String>) {

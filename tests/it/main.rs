@@ -59,3 +59,14 @@ pub fn seeded_db(dir: &Path) -> PathBuf {
     hearsay().arg("--db").arg(&db).arg("import").arg(&file).assert().success();
     db
 }
+
+/// An email as Python's standard library reads it (structure, headers, decoded parts), as JSON.
+pub fn parse_eml(p: &Path) -> serde_json::Value {
+    let out = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/parse_eml.py"))
+        .arg(p)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
