@@ -120,6 +120,8 @@ pub fn main(cli: Cli) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // `hearsay mentions | head`: the reader went away, which is not an error of ours.
+        Err(Failure::Runtime(e)) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(f) => {
             match &f {
                 Failure::Runtime(e) => eprintln!("hearsay: error: {e:#}"),
@@ -128,6 +130,14 @@ pub fn main(cli: Cli) -> ExitCode {
             ExitCode::from(f.code())
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>().and_then(|j| j.io_error_kind())
+                == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {

@@ -233,3 +233,21 @@ fn help_and_completions_work_for_every_command() {
     }
     hearsay().args(["completions", "bash"]).assert().success().stdout(predicate::str::contains("hearsay"));
 }
+
+#[test]
+fn sources_parse_prints_records_and_rejects_foreign_payloads_with_65() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hackernews/stories.json");
+    let out = hearsay().args(["sources", "parse", "--platform", "hackernews", fixture]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let records: Vec<hearsay::mention::NewMention> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!records.is_empty());
+    assert!(records.iter().all(|r| r.platform == "hackernews" && !r.external_id.is_empty()));
+    hearsay()
+        .args(["sources", "parse", "--platform", "reddit", "-"])
+        .write_stdin("<html><body>502 Bad Gateway</body></html>")
+        .assert()
+        .code(65)
+        .stderr(predicate::str::contains("reddit payload not understood"));
+    hearsay().args(["sources", "parse", "--platform", "myspace", fixture]).assert().code(2);
+}
