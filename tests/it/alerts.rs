@@ -194,6 +194,16 @@ ca_file = "{cert}"
     p
 }
 
+/// One daemon cycle (`hearsay poll --once`) with the test SMTP password in the environment.
+fn poll_once(cfg: &Path) {
+    hearsay()
+        .args(["poll", "--once", "-c"])
+        .arg(cfg)
+        .env("HEARSAY_TEST_SMTP_PASSWORD", "app-password")
+        .assert()
+        .success();
+}
+
 fn received(out: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(out)
         .unwrap()
@@ -214,14 +224,7 @@ fn a_spike_is_emailed_once_over_starttls_with_text_html_and_chart() {
     let db = spiky_history(dir.path());
     let smtp = start_smtp(dir.path(), free_port());
     let cfg = config(dir.path(), &db, smtp.port, &smtp.cert);
-    let poll = || {
-        hearsay()
-            .args(["poll", "--once", "-c"])
-            .arg(&cfg)
-            .env("HEARSAY_TEST_SMTP_PASSWORD", "app-password")
-            .assert()
-            .success()
-    };
+    let poll = || poll_once(&cfg);
     poll();
     let got = received(&smtp.out);
     assert_eq!(got.len(), 1, "one alert email");
@@ -273,14 +276,7 @@ fn an_email_that_could_not_be_sent_is_delivered_once_after_a_restart() {
     let port = free_port();
     make_cert(dir.path());
     let cfg = config(dir.path(), &db, port, &dir.path().join("ca.pem"));
-    let poll = || {
-        hearsay()
-            .args(["poll", "--once", "-c"])
-            .arg(&cfg)
-            .env("HEARSAY_TEST_SMTP_PASSWORD", "app-password")
-            .assert()
-            .success()
-    };
+    let poll = || poll_once(&cfg);
     // No server yet: the alert is recorded and its email waits in the outbox.
     poll();
     let waiting: i64 = {
