@@ -319,8 +319,8 @@ pub fn top_terms(texts: &[&str], exclude: &[String], n: usize) -> Vec<(String, u
         "by", "from", "as", "so", "if", "not", "no", "just", "have", "has", "had", "do", "does", "did", "can", "will",
         "would", "all", "any", "what", "when", "how", "about", "again", "get", "got", "still", "now", "there", "here",
         "out", "up", "one", "than", "then", "very", "too", "more", "http", "https", "www", "com", "user", "amp", "why",
-        "who", "after", "into", "over", "only", "even", "also", "some", "who", "them", "he", "she", "his", "her", "im",
-        "dont", "cant", "its", "ive",
+        "who", "after", "into", "over", "only", "even", "also", "some", "them", "he", "she", "his", "her", "im",
+        "dont", "cant", "ive",
     ];
     let excl: Vec<String> = exclude.iter().map(|e| e.to_lowercase()).collect();
     let mut counts: HashMap<String, usize> = HashMap::new();

@@ -120,7 +120,7 @@ pub async fn import(ctx: &Context, a: ImportArgs) -> CmdResult {
     let mut shown = 0usize;
     let mut interrupted = false;
     let mut lines_done = 0u64;
-    let mut shutdown = std::pin::pin!(crate::daemon::shutdown_signal());
+    let mut shutdown = std::pin::pin!(crate::daemon::shutdown_signal()?);
     loop {
         let batch = tokio::select! {
             b = rx.recv() => match b { Some(b) => b, None => break },

@@ -26,17 +26,18 @@ const TICK: Duration = Duration::from_secs(5);
 /// Mentions classified per store round trip.
 pub const CLASSIFY_CHUNK: i64 = 256;
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
+/// A future that resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when the
+/// future is first polled, so a signal that arrives right after start-up is never lost to the default action.
+pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
 }
 
 /// Loads the configured sentiment model on a blocking thread.
@@ -188,13 +189,10 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     tracing::info!(db = %d.store.path().display(), sources = d.config.sources.len(), brands = d.config.brands.len(), "hearsay started");
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let shutdown = shutdown_signal()?;
     systemd::notify("READY=1\nSTATUS=polling");
     tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
+        shutdown.await;
         tracing::info!("shutdown requested: finishing the cycle in hand");
         systemd::notify("STOPPING=1");
         let _ = stop_tx.send(true);

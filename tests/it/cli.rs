@@ -155,12 +155,8 @@ fn import_dedups_rejects_bad_lines_with_line_numbers_and_keeps_the_rest() {
     bytes.extend_from_slice(b"{\"platform\":\"reddit\",\"text\":\"\xff\xfe\"}\n");
     std::fs::write(&file, bytes).unwrap();
 
-    hearsay()
-        .arg("--db")
-        .arg(&db)
-        .arg("import")
-        .arg(&file)
-        .assert()
+    let import = || hearsay().arg("--db").arg(&db).arg("import").arg(&file).assert();
+    import()
         .code(65)
         .stdout(predicate::str::contains("2 inserted, 1 duplicate, 5 rejected"))
         .stderr(predicate::str::contains(":2: rejected: invalid JSON"))
@@ -170,14 +166,7 @@ fn import_dedups_rejects_bad_lines_with_line_numbers_and_keeps_the_rest() {
         .stderr(predicate::str::contains(":9: rejected: invalid UTF-8"));
 
     // Importing again stores nothing new.
-    hearsay()
-        .arg("--db")
-        .arg(&db)
-        .arg("import")
-        .arg(&file)
-        .assert()
-        .code(65)
-        .stdout(predicate::str::contains("0 inserted, 3 duplicate"));
+    import().code(65).stdout(predicate::str::contains("0 inserted, 3 duplicate"));
     // From stdin.
     hearsay()
         .arg("--db")
