@@ -15,7 +15,8 @@ use crate::text::{html_to_text, plain_text};
 
 const P: Platform = Platform::HackerNews;
 
-/// Parses a search response. `next_page` is the next Algolia `page` number while `page < nbPages`.
+/// Parses a search response. `next_page` is the next Algolia `page` number while `page < nbPages`
+/// (`hints.has_more` says the same for the poller's page-number paging).
 pub fn parse(text: &str, _ctx: &ParseContext) -> Result<ParsedPage, ParseError> {
     let root = parse_json(P, text)?;
     let Some(Value::Array(hits)) = at(&root, &["hits"]) else {
@@ -33,7 +34,9 @@ pub fn parse(text: &str, _ctx: &ParseContext) -> Result<ParsedPage, ParseError> 
         }
     }
     if let (Some(n), Some(pages)) = (i64_at(&root, &["page"]), i64_at(&root, &["nbPages"])) {
-        if n.saturating_add(1) < pages {
+        let more = n.saturating_add(1) < pages;
+        page.hints.has_more = Some(more);
+        if more {
             page.next_page = Some((n + 1).to_string());
         }
     }

@@ -26,6 +26,9 @@ pub struct Feed {
     /// Whether the results are about the brand by construction (reviews of its own app or business page):
     /// then the brand query is not required to match, only the exclusions apply.
     pub owned: bool,
+    /// Most pages of this feed in one poll, when the platform sets its own bound (App Store `pages`);
+    /// otherwise `[polling] max_pages`.
+    pub max_pages: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +89,7 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                 paging: Paging::Token("after"),
                 country: None,
                 owned: false,
+                max_pages: None,
             }];
             if s.include_comments {
                 feeds.push(Feed {
@@ -97,6 +101,7 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                     paging: Paging::Token("after"),
                     country: None,
                     owned: false,
+                    max_pages: None,
                 });
             }
             RequestPlan { feeds, auth: Auth::RedditAppOnly }
@@ -116,6 +121,7 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                     paging: Paging::Number { param: "page", first: 0 },
                     country: None,
                     owned: false,
+                    max_pages: None,
                 }),
                 auth: Auth::None,
             }
@@ -132,6 +138,7 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                             paging: Paging::Token("max_id"),
                             country: None,
                             owned: false,
+                            max_pages: None,
                         });
                     }
                 }
@@ -142,6 +149,7 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                         paging: Paging::Token("max_id"),
                         country: None,
                         owned: false,
+                        max_pages: None,
                     });
                 }
             }
@@ -170,6 +178,7 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                     paging: Paging::Token("cursor"),
                     country: None,
                     owned: false,
+                    max_pages: None,
                 }),
                 auth: Auth::BlueskySession,
             }
@@ -185,6 +194,7 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                         paging: Paging::Number { param: "page", first: 1 },
                         country: None,
                         owned: false,
+                        max_pages: None,
                     });
                 }
             }
@@ -205,6 +215,7 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                 paging: Paging::Token("pageToken"),
                 country: None,
                 owned: false,
+                max_pages: None,
             }];
             for v in &s.watch_videos {
                 feeds.push(Feed {
@@ -215,7 +226,10 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                     ),
                     paging: Paging::Token("pageToken"),
                     country: None,
-                    owned: false,
+                    // Comments under a watched video (the brand's own, or one about it) are about the brand
+                    // without naming it; exclusions still apply.
+                    owned: true,
+                    max_pages: None,
                 });
             }
             RequestPlan { feeds, auth: Auth::None }
@@ -236,6 +250,7 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                         paging: Paging::Number { param: "page", first: 1 },
                         country: None,
                         owned: false,
+                        max_pages: None,
                     });
                 }
             }
@@ -257,6 +272,7 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                     paging: Paging::Number { param: "page", first: 1 },
                     country: None,
                     owned: false,
+                    max_pages: None,
                 }],
                 auth: Auth::Bearer,
             }
@@ -272,6 +288,7 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                         paging: Paging::AppStorePath,
                         country: Some(c.clone()),
                         owned: true,
+                        max_pages: Some(s.pages),
                     });
                 }
             }
@@ -289,6 +306,7 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                         paging: Paging::Number { param: "page", first: 1 },
                         country: None,
                         owned: true,
+                        max_pages: None,
                     })
                     .collect(),
                 auth: Auth::None,
@@ -306,6 +324,7 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                         paging: Paging::None,
                         country: None,
                         owned: true,
+                        max_pages: None,
                     })
                     .collect(),
                 auth: Auth::Bearer,
@@ -315,7 +334,14 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
             feeds: s
                 .urls
                 .iter()
-                .map(|u| Feed { key: u.clone(), url: u.clone(), paging: Paging::None, country: None, owned: false })
+                .map(|u| Feed {
+                    key: u.clone(),
+                    url: u.clone(),
+                    paging: Paging::None,
+                    country: None,
+                    owned: false,
+                    max_pages: None,
+                })
                 .collect(),
             auth: Auth::None,
         },
@@ -326,6 +352,7 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
                 paging: Paging::None,
                 country: None,
                 owned: false,
+                max_pages: None,
             }],
             auth: Auth::None,
         },

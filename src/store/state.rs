@@ -133,6 +133,41 @@ impl Store {
         Ok(())
     }
 
+    /// Reserves `units` of a source's daily quota atomically; false (and nothing spent) when that would take
+    /// the day's total above `limit`. Days older than a week are forgotten.
+    pub async fn reserve_quota(&self, source: &str, day: &str, units: i64, limit: i64) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let row: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO quota_usage (source, day, units) SELECT ?1, ?2, ?3 WHERE ?3 <= ?4
+             ON CONFLICT (source, day) DO UPDATE SET units = units + excluded.units
+                 WHERE units + excluded.units <= ?4
+             RETURNING units",
+        )
+        .bind(source)
+        .bind(day)
+        .bind(units)
+        .bind(limit)
+        .fetch_optional(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM quota_usage WHERE source = ?1 AND day < date(?2, '-7 days')")
+            .bind(source)
+            .bind(day)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(row.is_some())
+    }
+
+    /// Units of `source`'s quota spent on `day`.
+    pub async fn quota_used(&self, source: &str, day: &str) -> Result<i64, StoreError> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT units FROM quota_usage WHERE source = ?1 AND day = ?2")
+            .bind(source)
+            .bind(day)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.0).unwrap_or(0))
+    }
+
     /// New mentions per day for each (source, brand) over the last `days` days.
     pub async fn items_per_day(&self, days: i64) -> Result<Vec<(String, String, f64)>, StoreError> {
         let since = now_ts() - days * 86_400;

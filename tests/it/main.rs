@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod daemon;
 mod demo;
+mod poll;
 mod report;
 mod store;
 

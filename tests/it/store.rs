@@ -36,7 +36,7 @@ async fn migrations_apply_to_a_new_file_and_again_to_an_existing_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/dir/h.db");
     let s = Store::open(&path, Access::ReadWrite).await.unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 1);
+    assert_eq!(s.schema_version().await.unwrap(), 2);
     s.ingest(&[item(mention("reddit", "1", "acme is great", "https://x.test/1"), Some(Label::Positive))])
         .await
         .unwrap();
