@@ -362,8 +362,7 @@ async fn most_engaged(store: &Store, brand: &str, opts: &ReportOptions, limit: i
          FROM mention_brands mb
          JOIN brands b ON b.id = mb.brand_id
          JOIN mentions m ON m.id = mb.mention_id
-         JOIN sentiment s ON s.mention_id = mb.mention_id
-         WHERE b.name = ?1 AND mb.first_copy = 1 AND s.effective = 'negative'
+         WHERE b.name = ?1 AND mb.first_copy = 1 AND mb.label = 'negative'
            AND mb.created_at >= ?2 AND mb.created_at < ?3
          ORDER BY engagement DESC, m.created_at DESC LIMIT ?4",
     )

@@ -9,6 +9,7 @@
 //! Architecture invariant: mentions are stored before they are classified, so a missing or failing model never
 //! loses one; they wait in `classify_queue` and are retried every tick.
 
+pub mod http;
 pub mod systemd;
 
 use std::time::Duration;
@@ -106,26 +107,33 @@ struct Daemon {
     store: Store,
     classifier: Option<Box<dyn sentiment::Classifier>>,
     poller: crate::sources::poll::Poller,
+    metrics: std::sync::Arc<http::Metrics>,
 }
 
 impl Daemon {
     /// One cycle: due polls, classification, alerts. Errors of one part are logged and do not stop the others.
     async fn cycle(&mut self, shutdown: &watch::Receiver<bool>, only_source: Option<&str>, force: bool) {
         let outcomes = self.poller.poll_due(&self.store, shutdown, only_source, force).await;
+        self.metrics.record_polls(&outcomes);
         for o in &outcomes {
             tracing::debug!(source = %o.source, brand = %o.brand, new = o.new, "polled");
         }
         if let Some(c) = self.classifier.take() {
             let mut c = Some(c);
             loop {
+                let t0 = std::time::Instant::now();
                 match classify_some(&self.store, c.take().expect("present"), CLASSIFY_CHUNK).await {
                     Ok((n, back)) => {
                         c = Some(back);
+                        if n > 0 {
+                            self.metrics.record_classification(n, t0.elapsed().as_secs_f64(), true);
+                        }
                         if n == 0 || *shutdown.borrow() {
                             break;
                         }
                     }
                     Err(e) => {
+                        self.metrics.record_classification(0, 0.0, false);
                         tracing::error!(error = format!("{e:#}"), "classification");
                         break;
                     }
@@ -158,7 +166,7 @@ async fn start(config: Config) -> Result<Daemon, Failure> {
     {
         tracing::error!(error = format!("{e:#}"), "outbox");
     }
-    Ok(Daemon { config, store, classifier, poller })
+    Ok(Daemon { config, store, classifier, poller, metrics: Default::default() })
 }
 
 /// `hearsay poll --once`: one cycle, then exit.
@@ -186,6 +194,9 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     // Signal handlers first: a SIGHUP or SIGTERM right after READY=1 must find them installed.
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut d = start(config).await?;
+    if let Some(h) = &d.config.http {
+        http::serve(&h.listen, d.store.clone(), d.metrics.clone()).await.map_err(Failure::Runtime)?;
+    }
     tracing::info!(db = %d.store.path().display(), sources = d.config.sources.len(), brands = d.config.brands.len(), "hearsay started");
 
     let (stop_tx, stop_rx) = watch::channel(false);

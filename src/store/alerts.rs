@@ -199,10 +199,9 @@ impl Store {
         until: DateTime<Utc>,
     ) -> Result<Vec<(String, i64, i64)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT m.platform, count(*), coalesce(sum(s.effective = 'negative'), 0)
+            "SELECT m.platform, count(*), coalesce(sum(mb.label = 'negative'), 0)
              FROM mention_brands mb JOIN brands b ON b.id = mb.brand_id
              JOIN mentions m ON m.id = mb.mention_id
-             LEFT JOIN sentiment s ON s.mention_id = mb.mention_id
              WHERE b.name = ?1 AND mb.first_copy = 1 AND mb.created_at >= ?2 AND mb.created_at < ?3
              GROUP BY m.platform ORDER BY 3 DESC, 2 DESC",
         )
@@ -228,7 +227,7 @@ impl Store {
              FROM mention_brands mb JOIN brands b ON b.id = mb.brand_id
              JOIN mentions m ON m.id = mb.mention_id
              JOIN sentiment s ON s.mention_id = mb.mention_id
-             WHERE b.name = ?1 AND mb.first_copy = 1 AND s.effective = 'negative'
+             WHERE b.name = ?1 AND mb.first_copy = 1 AND mb.label = 'negative'
                AND mb.created_at >= ?2 AND mb.created_at < ?3
              ORDER BY 7 DESC, m.created_at DESC LIMIT ?4",
         )

@@ -339,13 +339,17 @@ impl Store {
     pub async fn stats(&self, f: &MentionFilter, bucket_secs: i64) -> Result<Vec<StatsRow>, StoreError> {
         let mut sql = format!(
             "SELECT (mb.created_at / {bucket_secs}) * {bucket_secs} AS bucket,
-                    sum(s.effective = 'negative'), sum(s.effective = 'neutral'), sum(s.effective = 'positive'),
-                    sum(s.effective IS NULL)
+                    sum(mb.label = 'negative'), sum(mb.label = 'neutral'), sum(mb.label = 'positive'),
+                    sum(mb.label IS NULL)
              FROM mention_brands mb
              JOIN brands b ON b.id = mb.brand_id
-             LEFT JOIN sentiment s ON s.mention_id = mb.mention_id
              WHERE mb.first_copy = 1"
         );
+        if f.brand.is_none() {
+            // Every brand: one range scan of the (brand, time, first_copy, label) index per brand instead of a
+            // scan of the whole table (there is no time-first index, and none is needed).
+            sql.push_str(" AND mb.brand_id IN (SELECT id FROM brands)");
+        }
         let mut binds = Vec::new();
         let needs_mention = f.platform.is_some() || f.search.is_some();
         if needs_mention {
@@ -382,10 +386,9 @@ impl Store {
         bucket_secs: i64,
     ) -> Result<Vec<(i64, i64, i64)>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT (mb.created_at / {bucket_secs}) * {bucket_secs} AS bucket, count(*), coalesce(sum(s.effective = 'negative'), 0)
+            "SELECT (mb.created_at / {bucket_secs}) * {bucket_secs} AS bucket, count(*), coalesce(sum(mb.label = 'negative'), 0)
              FROM mention_brands mb
              JOIN brands b ON b.id = mb.brand_id
-             LEFT JOIN sentiment s ON s.mention_id = mb.mention_id
              WHERE b.name = ?1 AND mb.first_copy = 1 AND mb.created_at >= ?2 AND mb.created_at < ?3
              GROUP BY bucket ORDER BY bucket"
         ))
@@ -426,7 +429,7 @@ fn push_filters(sql: &mut String, binds: &mut Vec<Bind>, f: &MentionFilter) {
         binds.push(Bind::Text(p.clone()));
     }
     if let Some(s) = f.sentiment {
-        sql.push_str(" AND s.effective = ?");
+        sql.push_str(" AND mb.label = ?");
         binds.push(Bind::Text(s.as_str().into()));
     }
     if let Some(t) = f.since {

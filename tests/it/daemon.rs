@@ -38,12 +38,25 @@ fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::
     }
 }
 
+/// One HTTP/1.1 GET over a plain socket; the whole response as text.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(c, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    out
+}
+
 #[test]
 fn run_reports_ready_reloads_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("hearsay.toml");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let body = format!(
-        "[storage]\ndatabase = \"{0}/h.db\"\noutbox_dir = \"{0}/outbox\"\n\n[[brands]]\nname = \"Acme\"\nquery = \"acme\"\n",
+        "[storage]\ndatabase = \"{0}/h.db\"\noutbox_dir = \"{0}/outbox\"\n\n[http]\nlisten = \"127.0.0.1:{port}\"\n\n\
+         [[brands]]\nname = \"Acme\"\nquery = \"acme\"\n",
         dir.path().display()
     );
     std::fs::write(&cfg, &body).unwrap();
@@ -68,6 +81,16 @@ fn run_reports_ready_reloads_and_stops_cleanly_on_sigterm() {
     let n = sock.recv(&mut buf).expect("READY=1 within 60 s");
     assert!(String::from_utf8_lossy(&buf[..n]).contains("READY=1"));
     assert!(dir.path().join("h.db").exists(), "ready only after the database is migrated");
+
+    // [http]: Prometheus metrics and the health check.
+    let metrics = http_get(port, "/metrics");
+    assert!(metrics.starts_with("HTTP/1.1 200") && metrics.contains("text/plain; version=0.0.4"), "{metrics}");
+    for line in ["# TYPE hearsay_outbox_backlog gauge", "hearsay_outbox_backlog 0", "hearsay_classify_queue_depth 0"] {
+        assert!(metrics.contains(line), "{line:?} missing in {metrics}");
+    }
+    let health = http_get(port, "/healthz");
+    assert!(health.starts_with("HTTP/1.1 200") && health.contains(r#""database":"ok""#), "{health}");
+    assert!(http_get(port, "/nothing").starts_with("HTTP/1.1 404"));
 
     // A broken config on reload is refused and the daemon keeps running.
     std::fs::write(&cfg, body.replace("query = \"acme\"", "query = \"(acme\"")).unwrap();

@@ -36,7 +36,7 @@ async fn migrations_apply_to_a_new_file_and_again_to_an_existing_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/dir/h.db");
     let s = Store::open(&path, Access::ReadWrite).await.unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 2);
+    assert_eq!(s.schema_version().await.unwrap(), 3);
     s.ingest(&[item(mention("reddit", "1", "acme is great", "https://x.test/1"), Some(Label::Positive))])
         .await
         .unwrap();
@@ -133,4 +133,70 @@ async fn full_text_search_takes_user_syntax_safely() {
         let f = MentionFilter { search: Some(q.into()), ..Default::default() };
         assert_eq!(s.mentions(&f).await.unwrap().len(), want, "search {q:?}");
     }
+}
+
+/// `mention_brands.label` (the copy that stats and the detector read) equals `sentiment.effective` after every
+/// kind of write: model labels, manual override, reclassification, a second brand matching a classified mention.
+#[tokio::test]
+async fn the_label_copy_on_brand_matches_follows_every_sentiment_change() {
+    let s = Store::open(std::path::Path::new(":memory:"), Access::ReadWrite).await.unwrap();
+    let drift = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM mention_brands mb LEFT JOIN sentiment s ON s.mention_id = mb.mention_id
+             WHERE mb.label IS NOT s.effective",
+        )
+        .fetch_one(s.pool())
+        .await
+        .unwrap()
+    };
+    s.ingest(&[
+        item(mention("reddit", "1", "acme shipped it", "https://a.test/1"), None),
+        item(mention("reddit", "2", "acme broke it", "https://a.test/2"), Some(Label::Negative)),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(drift().await, 0, "given label and unclassified");
+    let id = s.unclassified(10).await.unwrap()[0].0;
+    s.store_labels(&[(id, Label::Positive, [0.1, 0.2, 0.7])], "m1").await.unwrap();
+    assert_eq!(drift().await, 0, "model label");
+    s.relabel(id, Label::Negative).await.unwrap();
+    assert_eq!(drift().await, 0, "override");
+    let neg = |b: &str| MentionFilter { brand: Some(b.into()), ..Default::default() };
+    assert_eq!(s.stats(&neg("Acme"), 86_400).await.unwrap().iter().map(|r| r.negative).sum::<i64>(), 2);
+    // Another brand's query matches the already-classified mention.
+    let mut again = item(mention("reddit", "1", "acme shipped it", "https://a.test/1"), None);
+    again.brands[0].brand = "Globex".into();
+    s.ingest(&[again]).await.unwrap();
+    assert_eq!(drift().await, 0, "new brand match of a classified mention");
+    assert_eq!(s.stats(&neg("Globex"), 86_400).await.unwrap().iter().map(|r| r.negative).sum::<i64>(), 1);
+    sqlx::query("DELETE FROM sentiment WHERE mention_id = ?").bind(id).execute(s.pool()).await.unwrap();
+    assert_eq!(drift().await, 0, "label removed");
+}
+
+/// A database written by the first schema gets the label copy filled in by the migration.
+#[tokio::test]
+async fn upgrading_a_first_schema_database_fills_in_the_label_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let s = Store::open(&path, Access::ReadWrite).await.unwrap();
+    s.ingest(&[item(mention("reddit", "1", "acme broke it", "https://a.test/1"), Some(Label::Negative))])
+        .await
+        .unwrap();
+    // Roll the file back to schema 1 as an old hearsay left it.
+    sqlx::raw_sql(
+        "DROP TRIGGER sentiment_label_ai; DROP TRIGGER sentiment_label_au; DROP TRIGGER sentiment_label_ad;
+         DROP TRIGGER mention_brands_label_ai; DROP INDEX mention_brands_brand_time;
+         ALTER TABLE mention_brands DROP COLUMN label;
+         CREATE INDEX mention_brands_brand_time ON mention_brands (brand_id, created_at, mention_id);
+         DROP TABLE quota_usage; DELETE FROM _sqlx_migrations WHERE version > 1;",
+    )
+    .execute(s.pool())
+    .await
+    .unwrap();
+    s.close().await;
+    let s = Store::open(&path, Access::Existing).await.unwrap();
+    let label: Option<String> =
+        sqlx::query_scalar("SELECT label FROM mention_brands").fetch_one(s.pool()).await.unwrap();
+    assert_eq!(label.as_deref(), Some("negative"));
+    s.integrity_check().await.unwrap();
 }
