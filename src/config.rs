@@ -227,12 +227,26 @@ pub struct ModelConfig {
     /// Token limit per text; defaults to the model's own (labels.json `max_length`).
     #[serde(default)]
     pub max_length: Option<usize>,
+    /// Arithmetic of the forward pass: `f32` (default), `f16` (candle only) or `bf16` (rust-bert only; fast on
+    /// CPUs with AMX / AVX-512 BF16).
+    #[serde(default = "default_precision")]
+    pub precision: String,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        ModelConfig { backend: BackendName::Candle, dir: None, batch_size: default_batch_size(), max_length: None }
+        ModelConfig {
+            backend: BackendName::Candle,
+            dir: None,
+            batch_size: default_batch_size(),
+            max_length: None,
+            precision: default_precision(),
+        }
     }
+}
+
+fn default_precision() -> String {
+    "f32".into()
 }
 
 fn default_batch_size() -> usize {
@@ -293,9 +307,24 @@ pub struct AlertsConfig {
     /// `"22:00-07:00"` (UTC): notifications are held until the end of the quiet period.
     #[serde(default)]
     pub quiet_hours: Option<String>,
-    /// Send one summary email per day.
+    /// Send one summary email per day (per distinct recipient list).
     #[serde(default)]
     pub daily_digest: bool,
+    /// When the daily digest goes out, `HH:MM` UTC; it covers the 24 hours before.
+    #[serde(default = "default_digest_at")]
+    pub digest_at: String,
+}
+
+impl AlertsConfig {
+    /// `digest_at` as a time of day (validated when the config is loaded; 08:00 if unreadable).
+    pub fn digest_time(&self) -> chrono::NaiveTime {
+        chrono::NaiveTime::parse_from_str(self.digest_at.trim(), "%H:%M")
+            .unwrap_or_else(|_| chrono::NaiveTime::from_hms_opt(8, 0, 0).expect("valid time"))
+    }
+}
+
+fn default_digest_at() -> String {
+    "08:00".into()
 }
 
 impl Default for AlertsConfig {
@@ -473,6 +502,18 @@ impl Config {
         if polling.interval.as_secs() < 10 {
             problems.push(Problem { path: "polling.interval".into(), message: "must be at least 10s".into() });
         }
+        match model.precision.parse::<crate::sentiment::Precision>() {
+            Err(e) => problems.push(Problem { path: "model.precision".into(), message: e }),
+            Ok(crate::sentiment::Precision::Bf16) if model.backend == BackendName::Candle => problems.push(Problem {
+                path: "model.precision".into(),
+                message: "bf16 needs backend = \"rust-bert\" (candle has no bfloat16 matmul on CPUs)".into(),
+            }),
+            Ok(crate::sentiment::Precision::F16) if model.backend == BackendName::RustBert => problems.push(Problem {
+                path: "model.precision".into(),
+                message: "f16 is candle only; use f32 or bf16 with rust-bert".into(),
+            }),
+            Ok(_) => {}
+        }
         if model.batch_size == 0 || model.batch_size > 1024 {
             problems.push(Problem { path: "model.batch_size".into(), message: "must be between 1 and 1024".into() });
         }
@@ -492,6 +533,12 @@ impl Config {
                     message: format!("{q:?} is not a range like \"22:00-07:00\""),
                 });
             }
+        }
+        if chrono::NaiveTime::parse_from_str(alerts.digest_at.trim(), "%H:%M").is_err() {
+            problems.push(Problem {
+                path: "alerts.digest_at".into(),
+                message: format!("{:?} is not a time of day like \"08:00\" (UTC)", alerts.digest_at),
+            });
         }
         for (i, r) in alerts.recipients.iter().enumerate() {
             if !looks_like_address(r) {

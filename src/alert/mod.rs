@@ -10,6 +10,7 @@
 
 pub mod chart;
 pub mod cli;
+pub mod digest;
 pub mod email;
 pub mod lifecycle;
 pub mod send;
@@ -137,6 +138,9 @@ pub async fn evaluate_and_notify(config: &Config, store: &Store, now: DateTime<U
                 .collect();
             store.record_alert(&brand.name, kind.as_str(), &after, &new_alerts).await?;
         }
+    }
+    if let Err(e) = digest::queue_due(config, store, now).await {
+        tracing::error!(error = format!("{e:#}"), "daily digest");
     }
     send::flush_outbox(config, store, now).await
 }

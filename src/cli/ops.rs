@@ -35,11 +35,14 @@ pub struct ClassifyArgs {
     /// Model directory [default: [model] dir, $HEARSAY_MODEL_DIR, ./models/sentiment]
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// f32, f16 (candle) or bf16 (rust-bert)
+    #[arg(long, default_value = "f32")]
+    pub precision: sentiment::Precision,
 }
 
 pub fn classify(a: &ClassifyArgs) -> CmdResult {
     let dir = a.model.clone().unwrap_or_else(crate::config::default_model_dir);
-    let opts = LoadOptions { batch_size: a.batch_size.max(1), ..LoadOptions::default() };
+    let opts = LoadOptions { batch_size: a.batch_size.max(1), precision: a.precision, ..LoadOptions::default() };
     let mut c = sentiment::load(&dir, a.backend, &opts).map_err(|e| Failure::Usage(e.to_string()))?;
     let stdin = std::io::stdin().lock();
     let stdout = std::io::BufWriter::new(std::io::stdout().lock());

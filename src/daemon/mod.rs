@@ -48,7 +48,11 @@ pub async fn load_classifier(model: &ModelConfig) -> anyhow::Result<Box<dyn sent
         crate::config::BackendName::Candle => Backend::Candle,
         crate::config::BackendName::RustBert => Backend::RustBert,
     };
-    let opts = LoadOptions { batch_size: model.batch_size, max_length: model.max_length, ..LoadOptions::default() };
+    let opts = LoadOptions {
+        batch_size: model.batch_size,
+        max_length: model.max_length,
+        precision: model.precision.parse().unwrap_or_default(),
+    };
     tokio::task::spawn_blocking(move || sentiment::load(&dir, backend, &opts))
         .await?
         .context("cannot load the sentiment model")

@@ -42,11 +42,11 @@ pub struct CandleClassifier {
 
 /// The parts of HF's `config.json` that candle's `Config` does not cover.
 #[derive(Deserialize)]
-struct HeadConfig {
+pub(super) struct HeadConfig {
     #[serde(default)]
-    num_labels: Option<usize>,
+    pub(super) num_labels: Option<usize>,
     #[serde(default)]
-    id2label: Option<std::collections::BTreeMap<String, String>>,
+    pub(super) id2label: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl CandleClassifier {
@@ -78,10 +78,15 @@ impl CandleClassifier {
         let weights_path = dir.join(WEIGHTS);
         let tensors = read_tensors(&weights_path, &device)?;
         check_tensors(&weights_path, &tensors, &config)?;
-        let dtype = match opts.precision {
-            Precision::F32 => DType::F32,
-            Precision::F16 => DType::F16,
-        };
+        let dtype =
+            match opts.precision {
+                Precision::F32 => DType::F32,
+                Precision::F16 => DType::F16,
+                Precision::Bf16 => return Err(SentimentError::Inference(
+                    "candle's CPU backend has no bfloat16 matmul; use f32 or f16 (or the rust-bert backend for bf16)"
+                        .to_owned(),
+                )),
+            };
         let vb = VarBuilder::from_tensors(tensors, dtype, &device);
         let build = || -> candle_core::Result<_> {
             let bert = BertModel::load(vb.pp("bert"), &config)?;
@@ -181,17 +186,21 @@ impl CandleClassifier {
 
     /// Calibrated probabilities in [`Label`] order.
     fn scores(&self, logits: [f32; 3]) -> [f32; 3] {
-        let t = self.info.temperature;
-        let scaled = logits.map(|x| x / t);
-        let max = scaled.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let exp = scaled.map(|x| (x - max).exp());
-        let sum: f32 = exp.iter().sum();
-        let mut scores = [0.0; 3];
-        for (i, e) in exp.into_iter().enumerate() {
-            scores[self.order[i].index()] = e / sum;
-        }
-        scores
+        calibrated(logits, self.info.temperature, &self.order)
     }
+}
+
+/// `softmax(logits / temperature)`, reordered from model output order (`order`) to [`Label`] order.
+pub(super) fn calibrated(logits: [f32; 3], temperature: f32, order: &[Label; 3]) -> [f32; 3] {
+    let scaled = logits.map(|x| x / temperature);
+    let max = scaled.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp = scaled.map(|x| (x - max).exp());
+    let sum: f32 = exp.iter().sum();
+    let mut scores = [0.0; 3];
+    for (i, e) in exp.into_iter().enumerate() {
+        scores[order[i].index()] = e / sum;
+    }
+    scores
 }
 
 impl Classifier for CandleClassifier {
@@ -219,7 +228,7 @@ impl Classifier for CandleClassifier {
     }
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>, SentimentError> {
+pub(super) fn read_file(path: &Path) -> Result<Vec<u8>, SentimentError> {
     std::fs::read(path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
             SentimentError::NotFound { path: path.to_path_buf() }
@@ -229,18 +238,18 @@ fn read_file(path: &Path) -> Result<Vec<u8>, SentimentError> {
     })
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, SentimentError> {
+pub(super) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, SentimentError> {
     let bytes = read_file(path)?;
     serde_json::from_slice(&bytes)
         .map_err(|e| SentimentError::Invalid { path: path.to_path_buf(), reason: format!("invalid JSON: {e}") })
 }
 
-fn invalid(path: &Path, reason: impl Into<String>) -> SentimentError {
+pub(super) fn invalid(path: &Path, reason: impl Into<String>) -> SentimentError {
     SentimentError::Invalid { path: path.to_path_buf(), reason: reason.into() }
 }
 
 /// Maps model outputs to [`Label`]s and checks the rest of `labels.json`.
-fn label_order(path: &Path, info: &ModelInfo) -> Result<[Label; 3], SentimentError> {
+pub(super) fn label_order(path: &Path, info: &ModelInfo) -> Result<[Label; 3], SentimentError> {
     if info.preprocess != PREPROCESS_V1 {
         return Err(invalid(
             path,
@@ -268,7 +277,7 @@ fn label_order(path: &Path, info: &ModelInfo) -> Result<[Label; 3], SentimentErr
     }
 }
 
-fn check_head_config(path: &Path, head: &HeadConfig, info: &ModelInfo) -> Result<(), SentimentError> {
+pub(super) fn check_head_config(path: &Path, head: &HeadConfig, info: &ModelInfo) -> Result<(), SentimentError> {
     if let Some(n) = head.num_labels {
         if n != 3 {
             return Err(invalid(path, format!("num_labels is {n}, expected 3")));
@@ -285,7 +294,7 @@ fn check_head_config(path: &Path, head: &HeadConfig, info: &ModelInfo) -> Result
     Ok(())
 }
 
-fn load_tokenizer(path: &Path, max_length: usize) -> Result<Tokenizer, SentimentError> {
+pub(super) fn load_tokenizer(path: &Path, max_length: usize) -> Result<Tokenizer, SentimentError> {
     let bytes = read_file(path)?;
     let mut tokenizer = Tokenizer::from_bytes(bytes).map_err(|e| invalid(path, format!("invalid tokenizer: {e}")))?;
     // tokenizer.json from HF often carries fixed padding to 128; we pad per batch ourselves.
@@ -301,7 +310,10 @@ fn load_tokenizer(path: &Path, max_length: usize) -> Result<Tokenizer, Sentiment
     Ok(tokenizer)
 }
 
-fn read_tensors(path: &Path, device: &Device) -> Result<std::collections::HashMap<String, Tensor>, SentimentError> {
+pub(super) fn read_tensors(
+    path: &Path,
+    device: &Device,
+) -> Result<std::collections::HashMap<String, Tensor>, SentimentError> {
     let bytes = read_file(path)?;
     candle_core::safetensors::load_buffer(&bytes, device)
         .map_err(|e| invalid(path, format!("not a readable safetensors file: {e}")))
@@ -349,7 +361,7 @@ fn expected_tensors(c: &BertConfig) -> Vec<(String, Vec<usize>)> {
     v
 }
 
-fn check_tensors(
+pub(super) fn check_tensors(
     path: &Path,
     tensors: &std::collections::HashMap<String, Tensor>,
     config: &BertConfig,

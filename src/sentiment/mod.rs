@@ -18,6 +18,8 @@
 
 mod candle;
 mod preprocess;
+#[cfg(feature = "rust-bert")]
+mod rustbert;
 mod worker;
 
 use std::fmt;
@@ -29,6 +31,8 @@ use serde::{Deserialize, Serialize};
 
 pub use self::candle::CandleClassifier;
 pub use self::preprocess::{preprocess_v1, PREPROCESS_V1};
+#[cfg(feature = "rust-bert")]
+pub use self::rustbert::RustBertClassifier;
 pub use self::worker::ClassifierWorker;
 
 /// The model directory used when none is configured, relative to the working directory.
@@ -233,9 +237,24 @@ pub enum Precision {
     #[default]
     F32,
     /// Half the memory, but several times slower on AVX2 CPUs (no native half-precision maths) and
-    /// less accurate; kept for machines where memory matters more than speed. (bfloat16 is not
-    /// offered: candle's CPU backend has no bf16 matmul.)
+    /// less accurate; kept for machines where memory matters more than speed.
     F16,
+    /// bfloat16 weights and activations: rust-bert backend only (libtorch uses AMX/AVX-512 BF16 where the CPU has
+    /// them); candle's CPU backend has no bf16 matmul and refuses it.
+    Bf16,
+}
+
+impl FromStr for Precision {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "f32" | "fp32" => Ok(Precision::F32),
+            "f16" | "fp16" => Ok(Precision::F16),
+            "bf16" => Ok(Precision::Bf16),
+            other => Err(format!("unknown precision {other:?} (expected f32, f16 or bf16)")),
+        }
+    }
 }
 
 /// Settings for [`load`]; `Default` gives what `labels.json` asks for.
@@ -264,10 +283,7 @@ pub fn load(dir: &Path, backend: Backend, opts: &LoadOptions) -> Result<Box<dyn 
 
 #[cfg(feature = "rust-bert")]
 fn load_rust_bert(dir: &Path, opts: &LoadOptions) -> Result<Box<dyn Classifier>, SentimentError> {
-    // The rust-bert backend lives in its own module once written; until then the feature only
-    // links libtorch, and saying so beats a silent fallback to candle.
-    let _ = (dir, opts);
-    Err(SentimentError::Inference("the rust-bert backend is not implemented yet; use --backend candle".to_owned()))
+    Ok(Box::new(rustbert::RustBertClassifier::load(dir, opts)?))
 }
 
 #[cfg(not(feature = "rust-bert"))]

@@ -146,6 +146,33 @@ impl Store {
         Ok(())
     }
 
+    /// Whether an email with this Message-ID was ever queued (sent or not).
+    pub async fn outbox_has(&self, message_id: &str) -> Result<bool, StoreError> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM outbox WHERE message_id = ?1")
+            .bind(message_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// `(kind, event, fired_at)` of a brand's alert events recorded in `[from, until)`, oldest first.
+    pub async fn alerts_between(
+        &self,
+        brand: &str,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT kind, event, fired_at FROM alerts WHERE brand = ?1 AND recorded_at >= ?2 AND recorded_at < ?3
+             ORDER BY recorded_at, id",
+        )
+        .bind(brand)
+        .bind(from.timestamp())
+        .bind(until.timestamp())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Emails due for a (re)try.
     pub async fn due_emails(&self, now: DateTime<Utc>) -> Result<Vec<OutboxRow>, StoreError> {
         Ok(sqlx::query_as(

@@ -293,3 +293,66 @@ fn an_email_that_could_not_be_sent_is_delivered_once_after_a_restart() {
     assert_eq!(received(&smtp.out).len(), 1);
     let _ = std::io::stdout().flush();
 }
+
+/// `daily_digest`: one email per distinct recipient list covering the day before `digest_at`, with each brand's
+/// counts against its usual share, written once however many cycles run.
+#[test]
+fn daily_digest_goes_out_once_per_recipient_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let midnight = Utc::now().date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let mut lines = Vec::new();
+    // The 28 days before: 10 Acme mentions a day, 1 negative (usual share 10 %).
+    for d in 2..30 {
+        for k in 0..10 {
+            let t = midnight - Duration::days(d) + Duration::hours(k);
+            let s = if k == 0 { "negative" } else { "neutral" };
+            lines.push(record("reddit", &format!("u{d}-{k}"), "Acme", s, &t.to_rfc3339(), "acme routine"));
+        }
+    }
+    // Yesterday: 20 Acme mentions, 8 negative; 3 Globex mentions.
+    for k in 0..20 {
+        let t = midnight - Duration::hours(20) + Duration::minutes(k * 30);
+        let (s, text) = if k < 8 { ("negative", "acme double charged me, no refund") } else { ("positive", "acme ok") };
+        lines.push(record(["reddit", "mastodon"][k as usize % 2], &format!("y{k}"), "Acme", s, &t.to_rfc3339(), text));
+    }
+    for k in 0..3 {
+        let t = midnight - Duration::hours(5) + Duration::minutes(k);
+        lines.push(record("feed", &format!("g{k}"), "Globex", "neutral", &t.to_rfc3339(), "globex news"));
+    }
+    let file = write_file(dir.path(), "h.jsonl", &lines);
+    let db = dir.path().join("h.db");
+    hearsay().arg("--db").arg(&db).arg("import").arg(&file).assert().success();
+    let cfg = dir.path().join("hearsay.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[storage]\ndatabase = \"{db}\"\noutbox_dir = \"{d}/outbox\"\n\n[model]\ndir = \"{d}/no-model\"\n\n\
+             [alerts]\nrecipients = [\"team@example.com\"]\ndaily_digest = true\ndigest_at = \"00:00\"\n\n\
+             [[brands]]\nname = \"Acme\"\nquery = \"acme\"\nrecipients = [\"acme-pr@example.com\"]\n\n\
+             [[brands]]\nname = \"Globex\"\nquery = \"globex\"\n",
+            db = db.display(),
+            d = dir.path().display()
+        ),
+    )
+    .unwrap();
+    for _ in 0..2 {
+        hearsay().args(["poll", "--once", "-c"]).arg(&cfg).assert().success();
+    }
+    let mut emls: Vec<PathBuf> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    emls.sort();
+    assert_eq!(emls.len(), 2, "one digest per recipient list, once: {emls:?}");
+    let mails: Vec<serde_json::Value> = emls.iter().map(|p| parse_eml(p)).collect();
+    let day = (midnight - Duration::days(1)).format("%Y-%m-%d").to_string();
+    let acme = mails.iter().find(|m| m["to"].as_str().unwrap_or("").contains("acme-pr")).expect("Acme digest");
+    let subject = acme["subject"].as_str().unwrap();
+    assert_eq!(subject, format!("[hearsay] Daily digest {day}: Acme 40% negative"), "{acme}");
+    let text = acme.to_string();
+    assert!(text.contains("20 mentions (usually 10 a day), 8 negative = 40% (usually 10%)"), "{text}");
+    assert!(text.contains("double charged me"), "the most negative mentions are quoted");
+    let team = mails.iter().find(|m| m != &acme).unwrap();
+    assert_eq!(team["subject"].as_str().unwrap(), format!("[hearsay] Daily digest {day}: Globex 0% negative"));
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Sentences per second: Python `transformers` (fp32) vs the Rust candle backend, same model, same texts.
+"""Sentences per second: Python `transformers` (fp32) vs hearsay's Rust backends, same model, same texts.
 
 Takes the first N texts of the sentiment data (val.tsv, then train.tsv; read at run time, never copied
 into the repository), applies preprocess v1 for the Python side (the Rust side does it itself), and runs
@@ -8,13 +8,19 @@ into the repository), applies preprocess v1 for the Python side (the Rust side d
   torch threads = --threads; also a plain `torch.no_grad()` loop over the same batches, which shows how
   much of the Python time is pipeline overhead;
 * Rust: the bench binary (`bench.rs` next to this file), which loads the model, classifies all texts
-  with `classify_batch` (length-sorted batches of 32) and reports its own timing, once per --precision.
+  with `classify_batch` (length-sorted batches of 32) and reports its own timing and RSS, once per --variant
+  (backend:precision).
 
 Each side runs --repeat times; best and median are printed, plus Rust/Python ratios and the share of
 labels on which the two agree. Run from the repository root:
 
     cargo build --release --example bench-sentiment
     python3 tools/bench-sentiment/bench.py --rust-bin target/release/examples/bench-sentiment
+
+    # every backend and precision (needs libtorch-dev):
+    cargo build --release --features rust-bert --example bench-sentiment
+    python3 tools/bench-sentiment/bench.py --variant candle:f32 --variant candle:f16 \\
+        --variant rust-bert:f32 --variant rust-bert:bf16
 
 The machine should be otherwise idle; other jobs on the cores make both sides slower unevenly.
 """
@@ -96,13 +102,15 @@ def bench_python(model_dir, texts, batch_size, threads, repeat):
     }
 
 
-def bench_rust(rust_bin, model_dir, texts_file, batch_size, precision, threads, repeat):
+def bench_rust(rust_bin, model_dir, texts_file, batch_size, variant, threads, repeat):
+    backend, precision = variant.split(":")
     with tempfile.NamedTemporaryFile("r", suffix=".labels") as out:
         env = dict(os.environ)
         if threads:
             env["RAYON_NUM_THREADS"] = str(threads)
+            env["OMP_NUM_THREADS"] = str(threads)
         cmd = [rust_bin, "--model", model_dir, "--texts", texts_file, "--batch-size", str(batch_size),
-               "--precision", precision, "--repeat", str(repeat), "--out", out.name]
+               "--backend", backend, "--precision", precision, "--repeat", str(repeat), "--out", out.name]
         res = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
         report = json.loads(res.stdout.strip().splitlines()[-1])
         report["labels"] = out.read().split("\n")[:-1]
@@ -118,10 +126,12 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--rust-bin", default=os.path.join(ROOT, "target", "release", "examples", "bench-sentiment"))
-    ap.add_argument("--precision", action="append", help="f32 (default) or f16; repeatable")
+    ap.add_argument("--variant", action="append",
+                    help="BACKEND:PRECISION, e.g. candle:f32 (default), candle:f16, rust-bert:f32, rust-bert:bf16 "
+                         "(rust-bert needs a bench binary built with --features rust-bert); repeatable")
     ap.add_argument("--skip-python", action="store_true")
     args = ap.parse_args()
-    precisions = args.precision or ["f32"]
+    precisions = args.variant or ["candle:f32"]
 
     texts = read_texts(args.data, args.n)
     print(f"{len(texts)} texts, batch {args.batch_size}, {args.threads} threads, model {args.model}")
@@ -147,7 +157,7 @@ def main():
             r = py[name]
             print(f"python {name:<10} fp32: best {r['best_per_s']:7.1f}/s  median {r['median_per_s']:7.1f}/s")
     for p, r in rust.items():
-        line = f"rust candle {p:<8}: best {r['best_per_s']:7.1f}/s  median {r['median_per_s']:7.1f}/s  load {r['load_s']:.3f}s"
+        line = f"rust {p:<15}: best {r['best_per_s']:7.1f}/s  median {r['median_per_s']:7.1f}/s  load {r['load_s']:.3f}s  rss {r.get('rss_mb') or 0:.0f} MB"
         if py:
             ratio = r["best_per_s"] / py["pipeline"]["best_per_s"]
             ratio_loop = r["best_per_s"] / py["torch_loop"]["best_per_s"]

@@ -1,4 +1,5 @@
-//! Throughput benchmark for the candle sentiment backend, driven by `bench.py` in this directory.
+//! Throughput benchmark for the sentiment backends (candle; rust-bert when built with `--features rust-bert`),
+//! driven by `bench.py` in this directory.
 //!
 //! Reads texts (one per line) from `--texts`, loads the model, classifies everything `--repeat` times
 //! with `Classifier::classify_batch` (length-sorted batches of `--batch-size`), and prints one JSON
@@ -10,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use hearsay::sentiment::{CandleClassifier, Classifier, LoadOptions, Precision};
+use hearsay::sentiment::{Backend, LoadOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut model = PathBuf::from("models/sentiment");
@@ -18,6 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut out = None;
     let mut opts = LoadOptions::default();
     let mut repeat = 3usize;
+    let mut backend = Backend::Candle;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -28,13 +30,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--batch-size" => opts.batch_size = value()?.parse()?,
             "--max-length" => opts.max_length = Some(value()?.parse()?),
             "--repeat" => repeat = value()?.parse()?,
-            "--precision" => {
-                opts.precision = match value()?.as_str() {
-                    "f32" => Precision::F32,
-                    "f16" => Precision::F16,
-                    other => return Err(format!("unknown precision {other}").into()),
-                }
-            }
+            "--precision" => opts.precision = value()?.parse()?,
+            "--backend" => backend = value()?.parse()?,
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -44,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let texts: Vec<&str> = data.lines().collect();
 
     let started = Instant::now();
-    let mut classifier = CandleClassifier::load(&model, &opts)?;
+    let mut classifier = hearsay::sentiment::load(&model, backend, &opts)?;
     let load_s = started.elapsed().as_secs_f64();
 
     let mut times = Vec::with_capacity(repeat);
@@ -61,9 +58,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let n = texts.len() as f64;
     let report = serde_json::json!({
-        "backend": "candle",
+        "backend": backend.as_str(),
         "precision": format!("{:?}", opts.precision).to_lowercase(),
         "threads": std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into()),
+        "rss_mb": rss_mb(),
         "batch_size": opts.batch_size,
         "n": texts.len(),
         "load_s": load_s,
@@ -73,4 +71,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     println!("{report}");
     Ok(())
+}
+
+/// Resident set size of this process (model loaded, after the runs), from /proc.
+fn rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }

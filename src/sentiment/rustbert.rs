@@ -1,0 +1,185 @@
+//! The second sentiment backend (cargo feature `rust-bert`): rust-bert's `BertForSequenceClassification` on
+//! libtorch (Debian's `libtorch-dev`), loading the very same `models/sentiment/` directory as candle.
+//!
+//! Weights: the float16 `model.safetensors` is read once (through candle's reader, which is always built),
+//! widened to f32 and copied into the libtorch variables by name; there is no converted file to ship or keep
+//! in sync. Every variable rust-bert creates must be found in the file with the same shape, or loading fails
+//! naming the tensor.
+//!
+//! Unlike rust-bert's ready-made sequence-classification pipeline, which pads a batch without an attention
+//! mask, the forward pass here gets the mask, so padding never changes a result: a batch gives the same labels
+//! as one text at a time. Tokenisation, preprocessing, length-sorted batching and calibration are candle's.
+
+use std::path::Path;
+
+use rust_bert::bert::{BertConfig, BertForSequenceClassification};
+use tch::{nn, Device, Kind, Tensor};
+use tokenizers::Tokenizer;
+
+use super::candle::{calibrated, check_head_config, label_order, load_tokenizer, read_json, read_tensors, HeadConfig};
+use super::preprocess::preprocess_v1;
+use super::{Classifier, Label, LoadOptions, ModelInfo, Precision, Prediction, SentimentError};
+
+/// A BERT sequence classifier running on libtorch through rust-bert.
+pub struct RustBertClassifier {
+    model: BertForSequenceClassification,
+    // Owns the parameters the model's modules refer to.
+    _vs: nn::VarStore,
+    tokenizer: Tokenizer,
+    info: ModelInfo,
+    order: [Label; 3],
+    batch_size: usize,
+    max_length: usize,
+    kind: Kind,
+}
+
+impl RustBertClassifier {
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self, SentimentError> {
+        if !dir.is_dir() {
+            return Err(SentimentError::NotFound { path: dir.to_path_buf() });
+        }
+        let labels_path = dir.join("labels.json");
+        let info: ModelInfo = read_json(&labels_path)?;
+        let order = label_order(&labels_path, &info)?;
+        let config_path = dir.join("config.json");
+        let head: HeadConfig = read_json(&config_path)?;
+        check_head_config(&config_path, &head, &info)?;
+        let config: BertConfig = read_json(&config_path)?;
+        let max_length = opts.max_length.unwrap_or(info.max_length);
+        if max_length < 2 || max_length as i64 > config.max_position_embeddings {
+            return Err(SentimentError::Invalid {
+                path: labels_path,
+                reason: format!(
+                    "max_length {max_length} must be between 2 and the model's {} positions",
+                    config.max_position_embeddings
+                ),
+            });
+        }
+        let tokenizer = load_tokenizer(&dir.join("tokenizer.json"), max_length)?;
+
+        let weights_path = dir.join("model.safetensors");
+        let tensors = read_tensors(&weights_path, &candle_core::Device::Cpu)?;
+        let mut vs = nn::VarStore::new(Device::Cpu);
+        let model = BertForSequenceClassification::new(vs.root(), &config)
+            .map_err(|e| SentimentError::Invalid { path: config_path.clone(), reason: e.to_string() })?;
+        let bad = |reason: String| SentimentError::Invalid { path: weights_path.clone(), reason };
+        tch::no_grad(|| -> Result<(), SentimentError> {
+            for (name, mut var) in vs.variables() {
+                let t = tensors.get(&name).ok_or_else(|| bad(format!("missing tensor {name}")))?;
+                let shape: Vec<i64> = t.dims().iter().map(|&d| d as i64).collect();
+                if shape != var.size() {
+                    return Err(bad(format!("tensor {name} has shape {shape:?}, the model needs {:?}", var.size())));
+                }
+                let data: Vec<f32> = t
+                    .to_dtype(candle_core::DType::F32)
+                    .and_then(|t| t.flatten_all())
+                    .and_then(|t| t.to_vec1())
+                    .map_err(|e| bad(format!("tensor {name}: {e}")))?;
+                var.copy_(&Tensor::of_slice(&data).reshape(&shape));
+            }
+            Ok(())
+        })?;
+        let kind = match opts.precision {
+            Precision::F32 => Kind::Float,
+            Precision::Bf16 => {
+                vs.bfloat16();
+                Kind::BFloat16
+            }
+            Precision::F16 => {
+                return Err(SentimentError::Inference(
+                    "libtorch has no float16 CPU kernels for this model; use f32 or bf16".to_owned(),
+                ))
+            }
+        };
+        tracing::debug!(dir = %dir.display(), version = %info.version, ?kind, "sentiment model loaded (rust-bert)");
+        Ok(RustBertClassifier {
+            model,
+            _vs: vs,
+            tokenizer,
+            info,
+            order,
+            batch_size: opts.batch_size.max(1),
+            max_length,
+            kind,
+        })
+    }
+
+    /// Token limit in effect.
+    pub fn max_length(&self) -> usize {
+        self.max_length
+    }
+
+    /// Raw logits in the model's output order, one row per text, in input order (parity tests).
+    pub fn logits(&mut self, texts: &[&str]) -> Result<Vec<[f32; 3]>, SentimentError> {
+        let prepared: Vec<String> = texts.iter().map(|t| preprocess_v1(t)).collect();
+        self.logits_prepared(&prepared)
+    }
+
+    fn logits_prepared(&self, prepared: &[String]) -> Result<Vec<[f32; 3]>, SentimentError> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(prepared.iter().map(String::as_str).collect(), true)
+            .map_err(|e| SentimentError::Tokenizer(e.to_string()))?;
+        let ids: Vec<Vec<u32>> = encodings.iter().map(|e| e.get_ids().to_vec()).collect();
+        let mut by_length: Vec<usize> = (0..ids.len()).collect();
+        by_length.sort_by_key(|&i| ids[i].len());
+        let mut out = vec![[0.0f32; 3]; ids.len()];
+        for chunk in by_length.chunks(self.batch_size) {
+            let batch: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
+            for (&i, row) in chunk.iter().zip(self.forward(&batch)?) {
+                out[i] = row;
+            }
+        }
+        Ok(out)
+    }
+
+    /// One forward pass over right-padded sequences, with the attention mask.
+    fn forward(&self, batch: &[&[u32]]) -> Result<Vec<[f32; 3]>, SentimentError> {
+        let width = batch.iter().map(|s| s.len()).max().unwrap_or(0);
+        let mut input = Vec::with_capacity(batch.len() * width);
+        let mut mask = Vec::with_capacity(batch.len() * width);
+        for seq in batch {
+            input.extend(seq.iter().map(|&t| i64::from(t)));
+            input.resize(input.len() + width - seq.len(), 0);
+            mask.extend(std::iter::repeat_n(1i64, seq.len()));
+            mask.resize(mask.len() + width - seq.len(), 0);
+        }
+        let shape = [batch.len() as i64, width as i64];
+        let input = Tensor::of_slice(&input).reshape(&shape);
+        let mask = Tensor::of_slice(&mask).reshape(&shape);
+        let token_types = input.zeros_like();
+        let logits = tch::no_grad(|| {
+            self.model.forward_t(Some(&input), Some(&mask), Some(&token_types), None, None, false).logits
+        });
+        let flat: Vec<f32> = Vec::from(&logits.to_kind(Kind::Float).flatten(0, -1));
+        if flat.len() != batch.len() * 3 {
+            return Err(SentimentError::Inference(format!("expected {} logits, got {}", batch.len() * 3, flat.len())));
+        }
+        let _ = self.kind;
+        Ok(flat.chunks(3).map(|r| [r[0], r[1], r[2]]).collect())
+    }
+}
+
+impl Classifier for RustBertClassifier {
+    fn classify_batch(&mut self, texts: &[&str]) -> Result<Vec<Prediction>, SentimentError> {
+        let mut out = vec![Prediction::EMPTY; texts.len()];
+        let mut positions = Vec::with_capacity(texts.len());
+        let mut prepared = Vec::with_capacity(texts.len());
+        for (i, text) in texts.iter().enumerate() {
+            let p = preprocess_v1(text);
+            if !p.is_empty() {
+                positions.push(i);
+                prepared.push(p);
+            }
+        }
+        let logits = self.logits_prepared(&prepared)?;
+        for (i, l) in positions.into_iter().zip(logits) {
+            out[i] = Prediction::from_scores(calibrated(l, self.info.temperature, &self.order));
+        }
+        Ok(out)
+    }
+
+    fn model_version(&self) -> &str {
+        &self.info.version
+    }
+}
