@@ -11,11 +11,11 @@ use predicates::prelude::*;
 
 use super::{hearsay, parse_eml, record, write_file};
 
-struct SmtpServer {
+pub struct SmtpServer {
     child: Child,
-    port: u16,
-    out: PathBuf,
-    cert: PathBuf,
+    pub port: u16,
+    pub out: PathBuf,
+    pub cert: PathBuf,
 }
 
 impl Drop for SmtpServer {
@@ -25,11 +25,11 @@ impl Drop for SmtpServer {
     }
 }
 
-fn python_has_aiosmtpd() -> bool {
+pub fn python_has_aiosmtpd() -> bool {
     Command::new("python3").args(["-c", "import aiosmtpd"]).status().map(|s| s.success()).unwrap_or(false)
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -85,7 +85,7 @@ fn make_cert(dir: &Path) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
-fn start_smtp(dir: &Path, port: u16) -> SmtpServer {
+pub fn start_smtp(dir: &Path, port: u16) -> SmtpServer {
     let (cert, key) =
         if dir.join("cert.pem").exists() { (dir.join("cert.pem"), dir.join("key.pem")) } else { make_cert(dir) };
     let out = dir.join("received");
@@ -108,6 +108,27 @@ fn start_smtp(dir: &Path, port: u16) -> SmtpServer {
 /// Four weeks of ordinary chatter about Acme (about 2 negatives an hour among 10 mentions), then a burst of
 /// 40 complaints in the last hour.
 fn spiky_history(dir: &Path) -> PathBuf {
+    history(dir, true)
+}
+
+/// The complaints of the burst: (id, platform, text, seconds before now).
+pub fn burst() -> Vec<(String, &'static str, String, i64)> {
+    let complaints = [
+        "Acme charged me twice and support does not answer",
+        "still no refund from acme after the double charge",
+        "acme billing is broken, double charged again",
+        "acme outage, cannot log in, no refund for downtime",
+    ];
+    (0..40)
+        .map(|i| {
+            let platform = ["reddit", "hackernews", "mastodon"][i as usize % 3];
+            (format!("c{i}"), platform, format!("{} #{i}", complaints[i as usize % 4]), 55 * 60 - i * 80)
+        })
+        .collect()
+}
+
+/// Four weeks of Acme chatter in a database at `dir/h.db`, with the last hour's burst when `with_burst`.
+pub fn history(dir: &Path, with_burst: bool) -> PathBuf {
     let now = Utc::now();
     let mut lines = Vec::new();
     let mut n = 0u64;
@@ -132,22 +153,11 @@ fn spiky_history(dir: &Path) -> PathBuf {
             ));
         }
     }
-    let complaints = [
-        "Acme charged me twice and support does not answer",
-        "still no refund from acme after the double charge",
-        "acme billing is broken, double charged again",
-        "acme outage, cannot log in, no refund for downtime",
-    ];
-    for i in 0..40 {
-        let t = now - Duration::minutes(55) + Duration::seconds(i * 80);
-        lines.push(record(
-            ["reddit", "hackernews", "mastodon"][i as usize % 3],
-            &format!("c{i}"),
-            "Acme",
-            "negative",
-            &t.to_rfc3339(),
-            &format!("{} #{i}", complaints[i as usize % 4]),
-        ));
+    if with_burst {
+        for (id, platform, text, ago) in burst() {
+            let t = now - Duration::seconds(ago);
+            lines.push(record(platform, &id, "Acme", "negative", &t.to_rfc3339(), &text));
+        }
     }
     let file = write_file(dir, "history.jsonl", &lines);
     let db = dir.join("h.db");
@@ -204,7 +214,7 @@ fn poll_once(cfg: &Path) {
         .success();
 }
 
-fn received(out: &Path) -> Vec<PathBuf> {
+pub fn received(out: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(out)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -1,11 +1,12 @@
 //! End-to-end tests of the `hearsay` binary and library at their boundaries: a real SQLite file in a temp dir,
 //! the real CLI (assert_cmd), real signals. One test binary, one module per area.
 
-mod alerts;
+pub mod alerts;
 mod cli;
 mod config;
 mod daemon;
 mod demo;
+mod e2e;
 mod poll;
 mod report;
 mod store;
