@@ -26,6 +26,9 @@ const CONFIG: &str = "config.json";
 const TOKENIZER: &str = "tokenizer.json";
 const LABELS: &str = "labels.json";
 
+/// The logits of one batch, or why it failed.
+type BatchLogits = Result<Vec<[f32; 3]>, SentimentError>;
+
 /// A BERT sequence classifier running on candle.
 pub struct CandleClassifier {
     bert: BertModel,
@@ -38,6 +41,8 @@ pub struct CandleClassifier {
     batch_size: usize,
     max_length: usize,
     device: Device,
+    /// Batches run side by side (the CPU's parallelism, at most 4; `HEARSAY_INFERENCE_THREADS` overrides).
+    threads: usize,
 }
 
 /// The parts of HF's `config.json` that candle's `Config` does not cover.
@@ -108,6 +113,7 @@ impl CandleClassifier {
             batch_size: opts.batch_size.max(1),
             max_length,
             device,
+            threads: inference_threads(),
         })
     }
 
@@ -132,7 +138,7 @@ impl CandleClassifier {
     /// Raw logits (before temperature and softmax) in the model's output order (`labels.json`
     /// `labels`), one row per text, in input order. Exposed for parity tests against PyTorch.
     /// Empty texts are run through the model too (as `[CLS] [SEP]`).
-    pub fn logits(&mut self, texts: &[&str]) -> Result<Vec<[f32; 3]>, SentimentError> {
+    pub fn logits(&mut self, texts: &[&str]) -> BatchLogits {
         let prepared: Vec<String> = texts.iter().map(|t| preprocess_v1(t)).collect();
         let ids = self.encode(&prepared)?;
         self.logits_sorted(ids)
@@ -147,14 +153,47 @@ impl CandleClassifier {
     }
 
     /// Runs the model over `ids` in length-sorted batches and returns logits in the order of `ids`.
-    fn logits_sorted(&mut self, ids: Vec<Vec<u32>>) -> Result<Vec<[f32; 3]>, SentimentError> {
+    ///
+    /// Batches run on up to `threads` scoped threads at once, sharing the weights: the matrix products of one
+    /// small batch barely use a second core, two batches side by side do.
+    fn logits_sorted(&mut self, ids: Vec<Vec<u32>>) -> BatchLogits {
         let mut by_length: Vec<usize> = (0..ids.len()).collect();
         by_length.sort_by_key(|&i| ids[i].len());
-        let mut out = vec![[0.0f32; 3]; ids.len()];
-        for chunk in by_length.chunks(self.batch_size) {
+        let chunks: Vec<&[usize]> = by_length.chunks(self.batch_size).collect();
+        let run = |chunk: &[usize]| {
             let batch: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
-            let logits = self.forward(&batch).map_err(|e| SentimentError::Inference(e.to_string()))?;
-            for (&i, row) in chunk.iter().zip(logits) {
+            self.forward(&batch).map_err(|e| SentimentError::Inference(e.to_string()))
+        };
+        let threads = self.threads.min(chunks.len()).max(1);
+        let results: Vec<BatchLogits> = if threads == 1 {
+            chunks.iter().map(|c| run(c)).collect()
+        } else {
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let mut slots: Vec<Option<BatchLogits>> = (0..chunks.len()).map(|_| None).collect();
+            let done: Vec<Vec<(usize, BatchLogits)>> = std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..threads)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut mine = Vec::new();
+                            loop {
+                                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some(chunk) = chunks.get(k) else { break };
+                                mine.push((k, run(chunk)));
+                            }
+                            mine
+                        })
+                    })
+                    .collect();
+                workers.into_iter().map(|w| w.join().expect("inference thread panicked")).collect()
+            });
+            for (k, r) in done.into_iter().flatten() {
+                slots[k] = Some(r);
+            }
+            slots.into_iter().map(|r| r.expect("every batch ran")).collect()
+        };
+        let mut out = vec![[0.0f32; 3]; ids.len()];
+        for (chunk, logits) in chunks.iter().zip(results) {
+            for (&i, row) in chunk.iter().zip(logits?) {
                 out[i] = row;
             }
         }
@@ -188,6 +227,15 @@ impl CandleClassifier {
     fn scores(&self, logits: [f32; 3]) -> [f32; 3] {
         calibrated(logits, self.info.temperature, &self.order)
     }
+}
+
+/// How many batches run at once: `HEARSAY_INFERENCE_THREADS`, else the available cores (at most 4).
+pub(super) fn inference_threads() -> usize {
+    std::env::var("HEARSAY_INFERENCE_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4))
+        .max(1)
 }
 
 /// `softmax(logits / temperature)`, reordered from model output order (`order`) to [`Label`] order.
