@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (LABEL2ID, LABELS, binary_accuracy, default_data_dir, dump_json, format_metrics,  # noqa: E402
                     metrics, preprocess_v1, read_tsv, repo_root, split_reviews)
 
-VERSION = "hearsay-sentiment-1"
+VERSION = "hearsay-sentiment-3"
 
 
 def parse_args():
@@ -68,6 +68,8 @@ def parse_args():
     p.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (0 = only at the end)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--model-version", default=VERSION,
+                   help="version string written to labels.json and stored with every label hearsay assigns")
     p.add_argument("--holdout-seed", type=int, default=13, help="seed of the reviews hold-out split (keep it fixed across runs so it stays unseen)")
     p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (benchmarking); 0 = no limit")
     p.add_argument("--freeze-layers", type=int, default=0, help="also keep the lowest N encoder layers fixed")
@@ -169,7 +171,7 @@ def fit_temperature(logits, gold):
     return t, nll_before, nll_after
 
 
-def export(model, base, out_dir, max_length, temperature):
+def export(model, base, out_dir, max_length, temperature, version):
     os.makedirs(out_dir, exist_ok=True)
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()
              if not k.endswith("position_ids")}
@@ -177,7 +179,7 @@ def export(model, base, out_dir, max_length, temperature):
     model.config.to_json_file(os.path.join(out_dir, "config.json"))
     shutil.copyfile(os.path.join(base, "tokenizer.json"), os.path.join(out_dir, "tokenizer.json"))
     dump_json({"labels": LABELS, "temperature": round(temperature, 4), "max_length": max_length,
-               "preprocess": "v1", "version": VERSION}, os.path.join(out_dir, "labels.json"))
+               "preprocess": "v1", "version": version}, os.path.join(out_dir, "labels.json"))
 
 
 def main():
@@ -322,7 +324,7 @@ def main():
 
     torch.save(model.state_dict(), os.path.join(args.scratch, "model_fp32.pt"))
     summary = {
-        "version": VERSION,
+        "version": args.model_version,
         "command": " ".join(sys.argv),
         "args": vars(args),
         "train_rows_available": len(train), "examples_seen": step * args.batch_size, "train_tweets": len(tweets), "train_reviews": len(reviews_train),
@@ -336,7 +338,7 @@ def main():
     }
     dump_json(summary, os.path.join(args.scratch, "train_summary.json"))
     if not args.no_export:
-        export(model, base, args.out, args.max_length, temperature)
+        export(model, base, args.out, args.max_length, temperature, args.model_version)
         dump_json(summary, os.path.join(args.out, "metrics.json"))
         print(f"wrote {args.out}", flush=True)
     print(f"done in {(time.time() - t_start) / 60:.1f} min", flush=True)
