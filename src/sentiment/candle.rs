@@ -27,7 +27,7 @@ const TOKENIZER: &str = "tokenizer.json";
 const LABELS: &str = "labels.json";
 
 /// The logits of one batch, or why it failed.
-type BatchLogits = Result<Vec<[f32; 3]>, SentimentError>;
+pub(super) type BatchLogits = Result<Vec<[f32; 3]>, SentimentError>;
 
 /// A BERT sequence classifier running on candle.
 pub struct CandleClassifier {
@@ -222,11 +222,6 @@ impl CandleClassifier {
         let rows = logits.to_vec2::<f32>()?;
         Ok(rows.into_iter().map(|r| [r[0], r[1], r[2]]).collect())
     }
-
-    /// Calibrated probabilities in [`Label`] order.
-    fn scores(&self, logits: [f32; 3]) -> [f32; 3] {
-        calibrated(logits, self.info.temperature, &self.order)
-    }
 }
 
 /// How many batches run at once: `HEARSAY_INFERENCE_THREADS`, else the available cores (at most 4).
@@ -236,6 +231,30 @@ pub(super) fn inference_threads() -> usize {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4))
         .max(1)
+}
+
+/// The part of `classify_batch` both backends share: preprocess v1, run `logits` on the texts that are not empty
+/// after it (in input order), calibrate; empty texts get [`Prediction::EMPTY`] without touching the model.
+pub(super) fn classify_texts(
+    texts: &[&str],
+    temperature: f32,
+    order: &[Label; 3],
+    logits: impl FnOnce(&[String]) -> BatchLogits,
+) -> Result<Vec<Prediction>, SentimentError> {
+    let mut out = vec![Prediction::EMPTY; texts.len()];
+    let mut positions = Vec::with_capacity(texts.len());
+    let mut prepared = Vec::with_capacity(texts.len());
+    for (i, text) in texts.iter().enumerate() {
+        let p = preprocess_v1(text);
+        if !p.is_empty() {
+            positions.push(i);
+            prepared.push(p);
+        }
+    }
+    for (i, l) in positions.into_iter().zip(logits(&prepared)?) {
+        out[i] = Prediction::from_scores(calibrated(l, temperature, order));
+    }
+    Ok(out)
 }
 
 /// `softmax(logits / temperature)`, reordered from model output order (`order`) to [`Label`] order.
@@ -253,22 +272,11 @@ pub(super) fn calibrated(logits: [f32; 3], temperature: f32, order: &[Label; 3])
 
 impl Classifier for CandleClassifier {
     fn classify_batch(&mut self, texts: &[&str]) -> Result<Vec<Prediction>, SentimentError> {
-        let mut out = vec![Prediction::EMPTY; texts.len()];
-        let mut positions = Vec::with_capacity(texts.len());
-        let mut prepared = Vec::with_capacity(texts.len());
-        for (i, text) in texts.iter().enumerate() {
-            let p = preprocess_v1(text);
-            if !p.is_empty() {
-                positions.push(i);
-                prepared.push(p);
-            }
-        }
-        let ids = self.encode(&prepared)?;
-        let logits = self.logits_sorted(ids)?;
-        for (i, l) in positions.into_iter().zip(logits) {
-            out[i] = Prediction::from_scores(self.scores(l));
-        }
-        Ok(out)
+        let (temperature, order) = (self.info.temperature, self.order);
+        classify_texts(texts, temperature, &order, |prepared| {
+            let ids = self.encode(prepared)?;
+            self.logits_sorted(ids)
+        })
     }
 
     fn model_version(&self) -> &str {

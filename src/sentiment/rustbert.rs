@@ -16,7 +16,9 @@ use rust_bert::bert::{BertConfig, BertForSequenceClassification};
 use tch::{nn, Device, Kind, Tensor};
 use tokenizers::Tokenizer;
 
-use super::candle::{calibrated, check_head_config, label_order, load_tokenizer, read_json, read_tensors, HeadConfig};
+use super::candle::{
+    check_head_config, classify_texts, label_order, load_tokenizer, read_json, read_tensors, HeadConfig,
+};
 use super::preprocess::preprocess_v1;
 use super::{Classifier, Label, LoadOptions, ModelInfo, Precision, Prediction, SentimentError};
 
@@ -162,21 +164,7 @@ impl RustBertClassifier {
 
 impl Classifier for RustBertClassifier {
     fn classify_batch(&mut self, texts: &[&str]) -> Result<Vec<Prediction>, SentimentError> {
-        let mut out = vec![Prediction::EMPTY; texts.len()];
-        let mut positions = Vec::with_capacity(texts.len());
-        let mut prepared = Vec::with_capacity(texts.len());
-        for (i, text) in texts.iter().enumerate() {
-            let p = preprocess_v1(text);
-            if !p.is_empty() {
-                positions.push(i);
-                prepared.push(p);
-            }
-        }
-        let logits = self.logits_prepared(&prepared)?;
-        for (i, l) in positions.into_iter().zip(logits) {
-            out[i] = Prediction::from_scores(calibrated(l, self.info.temperature, &self.order));
-        }
-        Ok(out)
+        classify_texts(texts, self.info.temperature, &self.order, |prepared| self.logits_prepared(prepared))
     }
 
     fn model_version(&self) -> &str {
