@@ -9,10 +9,9 @@
 //! digest at the next cycle; only the latest day is sent.
 
 use chrono::{DateTime, Duration as CDuration, NaiveTime, Utc};
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
-use lettre::Message;
+use lettre::message::{header::ContentType, MultiPart, SinglePart};
 
-use super::email::{escape, message_id};
+use super::email::{escape, excerpt, headers, message_id};
 use crate::config::Config;
 use crate::store::{Example, QueuedEmail, Store};
 
@@ -142,15 +141,6 @@ fn share_line(d: &BrandDay) -> String {
     format!("{} mentions (usually {:.0} a day), {} negative = {share}{usual}", d.total, d.usual_total, d.negative)
 }
 
-fn excerpt(s: &str) -> String {
-    let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.chars().count() > 200 {
-        format!("{}…", s.chars().take(200).collect::<String>())
-    } else {
-        s
-    }
-}
-
 fn time(ts: i64) -> String {
     DateTime::from_timestamp(ts, 0).map(|t| t.format("%H:%M UTC").to_string()).unwrap_or_default()
 }
@@ -174,7 +164,7 @@ pub fn text_body(start: DateTime<Utc>, end: DateTime<Utc>, days: &[BrandDay]) ->
                     "  - [{}] {}{}\n    {}\n",
                     e.platform,
                     e.author.as_deref().map(|a| format!("{a}: ")).unwrap_or_default(),
-                    excerpt(&e.text),
+                    excerpt(&e.text, 200),
                     e.url.as_deref().unwrap_or("")
                 );
             }
@@ -221,7 +211,7 @@ pub fn html_body(start: DateTime<Utc>, end: DateTime<Utc>, days: &[BrandDay]) ->
         if !d.examples.is_empty() {
             h += "<p style=\"margin-bottom:2px\"><b>Most negative</b></p><ul style=\"margin-top:0\">";
             for e in &d.examples {
-                let text = escape(&excerpt(&e.text));
+                let text = escape(&excerpt(&e.text, 200));
                 let text = match &e.url {
                     Some(u) => format!("<a href=\"{}\">{text}</a>", escape(u)),
                     None => text,
@@ -248,11 +238,7 @@ fn compose(
     end: DateTime<Utc>,
     days: &[BrandDay],
 ) -> anyhow::Result<Vec<u8>> {
-    let from: Mailbox = from.parse().map_err(|e| anyhow::anyhow!("sender {from:?}: {e}"))?;
-    let mut b = Message::builder().from(from).subject(subject).message_id(Some(id.to_string())).date_now();
-    for r in to {
-        b = b.to(r.parse().map_err(|e| anyhow::anyhow!("recipient {r:?}: {e}"))?);
-    }
+    let b = headers(from, to, subject, id)?;
     let body = MultiPart::alternative()
         .singlepart(SinglePart::plain(text_body(start, end, days)))
         .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html_body(start, end, days)));

@@ -183,7 +183,8 @@ pub fn text_body(c: &AlertContext<'_>) -> String {
     s
 }
 
-fn excerpt(s: &str, n: usize) -> String {
+/// `s` on one line, cut to `n` characters with an ellipsis.
+pub(crate) fn excerpt(s: &str, n: usize) -> String {
     let s: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if s.chars().count() <= n {
         s
@@ -283,6 +284,22 @@ pub fn message_id(key: &str) -> String {
     format!("<{local}@hearsay.invalid>")
 }
 
+/// Sender, recipients, subject, Message-ID and date of every email hearsay writes; addresses that do not parse
+/// are named in the error.
+pub(crate) fn headers(
+    from: &str,
+    to: &[String],
+    subject: &str,
+    message_id: &str,
+) -> anyhow::Result<lettre::message::MessageBuilder> {
+    let from: Mailbox = from.parse().map_err(|e| anyhow::anyhow!("sender {from:?}: {e}"))?;
+    let mut b = Message::builder().from(from).subject(subject).message_id(Some(message_id.to_string())).date_now();
+    for r in to {
+        b = b.to(r.parse().map_err(|e| anyhow::anyhow!("recipient {r:?}: {e}"))?);
+    }
+    Ok(b)
+}
+
 /// The complete RFC 5322 message.
 pub fn compose(
     c: &AlertContext<'_>,
@@ -291,11 +308,7 @@ pub fn compose(
     message_id: &str,
     chart_png: Option<Vec<u8>>,
 ) -> anyhow::Result<Vec<u8>> {
-    let from: Mailbox = from.parse().map_err(|e| anyhow::anyhow!("sender {from:?}: {e}"))?;
-    let mut b = Message::builder().from(from).subject(subject(c)).message_id(Some(message_id.to_string())).date_now();
-    for r in to {
-        b = b.to(r.parse().map_err(|e| anyhow::anyhow!("recipient {r:?}: {e}"))?);
-    }
+    let b = headers(from, to, &subject(c), message_id)?;
     let html_part = SinglePart::builder().header(ContentType::TEXT_HTML).body(html_body(c));
     let alternative = MultiPart::alternative().singlepart(SinglePart::plain(text_body(c)));
     let alternative = match chart_png {
