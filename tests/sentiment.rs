@@ -146,19 +146,25 @@ fn logits_match_pytorch() {
         return;
     };
     let mut model = load_candle(&dir);
+    let max_diff = assert_logits_match(&refs, |texts| model.logits(texts).unwrap());
+    eprintln!("{} sentences, max |logit - PyTorch| = {max_diff:e}", refs.len());
+}
+
+/// Logits of all reference texts at once (a padded, masked batch) and one by one must both be within 1e-3 of
+/// PyTorch's; returns the largest difference seen.
+fn assert_logits_match(refs: &[Reference], mut logits: impl FnMut(&[&str]) -> Vec<[f32; 3]>) -> f32 {
     let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
-    // All at once (padded, masked batch) and one by one must both match.
-    let batched = model.logits(&texts).unwrap();
+    let batched = logits(&texts);
     let mut max_diff = 0.0f32;
     for (r, got) in refs.iter().zip(&batched) {
-        let single = model.logits(&[r.text.as_str()]).unwrap()[0];
+        let single = logits(&[r.text.as_str()])[0];
         for k in 0..3 {
             let d = (got[k] - r.logits[k]).abs().max((single[k] - r.logits[k]).abs());
             max_diff = max_diff.max(d);
             assert!(d < 1e-3, "text {:?}: logits {got:?} / {single:?}, PyTorch {:?}", r.text, r.logits);
         }
     }
-    eprintln!("{} sentences, max |logit - PyTorch| = {max_diff:e}", refs.len());
+    max_diff
 }
 
 /// The first `n` rows of the validation file as (label, text), if it is there.
@@ -410,17 +416,7 @@ mod rust_bert_backend {
     fn logits_match_pytorch_batched_and_one_by_one() {
         let (Some(dir), Some(refs)) = (model_dir(), read_reference()) else { return };
         let mut model = load(&dir, Precision::F32);
-        let texts: Vec<&str> = refs.iter().map(|r| r.text.as_str()).collect();
-        let batched = model.logits(&texts).unwrap();
-        let mut max_diff = 0.0f32;
-        for (r, got) in refs.iter().zip(&batched) {
-            let single = model.logits(&[r.text.as_str()]).unwrap()[0];
-            for k in 0..3 {
-                let d = (got[k] - r.logits[k]).abs().max((single[k] - r.logits[k]).abs());
-                max_diff = max_diff.max(d);
-                assert!(d < 1e-3, "text {:?}: logits {got:?} / {single:?}, PyTorch {:?}", r.text, r.logits);
-            }
-        }
+        let max_diff = assert_logits_match(&refs, |texts| model.logits(texts).unwrap());
         eprintln!("rust-bert: {} sentences, max |logit - PyTorch| = {max_diff:e}", refs.len());
     }
 
