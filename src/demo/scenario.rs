@@ -121,17 +121,23 @@ pub const CALM_MINUTES: i64 = 30;
 /// How long the incident plays.
 pub const INCIDENT_MINUTES: i64 = 120;
 
-/// Builds the story ending at `end` (Unix seconds, rounded down to five minutes by the caller).
+/// The end of the story on the clock its daily and weekly rhythm follows: Thursday 2026-11-26, 18:00 UTC.
+const RHYTHM_END: i64 = 1_795_716_000;
+
+/// Builds the story ending at `end` (Unix seconds, rounded down to five minutes by the caller). Two stories with
+/// the same size and seed are the same up to a shift in time.
 pub fn build(end: i64, size: Size, seed: u64) -> Scenario {
     let crisis_start = end - (CALM_MINUTES + INCIDENT_MINUTES) * 60;
     let incident_at = crisis_start + CALM_MINUTES * 60;
     let start = crisis_start - i64::from(size.baseline_days) * 86_400;
     let mut g = Generator { rng: Rng::new(seed), seen: HashSet::new(), seq: 0, posts: Vec::new() };
 
-    // Ordinary chatter, hour by hour, with a daily rhythm and quieter weekends, up to the very end.
-    let mut hour = start - start.rem_euclid(3600);
+    // Ordinary chatter, hour by hour, with a daily rhythm and quieter weekends, up to the very end. The rhythm
+    // follows a fixed clock that always ends at RHYTHM_END (a Thursday, 18:00 UTC), not the wall clock, so the
+    // story (and what the detector makes of it) is the same whenever the demo runs, only shifted in time.
+    let mut hour = start - (start - end).rem_euclid(3600);
     while hour < end {
-        let t = DateTime::from_timestamp(hour, 0).unwrap_or_default();
+        let t = DateTime::from_timestamp(hour - end + RHYTHM_END, 0).unwrap_or_default();
         let weekend = t.weekday().num_days_from_monday() >= 5;
         let lambda = size.per_hour * DIURNAL[t.hour() as usize] * if weekend { 0.75 } else { 1.08 };
         for _ in 0..g.rng.poisson(lambda) {
