@@ -20,14 +20,16 @@
 //! next one.
 //!
 //! *Dispersion.* Real counts are over-dispersed, and the expected count is itself an estimate. The same
-//! predictor is run on the non-overlapping windows of the last 14 days, and the negative-binomial
+//! predictor is run on the non-overlapping windows of the last 28 days, and the negative-binomial
 //! dispersion `alpha` (variance `mu + alpha·mu²`) is estimated from those out-of-sample residuals by the
-//! method of moments, in two passes that drop outlying windows (past crises) from the second. The count
+//! method of moments, shrunk toward a prior of 0.05 (strongly for quiet brands, whose windows say little
+//! about it), in passes that drop outlying windows (past crises) after the first. The count
 //! test is the negative-binomial upper tail at that `alpha` (floored). A recent-level factor (the last day's
 //! observed over predicted, shrunk and bounded to ×0.67–1.5) corrects slow drifts and day-level swings.
 //!
 //! *Share.* "The negative share is above its baseline" is tested conditionally on this window's volume:
-//! the non-negative mentions give a volume factor `m = max(1, (other + 1) / (expected_other + 1))`, and the
+//! the non-negative mentions give a volume factor `m = max(1, (other + 4) / (expected_other + 4))` (a few
+//! stray mentions barely move it, a campaign's dozens do), and the
 //! negatives are tested again against `m × expected`, with a negative-binomial dispersion estimated, like
 //! the first, from the residual windows of this share model (so noise shared by all mentions cancels, and
 //! noise that hits negatives alone is measured). A campaign that lifts
@@ -40,7 +42,7 @@
 //! fast rises on busy brands, long for slow brands that need two hours to collect `min_count`; the half
 //! window only where ≥ 3 negatives are expected in it), all hold: the plain count p-value below the
 //! preset's count threshold (balanced 1e-2), the volume-adjusted share p-value below the preset's share
-//! threshold (balanced 1e-4; this is the stringent test, the count test only insists that the rise is
+//! threshold (balanced 2e-4; this is the stringent test, the count test only insists that the rise is
 //! also improbable without looking at volume), at least `min_count` negatives, and observed/expected at
 //! least `min_ratio`. A campaign at the usual share fails the share test; such a surge is `volume_spike`,
 //! off by default. A weaker *elevated* level (ratio half-way to `min_ratio`, count p < 0.01, share
@@ -67,7 +69,7 @@ pub const BUCKET_SECS: i64 = 300;
 const DAY: usize = 288;
 const WEEK: usize = 7 * DAY;
 /// How far back the dispersion estimate looks.
-const RESIDUAL_DAYS: usize = 14;
+const RESIDUAL_DAYS: usize = 28;
 /// How many past days feed the hour-of-day profile.
 const PROFILE_DAYS: usize = 28;
 /// Windows more than this many standard deviations above their prediction are left out of the second
@@ -122,7 +124,7 @@ impl Sensitivity {
     pub fn share_threshold(self) -> f64 {
         match self {
             Sensitivity::Low => 1e-5,
-            Sensitivity::Balanced => 1e-4,
+            Sensitivity::Balanced => 2e-4,
             Sensitivity::High => 1e-3,
         }
     }
@@ -470,7 +472,7 @@ pub struct Detector<'a> {
     contexts: Vec<Vec<Option<Context>>>,
 }
 
-/// What the residual windows of the last 14 days say, for one scale: dispersion of the prediction errors
+/// What the residual windows of the last 28 days say, for one scale: dispersion of the prediction errors
 /// and how far the last day ran above or below its seasonal prediction.
 #[derive(Debug, Clone, Copy)]
 struct Context {
@@ -647,7 +649,7 @@ impl<'a> Detector<'a> {
             if self.cfg.volume_spike { neg_binomial_sf(total, expected_total, d.alpha_total) } else { 1.0 };
         let expected_other = (pred.total * d.level_total - pred.negative * d.level_negative).max(0.0);
         let other = (total - observed) as f64;
-        let volume_factor = ((other + 1.0) / (expected_other + 1.0)).max(1.0);
+        let volume_factor = volume_factor(other, expected_other).max(1.0);
         let share_p_value = neg_binomial_sf(observed, expected * volume_factor, d.alpha_share);
         WindowStats {
             window_start,
@@ -748,7 +750,7 @@ impl<'a> Detector<'a> {
     }
 
     /// Dispersion and recent level for a window starting at `s`, from the grid-aligned, non-overlapping
-    /// windows that end at or before `s` (the last 14 days plus one day for the level of the oldest).
+    /// windows that end at or before `s` (the last 28 days plus one day for the level of the oldest).
     /// Aligning to a fixed grid makes the result depend only on which grid cell `s` falls in, so it is
     /// computed once per window length and the daemon and the backtest agree exactly.
     fn context(&mut self, si: usize, s: usize) -> Context {
@@ -809,7 +811,7 @@ impl<'a> Detector<'a> {
         let c = Context {
             alpha_negative: nb_alpha(adjusted.iter().map(|r| (r.y, r.mu))),
             alpha_share: nb_alpha(
-                adjusted.iter().map(|r| (r.y, r.mu * (r.n - r.y + 1.0) / ((r.nu - r.mu).max(0.0) + 1.0))),
+                adjusted.iter().map(|r| (r.y, r.mu * volume_factor(r.n - r.y, (r.nu - r.mu).max(0.0)))),
             ),
             alpha_total: if self.cfg.volume_spike { nb_alpha(adjusted.iter().map(|r| (r.n, r.nu))) } else { 0.0 },
             level_negative,
@@ -877,10 +879,26 @@ fn median(xs: &mut [f64]) -> f64 {
 /// The half-window scale fires only where at least this many negatives are expected in it.
 const SHORT_SCALE_MIN_EXPECTED: f64 = 3.0;
 
-/// Prior dispersion and its weight in pseudo-windows.
+/// Prior dispersion and its weight: in pseudo-windows, and at least `PRIOR_INFORMATION` in units of
+/// `Σ mu²` (the estimator's denominator). The second matters for quiet brands: at half a negative per
+/// window a month of windows holds little information about `alpha` (its standard error is about
+/// `sqrt(2 / Σ mu²)`), and an unshrunk estimate swings to 0.2–0.4 on plain Poisson counts, which then
+/// blunts the test exactly where a crisis brings only a handful of extra negatives.
 const ALPHA_PRIOR: f64 = 0.05;
 const ALPHA_FLOOR: f64 = 0.02;
 const PRIOR_WINDOWS: f64 = 24.0;
+const PRIOR_INFORMATION: f64 = 100.0;
+
+/// Pseudo-count of the volume factor's prior: a window's non-negative mentions say how much more talk
+/// there is than usual (a campaign), but a handful of them is mostly noise. `(other + k) / (expected + k)`
+/// is the posterior mean of a multiplier with a Gamma(k, k) prior (mean 1): a campaign that brings
+/// dozens of extra mentions moves it fully, three stray mentions on a quiet brand barely do.
+const VOLUME_PRIOR: f64 = 4.0;
+
+/// How much more non-negative talk a window holds than expected, shrunk toward 1 (see [`VOLUME_PRIOR`]).
+fn volume_factor(other: f64, expected_other: f64) -> f64 {
+    (other + VOLUME_PRIOR) / (expected_other + VOLUME_PRIOR)
+}
 
 /// Method-of-moments negative-binomial `alpha` from `(observed, predicted)` pairs:
 /// `E[(y - mu)² - y] = alpha·mu²`, shrunk toward a prior. Windows far above their prediction under the
@@ -900,7 +918,7 @@ fn nb_alpha(rows: impl Iterator<Item = (f64, f64)> + Clone) -> f64 {
             den += mu * mu;
             n += 1.0;
         }
-        let prior_den = if n > 0.0 { den / n * PRIOR_WINDOWS } else { 1.0 };
+        let prior_den = if n > 0.0 { (den / n * PRIOR_WINDOWS).max(PRIOR_INFORMATION) } else { PRIOR_INFORMATION };
         ((num + ALPHA_PRIOR * prior_den) / (den + prior_den)).clamp(ALPHA_FLOOR, 4.0)
     };
     // Start from the prior so that past incidents are recognised as outliers in the first pass; genuinely

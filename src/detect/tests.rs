@@ -304,3 +304,46 @@ fn replay_is_fast_and_matches_evaluate() {
     // Debug builds are slow; the release backtest is measured by tools/eval-detector.py.
     assert!(elapsed.as_secs() < 60, "{elapsed:?}");
 }
+
+#[test]
+fn dispersion_estimate_table() {
+    // (mean per window, true alpha, lowest and highest estimate accepted over 20 seeds of 336 windows).
+    // Quiet Poisson brands must stay near the prior instead of swinging with the noise of a few counts;
+    // busy over-dispersed brands must get their own alpha.
+    let table: [(f64, f64, f64, f64); 4] =
+        [(0.5, 0.0, 0.02, 0.2), (2.0, 0.0, 0.02, 0.12), (20.0, 0.0, 0.02, 0.06), (20.0, 0.3, 0.15, 0.45)];
+    for (mu, alpha, lo, hi) in table {
+        for seed in 1..=20u64 {
+            let mut rng = Rng(seed * 7919);
+            let rows: Vec<(f64, f64)> = (0..336)
+                .map(|_| {
+                    // Gamma(k, 1/k) multiplier by the sum of k exponentials (k = 1/alpha, an integer here).
+                    let m = if alpha > 0.0 {
+                        let k = (1.0 / alpha).round() as usize;
+                        (0..k).map(|_| -rng.next_f64().max(1e-12).ln()).sum::<f64>() / k as f64
+                    } else {
+                        1.0
+                    };
+                    (rng.poisson(mu * m) as f64, mu)
+                })
+                .collect();
+            let a = nb_alpha(rows.iter().copied());
+            assert!((lo..=hi).contains(&a), "mu {mu} alpha {alpha} seed {seed}: estimate {a}");
+        }
+    }
+}
+
+#[test]
+fn volume_factor_table() {
+    // (other mentions, expected other, lowest and highest factor accepted)
+    let table = [
+        (3.0, 1.0, 1.0, 1.5),     // three stray mentions on a quiet brand: barely more talk
+        (0.0, 2.0, 0.0, 1.0),     // less talk than usual: never below 1 in the test, below 1 here
+        (40.0, 10.0, 3.0, 3.5),   // a campaign's dozens: most of the ×4 is believed
+        (400.0, 100.0, 3.8, 4.0), // a busy brand's campaign: fully
+    ];
+    for (other, expected, lo, hi) in table {
+        let f = volume_factor(other, expected);
+        assert!((lo..=hi).contains(&f), "{other} over {expected}: {f}");
+    }
+}
