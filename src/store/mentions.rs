@@ -2,13 +2,15 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::json;
 use sqlx::Row;
+use std::collections::HashMap;
 
 use super::{now_ts, Store, StoreError};
 
 /// Mentions per multi-row INSERT: 16 parameters each, under SQLite's 32,766-parameter limit.
 const MENTION_ROWS_PER_STATEMENT: usize = 1000;
+/// Rows per multi-row INSERT of the narrower tables (at most 7 parameters each).
+const ROWS_PER_STATEMENT: usize = 2000;
 use crate::mention::NewMention;
 use crate::sentiment::Label;
 
@@ -58,13 +60,18 @@ const MIN_SYNDICATION_CHARS: usize = 40;
 
 /// The dedup hash of a mention: its normalised text, or its own identity when the text is too short to say.
 pub fn dedup_hash(m: &NewMention) -> String {
-    let normalised_len = m.text.chars().filter(|c| c.is_alphanumeric()).count()
-        + m.title.as_deref().map_or(0, |t| t.chars().filter(|c| c.is_alphanumeric()).count());
-    if normalised_len < MIN_SYNDICATION_CHARS {
+    if dedup_hash_is_identity(m) {
         format!("id:{}:{}", m.platform, m.external_id)
     } else {
         crate::text::text_hash(m.title.as_deref(), &m.text)
     }
+}
+
+/// Whether the text is too short to be a syndicated copy, so that `dedup_hash` is the mention's own identity.
+fn dedup_hash_is_identity(m: &NewMention) -> bool {
+    let normalised_len = m.text.chars().filter(|c| c.is_alphanumeric()).count()
+        + m.title.as_deref().map_or(0, |t| t.chars().filter(|c| c.is_alphanumeric()).count());
+    normalised_len < MIN_SYNDICATION_CHARS
 }
 
 impl Store {
@@ -72,37 +79,20 @@ impl Store {
     /// are counted, not stored again, but any new brand matches they bring are added. Mentions without a
     /// given sentiment are queued for classification.
     ///
-    /// The batch travels as one JSON document through `json_each`, so a batch of thousands costs a handful of
-    /// statements instead of thousands.
+    /// Every table gets multi-row statements with bound parameters (a few per thousand mentions): the new
+    /// mentions' ids come back from `RETURNING`, so nothing is looked up again by `(platform, external_id)`;
+    /// only a mention already in the database costs a lookup of its own. Labels are written before the brand
+    /// matches, which then carry their label from the start instead of being updated by a trigger row by row.
     pub async fn ingest(&self, items: &[IngestItem]) -> Result<IngestReport, StoreError> {
         if items.is_empty() {
             return Ok(IngestReport::default());
         }
         let now = now_ts();
-        let docs: Vec<serde_json::Value> = items
-            .iter()
-            .map(|it| {
-                let m = &it.mention;
-                json!({
-                    "platform": m.platform,
-                    "external_id": m.external_id,
-                    "brands": it.brands.iter().map(|b| json!({"name": b.brand, "terms": serde_json::to_string(&b.terms).unwrap_or_default()})).collect::<Vec<_>>(),
-                    "sentiment": it.sentiment.as_ref().map(|s| json!({
-                        "label": s.label.as_str(),
-                        "neg": s.scores.map(|x| x[0]),
-                        "neu": s.scores.map(|x| x[1]),
-                        "pos": s.scores.map(|x| x[2]),
-                        "model_version": s.model_version,
-                    })),
-                })
-            })
-            .collect();
-        let doc = serde_json::Value::Array(docs).to_string();
-
+        let key = |m: &NewMention| format!("{}\u{0}{}", m.platform, m.external_id);
         let mut tx = self.write_tx().await?;
-        // The mention rows go in as bound parameters, many rows per statement: extracting 16 fields per row from
-        // the JSON document re-parsed each element 16 times and took most of an import's time. The JSON document
-        // still carries the brand matches and labels (a few fields per row) to the statements below.
+
+        // 1. Mentions. `stored[key]` = (id, created_at, inserted by this batch).
+        let mut stored: HashMap<String, (i64, i64, bool)> = HashMap::with_capacity(items.len());
         let mut inserted = 0;
         for chunk in items.chunks(MENTION_ROWS_PER_STATEMENT) {
             let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
@@ -128,62 +118,132 @@ impl Store {
                     .push_bind(m.parent_id.as_deref())
                     .push_bind(it.source.as_deref());
             });
-            inserted += q.build().execute(&mut *tx).await?.rows_affected();
+            q.push(" RETURNING id, platform, external_id, created_at");
+            for row in q.build().fetch_all(&mut *tx).await? {
+                let (platform, external_id): (String, String) = (row.try_get(1)?, row.try_get(2)?);
+                stored.insert(format!("{platform}\u{0}{external_id}"), (row.try_get(0)?, row.try_get(3)?, true));
+                inserted += 1;
+            }
         }
-        sqlx::query(
-            "INSERT OR IGNORE INTO brands (name)
-             SELECT DISTINCT b.value->>'name' FROM json_each(jsonb(?1)) j, json_each(j.value, '$.brands') b",
-        )
-        .bind(&doc)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT OR IGNORE INTO mention_brands (mention_id, brand_id, created_at, terms, first_copy)
-             SELECT m.id, br.id, m.created_at, b.value->>'terms', 1
-             FROM json_each(jsonb(?1)) j, json_each(j.value, '$.brands') b
-             JOIN mentions m ON m.platform = j.value->>'platform' AND m.external_id = j.value->>'external_id'
-             JOIN brands br ON br.name = b.value->>'name'",
-        )
-        .bind(&doc)
-        .execute(&mut *tx)
-        .await?;
-        // Syndicated copies: an earlier mention of the same brand with the same text hash. Done after the insert so
-        // that copies inside this batch see each other.
-        sqlx::query(
-            "UPDATE mention_brands SET first_copy = 0
-             WHERE first_copy = 1
-               AND mention_id IN (SELECT m.id FROM json_each(jsonb(?1)) j
-                                  JOIN mentions m ON m.platform = j.value->>'platform' AND m.external_id = j.value->>'external_id')
-               AND EXISTS (SELECT 1 FROM mentions m1
-                           JOIN mentions m2 ON m2.text_hash = m1.text_hash AND m2.id < m1.id
-                           JOIN mention_brands mb2 ON mb2.mention_id = m2.id AND mb2.brand_id = mention_brands.brand_id
-                           WHERE m1.id = mention_brands.mention_id)",
-        )
-        .bind(&doc)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT OR IGNORE INTO sentiment (mention_id, label, score_negative, score_neutral, score_positive,
-                 model_version, classified_at)
-             SELECT m.id, j.value->>'$.sentiment.label', j.value->>'$.sentiment.neg', j.value->>'$.sentiment.neu',
-                    j.value->>'$.sentiment.pos', j.value->>'$.sentiment.model_version', ?2
-             FROM json_each(jsonb(?1)) j
-             JOIN mentions m ON m.platform = j.value->>'platform' AND m.external_id = j.value->>'external_id'
-             WHERE j.value->'$.sentiment' IS NOT NULL AND j.value->>'$.sentiment' IS NOT NULL",
-        )
-        .bind(&doc)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT OR IGNORE INTO classify_queue (mention_id)
-             SELECT m.id FROM json_each(jsonb(?1)) j
-             JOIN mentions m ON m.platform = j.value->>'platform' AND m.external_id = j.value->>'external_id'
-             WHERE NOT EXISTS (SELECT 1 FROM sentiment s WHERE s.mention_id = m.id)",
-        )
-        .bind(&doc)
-        .execute(&mut *tx)
-        .await?;
+        // Mentions that were already stored before this batch: rare outside re-imports, one lookup each.
+        for it in items {
+            if let std::collections::hash_map::Entry::Vacant(slot) = stored.entry(key(&it.mention)) {
+                let row: Option<(i64, i64)> =
+                    sqlx::query_as("SELECT id, created_at FROM mentions WHERE platform = ?1 AND external_id = ?2")
+                        .bind(&it.mention.platform)
+                        .bind(&it.mention.external_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if let Some((id, created_at)) = row {
+                    slot.insert((id, created_at, false));
+                }
+            }
+        }
+
+        // 2. Labels given with the mentions (the first one wins, as for the mention itself), and the queue of
+        // mentions still to classify.
+        let mut label_of: HashMap<i64, &'static str> = HashMap::new();
+        let mut labelled = Vec::new();
+        let mut unlabelled = Vec::new();
+        for it in items {
+            let Some(&(id, _, new)) = stored.get(&key(&it.mention)) else { continue };
+            match &it.sentiment {
+                Some(s) => {
+                    if new {
+                        label_of.entry(id).or_insert(s.label.as_str());
+                    }
+                    labelled.push((id, s));
+                }
+                None => unlabelled.push(id),
+            }
+        }
+        for chunk in labelled.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT OR IGNORE INTO sentiment (mention_id, label, score_negative, score_neutral, score_positive, \
+                 model_version, classified_at) ",
+            );
+            q.push_values(chunk, |mut b, (id, s)| {
+                b.push_bind(*id)
+                    .push_bind(s.label.as_str())
+                    .push_bind(s.scores.map(|x| x[0]))
+                    .push_bind(s.scores.map(|x| x[1]))
+                    .push_bind(s.scores.map(|x| x[2]))
+                    .push_bind(s.model_version.as_str())
+                    .push_bind(now);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in unlabelled.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT OR IGNORE INTO classify_queue (mention_id) SELECT v.column1 FROM (",
+            );
+            q.push_values(chunk, |mut b, id| {
+                b.push_bind(*id);
+            });
+            q.push(") v WHERE NOT EXISTS (SELECT 1 FROM sentiment s WHERE s.mention_id = v.column1)");
+            q.build().execute(&mut *tx).await?;
+        }
+
+        // 3. Brand matches, with the brand ids resolved once per batch (names are unique without regard to
+        // ASCII case, like the column).
+        let mut brand_ids: HashMap<String, i64> = HashMap::new();
+        for it in items {
+            for b in &it.brands {
+                let k = b.brand.to_ascii_lowercase();
+                if brand_ids.contains_key(&k) {
+                    continue;
+                }
+                sqlx::query("INSERT OR IGNORE INTO brands (name) VALUES (?1)").bind(&b.brand).execute(&mut *tx).await?;
+                let (id,): (i64,) =
+                    sqlx::query_as("SELECT id FROM brands WHERE name = ?1").bind(&b.brand).fetch_one(&mut *tx).await?;
+                brand_ids.insert(k, id);
+            }
+        }
+        let mut matches = Vec::new();
+        for it in items {
+            let Some(&(id, created_at, _)) = stored.get(&key(&it.mention)) else { continue };
+            for b in &it.brands {
+                let brand_id = brand_ids[&b.brand.to_ascii_lowercase()];
+                let terms = serde_json::to_string(&b.terms).unwrap_or_default();
+                matches.push((id, brand_id, created_at, terms, label_of.get(&id).copied()));
+            }
+        }
+        for chunk in matches.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT OR IGNORE INTO mention_brands (mention_id, brand_id, created_at, terms, first_copy, label) ",
+            );
+            q.push_values(chunk, |mut b, (id, brand_id, created_at, terms, label)| {
+                b.push_bind(*id).push_bind(*brand_id).push_bind(*created_at).push_bind(terms.as_str()).push_bind(1);
+                b.push_bind(*label);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+
+        // 4. Syndicated copies: an earlier mention of the same brand with the same text hash. Done after the
+        // insert so that copies inside this batch see each other. Mentions whose text is too short to be a
+        // copy (`dedup_hash` = "id:…") cannot have one and are left out.
+        let mut candidates: Vec<i64> = items
+            .iter()
+            .filter(|it| !it.brands.is_empty() && !dedup_hash_is_identity(&it.mention))
+            .filter_map(|it| stored.get(&key(&it.mention)).map(|s| s.0))
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
+            let ids = serde_json::to_string(chunk).unwrap_or_default();
+            sqlx::query(
+                "UPDATE mention_brands SET first_copy = 0
+                 WHERE first_copy = 1
+                   AND mention_id IN (SELECT value FROM json_each(?1))
+                   AND EXISTS (SELECT 1 FROM mentions m1
+                               JOIN mentions m2 ON m2.text_hash = m1.text_hash AND m2.id < m1.id
+                               JOIN mention_brands mb2 ON mb2.mention_id = m2.id AND mb2.brand_id = mention_brands.brand_id
+                               WHERE m1.id = mention_brands.mention_id)",
+            )
+            .bind(ids)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(IngestReport { inserted, duplicate: items.len() as u64 - inserted })
     }
@@ -343,6 +403,71 @@ impl Store {
 
     /// Counts per sentiment per time bucket (`hearsay stats`), oldest bucket first. Syndicated copies count once.
     pub async fn stats(&self, f: &MentionFilter, bucket_secs: i64) -> Result<Vec<StatsRow>, StoreError> {
+        if f.platform.is_some() || f.search.is_some() || bucket_secs <= 0 || bucket_secs % 3600 != 0 {
+            return self.stats_scan(f, bucket_secs).await;
+        }
+        // Whole hours come from the `brand_hours` rollup (one row per brand, hour and label instead of one per
+        // mention); the partial hours at either end of the range from the brand matches themselves.
+        let hour_start = |t: DateTime<Utc>| t.timestamp().div_euclid(3600);
+        let lo = f.since.map(|t| hour_start(t) + i64::from(t.timestamp().rem_euclid(3600) != 0));
+        let hi = f.until.map(hour_start);
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            if lo >= hi {
+                return self.stats_scan(f, bucket_secs).await;
+            }
+        }
+        let mut buckets: std::collections::BTreeMap<i64, StatsRow> = std::collections::BTreeMap::new();
+        let mut sql = format!(
+            "SELECT (bh.hour * 3600 / {bucket_secs}) * {bucket_secs} AS bucket,
+                    sum(bh.n * (bh.label = 'negative')), sum(bh.n * (bh.label = 'neutral')),
+                    sum(bh.n * (bh.label = 'positive')), sum(bh.n * (bh.label = ''))
+             FROM brand_hours bh JOIN brands b ON b.id = bh.brand_id WHERE 1"
+        );
+        let mut binds = Vec::new();
+        if let Some(b) = &f.brand {
+            sql.push_str(" AND b.name = ?");
+            binds.push(Bind::Text(b.clone()));
+        } else {
+            sql.push_str(" AND bh.brand_id IN (SELECT id FROM brands)");
+        }
+        if let Some(l) = f.sentiment {
+            sql.push_str(" AND bh.label = ?");
+            binds.push(Bind::Text(l.as_str().into()));
+        }
+        if let Some(lo) = lo {
+            sql.push_str(" AND bh.hour >= ?");
+            binds.push(Bind::Int(lo));
+        }
+        if let Some(hi) = hi {
+            sql.push_str(" AND bh.hour < ?");
+            binds.push(Bind::Int(hi));
+        }
+        sql.push_str(" GROUP BY bucket");
+        for r in bind_all(sqlx::query(&sql), &binds).fetch_all(&self.pool).await? {
+            merge_stats(&mut buckets, stats_row(&r));
+        }
+        let at = |h: i64| DateTime::from_timestamp(h * 3600, 0);
+        let mut edges = Vec::new();
+        if let (Some(since), Some(lo)) = (f.since, lo) {
+            if since.timestamp() < lo * 3600 {
+                edges.push(MentionFilter { until: at(lo), ..f.clone() });
+            }
+        }
+        if let (Some(until), Some(hi)) = (f.until, hi) {
+            if until.timestamp() > hi * 3600 {
+                edges.push(MentionFilter { since: at(hi), ..f.clone() });
+            }
+        }
+        for edge in edges {
+            for r in self.stats_scan(&edge, bucket_secs).await? {
+                merge_stats(&mut buckets, r);
+            }
+        }
+        Ok(buckets.into_values().filter(|r| r.negative + r.neutral + r.positive + r.unclassified > 0).collect())
+    }
+
+    /// `stats` by scanning the brand matches (any filter, any bucket length).
+    async fn stats_scan(&self, f: &MentionFilter, bucket_secs: i64) -> Result<Vec<StatsRow>, StoreError> {
         let mut sql = format!(
             "SELECT (mb.created_at / {bucket_secs}) * {bucket_secs} AS bucket,
                     sum(mb.label = 'negative'), sum(mb.label = 'neutral'), sum(mb.label = 'positive'),
@@ -365,16 +490,7 @@ impl Store {
         push_filters(&mut sql, &mut binds, &MentionFilter { limit: None, ..f.clone() });
         sql.push_str(" GROUP BY bucket ORDER BY bucket");
         let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&self.pool).await?;
-        Ok(rows
-            .iter()
-            .map(|r| StatsRow {
-                bucket_start: DateTime::from_timestamp(r.get(0), 0).unwrap_or_default(),
-                negative: r.get::<Option<i64>, _>(1).unwrap_or(0),
-                neutral: r.get::<Option<i64>, _>(2).unwrap_or(0),
-                positive: r.get::<Option<i64>, _>(3).unwrap_or(0),
-                unclassified: r.get::<Option<i64>, _>(4).unwrap_or(0),
-            })
-            .collect())
+        Ok(rows.iter().map(stats_row).collect())
     }
 
     /// Names of the brands in the database.
@@ -423,6 +539,30 @@ fn bind_all<'q>(
         };
     }
     q
+}
+
+fn stats_row(r: &sqlx::sqlite::SqliteRow) -> StatsRow {
+    StatsRow {
+        bucket_start: DateTime::from_timestamp(r.get(0), 0).unwrap_or_default(),
+        negative: r.get::<Option<i64>, _>(1).unwrap_or(0),
+        neutral: r.get::<Option<i64>, _>(2).unwrap_or(0),
+        positive: r.get::<Option<i64>, _>(3).unwrap_or(0),
+        unclassified: r.get::<Option<i64>, _>(4).unwrap_or(0),
+    }
+}
+
+fn merge_stats(buckets: &mut std::collections::BTreeMap<i64, StatsRow>, r: StatsRow) {
+    let slot = buckets.entry(r.bucket_start.timestamp()).or_insert(StatsRow {
+        bucket_start: r.bucket_start,
+        negative: 0,
+        neutral: 0,
+        positive: 0,
+        unclassified: 0,
+    });
+    slot.negative += r.negative;
+    slot.neutral += r.neutral;
+    slot.positive += r.positive;
+    slot.unclassified += r.unclassified;
 }
 
 fn push_filters(sql: &mut String, binds: &mut Vec<Bind>, f: &MentionFilter) {

@@ -36,7 +36,7 @@ async fn migrations_apply_to_a_new_file_and_again_to_an_existing_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/dir/h.db");
     let s = Store::open(&path, Access::ReadWrite).await.unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 3);
+    assert_eq!(s.schema_version().await.unwrap(), 4);
     s.ingest(&[item(mention("reddit", "1", "acme is great", "https://x.test/1"), Some(Label::Positive))])
         .await
         .unwrap();
@@ -135,15 +135,27 @@ async fn full_text_search_takes_user_syntax_safely() {
     }
 }
 
-/// `mention_brands.label` (the copy that stats and the detector read) equals `sentiment.effective` after every
-/// kind of write: model labels, manual override, reclassification, a second brand matching a classified mention.
+/// `mention_brands.label` (the copy that stats and the detector read) equals `sentiment.effective`, and the
+/// `brand_hours` rollup equals a recount, after every kind of write: model labels, manual override,
+/// reclassification, a second brand matching a classified mention.
 #[tokio::test]
 async fn the_label_copy_on_brand_matches_follows_every_sentiment_change() {
     let s = Store::open(std::path::Path::new(":memory:"), Access::ReadWrite).await.unwrap();
     let drift = || async {
+        // Label copies that differ from the sentiment, plus hourly rollup cells that differ from a recount.
         sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM mention_brands mb LEFT JOIN sentiment s ON s.mention_id = mb.mention_id
-             WHERE mb.label IS NOT s.effective",
+            "SELECT (SELECT count(*) FROM mention_brands mb LEFT JOIN sentiment s ON s.mention_id = mb.mention_id
+                     WHERE mb.label IS NOT s.effective)
+                  + (SELECT count(*) FROM (
+                       SELECT brand_id, hour, label, n FROM brand_hours WHERE n != 0
+                       EXCEPT
+                       SELECT brand_id, created_at / 3600, coalesce(label, ''), count(*) FROM mention_brands
+                       WHERE first_copy = 1 GROUP BY 1, 2, 3))
+                  + (SELECT count(*) FROM (
+                       SELECT brand_id, created_at / 3600, coalesce(label, ''), count(*) FROM mention_brands
+                       WHERE first_copy = 1 GROUP BY 1, 2, 3
+                       EXCEPT
+                       SELECT brand_id, hour, label, n FROM brand_hours))",
         )
         .fetch_one(s.pool())
         .await
@@ -169,11 +181,24 @@ async fn the_label_copy_on_brand_matches_follows_every_sentiment_change() {
     s.ingest(&[again]).await.unwrap();
     assert_eq!(drift().await, 0, "new brand match of a classified mention");
     assert_eq!(s.stats(&neg("Globex"), 86_400).await.unwrap().iter().map(|r| r.negative).sum::<i64>(), 1);
+    // A re-import that disagrees with the stored label adds its brand match under the stored label.
+    let mut disagree = item(mention("reddit", "2", "acme broke it", "https://a.test/2"), Some(Label::Positive));
+    disagree.brands[0].brand = "Initech".into();
+    s.ingest(&[disagree]).await.unwrap();
+    assert_eq!(drift().await, 0, "re-import with another label");
+    assert_eq!(s.stats(&neg("Initech"), 86_400).await.unwrap().iter().map(|r| r.negative).sum::<i64>(), 1);
+    // Inside one batch the first copy's label wins, for every brand match the copies bring.
+    let first = item(mention("reddit", "3", "acme again", "https://a.test/3"), Some(Label::Negative));
+    let mut second = item(mention("reddit", "3", "acme again", "https://a.test/3"), Some(Label::Positive));
+    second.brands[0].brand = "Umbrella".into();
+    assert_eq!(s.ingest(&[first, second]).await.unwrap().duplicate, 1);
+    assert_eq!(drift().await, 0, "duplicate inside a batch");
+    assert_eq!(s.stats(&neg("Umbrella"), 86_400).await.unwrap().iter().map(|r| r.negative).sum::<i64>(), 1);
     sqlx::query("DELETE FROM sentiment WHERE mention_id = ?").bind(id).execute(s.pool()).await.unwrap();
     assert_eq!(drift().await, 0, "label removed");
 }
 
-/// A database written by the first schema gets the label copy filled in by the migration.
+/// A database written by the first schema gets the label copy and the hourly rollup filled in by the migrations.
 #[tokio::test]
 async fn upgrading_a_first_schema_database_fills_in_the_label_copy() {
     let dir = tempfile::tempdir().unwrap();
@@ -184,7 +209,8 @@ async fn upgrading_a_first_schema_database_fills_in_the_label_copy() {
         .unwrap();
     // Roll the file back to schema 1 as an old hearsay left it.
     sqlx::raw_sql(
-        "DROP TRIGGER sentiment_label_ai; DROP TRIGGER sentiment_label_au; DROP TRIGGER sentiment_label_ad;
+        "DROP TRIGGER brand_hours_ai; DROP TRIGGER brand_hours_ad; DROP TRIGGER brand_hours_au; DROP TABLE brand_hours;
+         DROP TRIGGER sentiment_label_ai; DROP TRIGGER sentiment_label_au; DROP TRIGGER sentiment_label_ad;
          DROP TRIGGER mention_brands_label_ai; DROP INDEX mention_brands_brand_time;
          ALTER TABLE mention_brands DROP COLUMN label;
          CREATE INDEX mention_brands_brand_time ON mention_brands (brand_id, created_at, mention_id);
@@ -198,5 +224,51 @@ async fn upgrading_a_first_schema_database_fills_in_the_label_copy() {
     let label: Option<String> =
         sqlx::query_scalar("SELECT label FROM mention_brands").fetch_one(s.pool()).await.unwrap();
     assert_eq!(label.as_deref(), Some("negative"));
+    let rollup: (i64, String, i64) =
+        sqlx::query_as("SELECT brand_id, label, n FROM brand_hours").fetch_one(s.pool()).await.unwrap();
+    assert_eq!((rollup.1.as_str(), rollup.2), ("negative", 1), "the hourly rollup is filled in too");
     s.integrity_check().await.unwrap();
+}
+
+/// `stats` by hour or day reads whole hours from the `brand_hours` rollup and the partial hours at the ends of
+/// the range from the brand matches: it must give exactly what a scan gives (half-hour buckets, summed).
+#[tokio::test]
+async fn stats_from_the_hourly_rollup_equal_a_scan() {
+    let s = Store::open(std::path::Path::new(":memory:"), Access::ReadWrite).await.unwrap();
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
+    let labels = [Some(Label::Negative), Some(Label::Neutral), Some(Label::Positive), None];
+    let items: Vec<IngestItem> = (0..600)
+        .map(|i| {
+            let mut m = mention("reddit", &i.to_string(), &format!("acme note {i}"), &format!("https://a.test/{i}"));
+            m.created_at = t0 + chrono::Duration::minutes(i * 7);
+            let mut it = item(m, labels[(i % 4) as usize]);
+            if i % 3 == 0 {
+                it.brands[0].brand = "Globex".into();
+            }
+            it
+        })
+        .collect();
+    s.ingest(&items).await.unwrap();
+    let at = |min: i64| Some(t0 + chrono::Duration::minutes(min));
+    for (since, until) in [(None, None), (at(17), at(3000)), (at(60), at(1200)), (at(5), at(50)), (at(61), None)] {
+        for brand in [None, Some("Acme".to_string())] {
+            for sentiment in [None, Some(Label::Negative)] {
+                let f = MentionFilter { brand: brand.clone(), sentiment, since, until, ..Default::default() };
+                let hourly = s.stats(&f, 3600).await.unwrap();
+                let mut from_scan = std::collections::BTreeMap::<i64, [i64; 4]>::new();
+                for r in s.stats(&f, 1800).await.unwrap() {
+                    let e = from_scan.entry(r.bucket_start.timestamp() / 3600 * 3600).or_default();
+                    for (k, v) in [r.negative, r.neutral, r.positive, r.unclassified].into_iter().enumerate() {
+                        e[k] += v;
+                    }
+                }
+                let got: std::collections::BTreeMap<i64, [i64; 4]> = hourly
+                    .iter()
+                    .map(|r| (r.bucket_start.timestamp(), [r.negative, r.neutral, r.positive, r.unclassified]))
+                    .collect();
+                assert_eq!(got, from_scan, "{f:?}");
+                assert!(!got.is_empty() || since == at(5), "{f:?}");
+            }
+        }
+    }
 }
