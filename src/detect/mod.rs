@@ -40,7 +40,7 @@
 //!
 //! *Decision.* `negative_spike` fires when, on any of three scales (half, one and two windows: short for
 //! fast rises on busy brands, long for slow brands that need two hours to collect `min_count`; the half
-//! window only where ≥ 3 negatives are expected in it), all hold: the plain count p-value below the
+//! window only where ≥ 1.5 negatives are expected in it), all hold: the plain count p-value below the
 //! preset's count threshold (balanced 1e-2), the volume-adjusted share p-value below the preset's share
 //! threshold (balanced 2e-4; this is the stringent test, the count test only insists that the rise is
 //! also improbable without looking at volume), at least `min_count` negatives, and observed/expected at
@@ -877,7 +877,7 @@ fn median(xs: &mut [f64]) -> f64 {
 }
 
 /// The half-window scale fires only where at least this many negatives are expected in it.
-const SHORT_SCALE_MIN_EXPECTED: f64 = 3.0;
+const SHORT_SCALE_MIN_EXPECTED: f64 = 1.5;
 
 /// Prior dispersion and its weight: in pseudo-windows, and at least `PRIOR_INFORMATION` in units of
 /// `Σ mu²` (the estimator's denominator). The second matters for quiet brands: at half a negative per
