@@ -142,7 +142,10 @@ pub async fn evaluate_and_notify(config: &Config, store: &Store, now: DateTime<U
     if let Err(e) = digest::queue_due(config, store, now).await {
         tracing::error!(error = format!("{e:#}"), "daily digest");
     }
-    send::flush_outbox(config, store, now).await
+    // Outbox rows are stamped with the wall clock when recorded, which is a second or more after `now` when the
+    // evaluation crossed a second boundary: flushing only up to `now` left a fresh alert for the next cycle
+    // (a poll interval late in the daemon, never sent by `poll --once`).
+    send::flush_outbox(config, store, now.max(chrono::Utc::now())).await
 }
 
 /// Per (brand, source health): the poller's view of each source, for `source_down` and backlog suppression.
