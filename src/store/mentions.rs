@@ -58,20 +58,18 @@ impl std::ops::AddAssign for IngestReport {
 /// "terrible app" from ten reviewers is ten complaints, not one.
 const MIN_SYNDICATION_CHARS: usize = 40;
 
+/// Prefix of a `dedup_hash` that is the mention's own identity (a text hash is hex and never has it).
+const IDENTITY_HASH_PREFIX: &str = "id:";
+
 /// The dedup hash of a mention: its normalised text, or its own identity when the text is too short to say.
 pub fn dedup_hash(m: &NewMention) -> String {
-    if dedup_hash_is_identity(m) {
-        format!("id:{}:{}", m.platform, m.external_id)
+    let normalised_len = m.text.chars().filter(|c| c.is_alphanumeric()).count()
+        + m.title.as_deref().map_or(0, |t| t.chars().filter(|c| c.is_alphanumeric()).count());
+    if normalised_len < MIN_SYNDICATION_CHARS {
+        format!("{IDENTITY_HASH_PREFIX}{}:{}", m.platform, m.external_id)
     } else {
         crate::text::text_hash(m.title.as_deref(), &m.text)
     }
-}
-
-/// Whether the text is too short to be a syndicated copy, so that `dedup_hash` is the mention's own identity.
-fn dedup_hash_is_identity(m: &NewMention) -> bool {
-    let normalised_len = m.text.chars().filter(|c| c.is_alphanumeric()).count()
-        + m.title.as_deref().map_or(0, |t| t.chars().filter(|c| c.is_alphanumeric()).count());
-    normalised_len < MIN_SYNDICATION_CHARS
 }
 
 impl Store {
@@ -88,18 +86,20 @@ impl Store {
             return Ok(IngestReport::default());
         }
         let now = now_ts();
-        let key = |m: &NewMention| format!("{}\u{0}{}", m.platform, m.external_id);
+        let hashes: Vec<String> = items.iter().map(|it| dedup_hash(&it.mention)).collect();
         let mut tx = self.write_tx().await?;
 
         // 1. Mentions. `stored[key]` = (id, created_at, inserted by this batch).
         let mut stored: HashMap<String, (i64, i64, bool)> = HashMap::with_capacity(items.len());
         let mut inserted = 0;
-        for chunk in items.chunks(MENTION_ROWS_PER_STATEMENT) {
+        for (chunk, chunk_hashes) in
+            items.chunks(MENTION_ROWS_PER_STATEMENT).zip(hashes.chunks(MENTION_ROWS_PER_STATEMENT))
+        {
             let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT OR IGNORE INTO mentions (platform, external_id, url, canonical_url, author, title, text, \
                  text_hash, created_at, fetched_at, kind, lang, rating, metrics, parent_id, source) ",
             );
-            q.push_values(chunk, |mut b, it| {
+            q.push_values(chunk.iter().zip(chunk_hashes), |mut b, (it, hash)| {
                 let m = &it.mention;
                 b.push_bind(m.platform.as_str())
                     .push_bind(m.external_id.as_str())
@@ -108,7 +108,7 @@ impl Store {
                     .push_bind(m.author.as_deref())
                     .push_bind(m.title.as_deref())
                     .push_bind(m.text.as_str())
-                    .push_bind(dedup_hash(m))
+                    .push_bind(hash.as_str())
                     .push_bind(m.created_at.timestamp())
                     .push_bind(now)
                     .push_bind(m.kind.as_str())
@@ -125,19 +125,23 @@ impl Store {
                 inserted += 1;
             }
         }
-        // Mentions that were already stored before this batch: rare outside re-imports, one lookup each.
+        // Each item's stored mention, in item order. Mentions that were already stored before this batch cost
+        // one lookup each (rare outside re-imports).
+        let mut slots: Vec<Option<(i64, i64, bool)>> = Vec::with_capacity(items.len());
         for it in items {
-            if let std::collections::hash_map::Entry::Vacant(slot) = stored.entry(key(&it.mention)) {
-                let row: Option<(i64, i64)> =
-                    sqlx::query_as("SELECT id, created_at FROM mentions WHERE platform = ?1 AND external_id = ?2")
-                        .bind(&it.mention.platform)
-                        .bind(&it.mention.external_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if let Some((id, created_at)) = row {
-                    slot.insert((id, created_at, false));
+            let slot = match stored.entry(format!("{}\u{0}{}", it.mention.platform, it.mention.external_id)) {
+                std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let row: Option<(i64, i64)> =
+                        sqlx::query_as("SELECT id, created_at FROM mentions WHERE platform = ?1 AND external_id = ?2")
+                            .bind(&it.mention.platform)
+                            .bind(&it.mention.external_id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    row.map(|(id, created_at)| *e.insert((id, created_at, false)))
                 }
-            }
+            };
+            slots.push(slot);
         }
 
         // 2. Labels given with the mentions (the first one wins, as for the mention itself), and the queue of
@@ -145,8 +149,8 @@ impl Store {
         let mut label_of: HashMap<i64, &'static str> = HashMap::new();
         let mut labelled = Vec::new();
         let mut unlabelled = Vec::new();
-        for it in items {
-            let Some(&(id, _, new)) = stored.get(&key(&it.mention)) else { continue };
+        for (it, slot) in items.iter().zip(&slots) {
+            let Some((id, _, new)) = *slot else { continue };
             match &it.sentiment {
                 Some(s) => {
                     if new {
@@ -200,8 +204,8 @@ impl Store {
             }
         }
         let mut matches = Vec::new();
-        for it in items {
-            let Some(&(id, created_at, _)) = stored.get(&key(&it.mention)) else { continue };
+        for (it, slot) in items.iter().zip(&slots) {
+            let Some((id, created_at, _)) = *slot else { continue };
             for b in &it.brands {
                 let brand_id = brand_ids[&b.brand.to_ascii_lowercase()];
                 let terms = serde_json::to_string(&b.terms).unwrap_or_default();
@@ -224,8 +228,10 @@ impl Store {
         // copy (`dedup_hash` = "id:…") cannot have one and are left out.
         let mut candidates: Vec<i64> = items
             .iter()
-            .filter(|it| !it.brands.is_empty() && !dedup_hash_is_identity(&it.mention))
-            .filter_map(|it| stored.get(&key(&it.mention)).map(|s| s.0))
+            .zip(&hashes)
+            .zip(&slots)
+            .filter(|((it, hash), _)| !it.brands.is_empty() && !hash.starts_with(IDENTITY_HASH_PREFIX))
+            .filter_map(|(_, slot)| slot.map(|s| s.0))
             .collect();
         candidates.sort_unstable();
         candidates.dedup();
