@@ -210,6 +210,7 @@ impl BrandConfig {
 #[serde(rename_all = "kebab-case")]
 pub enum BackendName {
     #[default]
+    Native,
     Candle,
     RustBert,
 }
@@ -227,26 +228,23 @@ pub struct ModelConfig {
     /// Token limit per text; defaults to the model's own (labels.json `max_length`).
     #[serde(default)]
     pub max_length: Option<usize>,
-    /// Arithmetic of the forward pass: `f32` (default), `f16` (candle only) or `bf16` (rust-bert only; fast on
-    /// CPUs with AMX / AVX-512 BF16).
-    #[serde(default = "default_precision")]
-    pub precision: String,
+    /// Arithmetic of the forward pass: `int8` (native; its default) or `f32` (every backend's; the default of
+    /// candle and rust-bert), `f16` (candle only) or `bf16` (rust-bert only; fast on CPUs with AMX / AVX-512
+    /// BF16). See [`ModelConfig::precision`].
+    #[serde(default)]
+    pub precision: Option<String>,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
-            backend: BackendName::Candle,
+            backend: BackendName::Native,
             dir: None,
             batch_size: default_batch_size(),
             max_length: None,
-            precision: default_precision(),
+            precision: None,
         }
     }
-}
-
-fn default_precision() -> String {
-    "f32".into()
 }
 
 fn default_batch_size() -> usize {
@@ -254,6 +252,23 @@ fn default_batch_size() -> usize {
 }
 
 impl ModelConfig {
+    /// The sentiment backend to load.
+    pub fn backend(&self) -> crate::sentiment::Backend {
+        match self.backend {
+            BackendName::Native => crate::sentiment::Backend::Native,
+            BackendName::Candle => crate::sentiment::Backend::Candle,
+            BackendName::RustBert => crate::sentiment::Backend::RustBert,
+        }
+    }
+
+    /// `precision` as configured, or the backend's default.
+    pub fn precision(&self) -> Result<crate::sentiment::Precision, String> {
+        match &self.precision {
+            Some(p) => p.parse(),
+            None => Ok(self.backend().default_precision()),
+        }
+    }
+
     /// The model directory: `dir` if set, else `$HEARSAY_MODEL_DIR`, else the first that exists of
     /// `./models/sentiment`, `/usr/share/hearsay/models/sentiment` and the source tree's `models/sentiment`
     /// (so `cargo run` works from anywhere in a checkout).
@@ -502,17 +517,30 @@ impl Config {
         if polling.interval.as_secs() < 10 {
             problems.push(Problem { path: "polling.interval".into(), message: "must be at least 10s".into() });
         }
-        match model.precision.parse::<crate::sentiment::Precision>() {
+        match model.precision() {
             Err(e) => problems.push(Problem { path: "model.precision".into(), message: e }),
-            Ok(crate::sentiment::Precision::Bf16) if model.backend == BackendName::Candle => problems.push(Problem {
-                path: "model.precision".into(),
-                message: "bf16 needs backend = \"rust-bert\" (candle has no bfloat16 matmul on CPUs)".into(),
-            }),
-            Ok(crate::sentiment::Precision::F16) if model.backend == BackendName::RustBert => problems.push(Problem {
-                path: "model.precision".into(),
-                message: "f16 is candle only; use f32 or bf16 with rust-bert".into(),
-            }),
-            Ok(_) => {}
+            Ok(p) => {
+                use crate::sentiment::Precision;
+                let (backend, allowed) = match model.backend {
+                    BackendName::Native => ("native", [Precision::F32, Precision::Int8]),
+                    BackendName::Candle => ("candle", [Precision::F32, Precision::F16]),
+                    BackendName::RustBert => ("rust-bert", [Precision::F32, Precision::Bf16]),
+                };
+                if !allowed.contains(&p) {
+                    let needs = match p {
+                        Precision::Int8 => "native",
+                        Precision::F16 => "candle",
+                        _ => "rust-bert",
+                    };
+                    problems.push(Problem {
+                        path: "model.precision".into(),
+                        message: format!(
+                            "{p} needs backend = \"{needs}\"; the {backend} backend computes in {} or {}",
+                            allowed[0], allowed[1]
+                        ),
+                    });
+                }
+            }
         }
         if model.batch_size == 0 || model.batch_size > 1024 {
             problems.push(Problem { path: "model.batch_size".into(), message: "must be between 1 and 1024".into() });

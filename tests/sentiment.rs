@@ -7,13 +7,12 @@
 //! written by `tools/train-sentiment`), `HEARSAY_SENTIMENT_VAL` (a `label<TAB>text` file).
 //! Run them in release mode (or with optimised dependencies): the model is slow unoptimised.
 
-use std::collections::HashMap;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use hearsay::sentiment::{
-    self, run_classify, Backend, CandleClassifier, Classifier, ClassifierWorker, Label, LoadOptions, Prediction,
-    SentimentError,
+    self, run_classify, Backend, Classifier, ClassifierWorker, Label, LoadOptions, NativeClassifier, Precision,
+    Prediction, SentimentError,
 };
 
 fn manifest_path(rel: &str) -> PathBuf {
@@ -34,9 +33,9 @@ fn model_dir() -> Option<PathBuf> {
     }
 }
 
-fn load_candle(dir: &Path) -> CandleClassifier {
+fn load_native(dir: &Path) -> NativeClassifier {
     let started = std::time::Instant::now();
-    let c = CandleClassifier::load(dir, &LoadOptions::default()).expect("model loads");
+    let c = NativeClassifier::load(dir, &LoadOptions::default()).expect("model loads");
     eprintln!("model {} loaded in {:?}", c.info().version, started.elapsed());
     c
 }
@@ -130,7 +129,7 @@ fn tokenizer_matches_reference_ids() {
     let (Some(dir), Some(refs)) = (model_dir(), read_reference()) else {
         return;
     };
-    let model = load_candle(&dir);
+    let model = load_native(&dir);
     let mut checked = 0;
     for r in &refs {
         let Some(expected) = &r.ids else { continue };
@@ -145,7 +144,7 @@ fn logits_match_pytorch() {
     let (Some(dir), Some(refs)) = (model_dir(), read_reference()) else {
         return;
     };
-    let mut model = load_candle(&dir);
+    let mut model = load_native(&dir);
     let max_diff = assert_logits_match(&refs, |texts| model.logits(texts).unwrap());
     eprintln!("{} sentences, max |logit - PyTorch| = {max_diff:e}", refs.len());
 }
@@ -192,7 +191,7 @@ fn batching_gives_the_same_results_as_one_by_one() {
         texts.extend(rows.into_iter().map(|(_, t)| t));
     }
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let mut model = CandleClassifier::load(&dir, &LoadOptions { batch_size: 8, ..LoadOptions::default() }).unwrap();
+    let mut model = NativeClassifier::load(&dir, &LoadOptions { batch_size: 8, ..LoadOptions::default() }).unwrap();
     let batched = model.classify_batch(&refs).unwrap();
     assert_eq!(batched.len(), refs.len());
     for (text, b) in refs.iter().zip(&batched) {
@@ -211,7 +210,7 @@ fn accuracy_on_validation_slice() {
     let (Some(dir), Some(rows)) = (model_dir(), validation_rows(300)) else {
         return;
     };
-    let mut model = load_candle(&dir);
+    let mut model = load_native(&dir);
     let texts: Vec<&str> = rows.iter().map(|(_, t)| t.as_str()).collect();
     let predictions = model.classify_batch(&texts).unwrap();
     let mut hits = [0usize; 3];
@@ -233,6 +232,43 @@ fn accuracy_on_validation_slice() {
         assert!(macro_recall > 0.62, "macro-recall {macro_recall:.4} too low");
     } else {
         eprintln!("not asserting accuracy: {version} is not a trained hearsay model");
+    }
+}
+
+fn macro_recall(rows: &[(Label, String)], predictions: &[Prediction]) -> f64 {
+    let mut hits = [0usize; 3];
+    let mut support = [0usize; 3];
+    for ((gold, _), p) in rows.iter().zip(predictions) {
+        support[gold.index()] += 1;
+        hits[gold.index()] += usize::from(p.label == *gold);
+    }
+    let recalls: Vec<f64> = (0..3).filter(|&c| support[c] > 0).map(|c| hits[c] as f64 / support[c] as f64).collect();
+    recalls.iter().sum::<f64>() / recalls.len() as f64
+}
+
+/// The default precision (int8) against f32 on all of val.tsv: the issue allows half a point of macro-recall
+/// in any reduced precision; labels must agree on nearly every text (98.4 % measured).
+#[test]
+fn int8_is_as_accurate_as_f32_on_the_validation_set() {
+    let (Some(dir), Some(rows)) = (model_dir(), validation_rows(usize::MAX)) else {
+        return;
+    };
+    let texts: Vec<&str> = rows.iter().map(|(_, t)| t.as_str()).collect();
+    let f32_labels = load_native(&dir).classify_batch(&texts).unwrap();
+    let opts = LoadOptions { precision: Precision::Int8, ..LoadOptions::default() };
+    let mut int8 = NativeClassifier::load(&dir, &opts).unwrap();
+    let int8_labels = int8.classify_batch(&texts).unwrap();
+    let same = f32_labels.iter().zip(&int8_labels).filter(|(a, b)| a.label == b.label).count();
+    let agreement = same as f64 / texts.len() as f64;
+    let (m32, m8) = (macro_recall(&rows, &f32_labels), macro_recall(&rows, &int8_labels));
+    eprintln!("{} rows: macro-recall f32 {m32:.4}, int8 {m8:.4}; labels agree {agreement:.4}", rows.len());
+    assert!(agreement >= 0.97, "int8 and f32 labels agree on only {agreement:.4}");
+    if rows.len() >= 1000 {
+        assert!(m8 >= m32 - 0.005, "int8 macro-recall {m8:.4} is more than half a point below f32's {m32:.4}");
+    }
+    // Scores stay calibrated probabilities.
+    for p in &int8_labels {
+        assert!((p.scores.iter().sum::<f32>() - 1.0).abs() < 1e-4);
     }
 }
 
@@ -306,7 +342,7 @@ fn run_classify_keeps_order_and_survives_bad_input() {
 #[test]
 fn run_classify_with_the_model() {
     let Some(dir) = model_dir() else { return };
-    let mut model = load_candle(&dir);
+    let mut model = load_native(&dir);
     let input: &[u8] = b"I love it\n\n   \nthis is terrible \xff\xfe\nok\n";
     let mut out = Vec::new();
     run_classify(input, &mut out, &mut model, 2).unwrap();
@@ -348,7 +384,7 @@ async fn worker_answers_concurrent_requests_in_order() {
 #[test]
 fn missing_model_dir_names_it() {
     let dir = Path::new("/nonexistent/models/sentiment");
-    let err = sentiment::load(dir, Backend::Candle, &LoadOptions::default()).err().unwrap();
+    let err = sentiment::load(dir, Backend::Native, &LoadOptions::default()).err().unwrap();
     assert!(err.is_model_problem());
     assert!(err.to_string().starts_with("/nonexistent/models/sentiment: not found"), "{err}");
 }
@@ -365,7 +401,7 @@ fn copy_model(dir: &Path, skip: &str) -> tempfile::TempDir {
 }
 
 fn load_error(dir: &Path) -> String {
-    CandleClassifier::load(dir, &LoadOptions::default()).err().expect("load fails").to_string()
+    NativeClassifier::load(dir, &LoadOptions::default()).err().expect("load fails").to_string()
 }
 
 #[test]
@@ -386,24 +422,27 @@ fn broken_model_files_are_named() {
     let err = load_error(tmp.path());
     assert!(err.starts_with(&format!("{}: not a readable safetensors file", weights.display())), "{err}");
 
-    let mut tensors: HashMap<String, candle_core::Tensor> =
-        candle_core::safetensors::load(dir.join("model.safetensors"), &candle_core::Device::Cpu).unwrap();
-    tensors.remove("classifier.weight");
-    candle_core::safetensors::save(&tensors, &weights).unwrap();
+    let original = std::fs::read(dir.join("model.safetensors")).unwrap();
+    std::fs::write(&weights, edit_safetensors_header(&original, |h| drop(h.remove("classifier.weight")))).unwrap();
     assert_eq!(load_error(tmp.path()), format!("{}: missing tensor classifier.weight", weights.display()));
 
-    let bias = tensors["classifier.bias"].clone();
-    tensors.insert("classifier.weight".into(), bias.clone());
-    candle_core::safetensors::save(&tensors, &weights).unwrap();
+    std::fs::write(
+        &weights,
+        edit_safetensors_header(&original, |h| {
+            let bias = h["classifier.bias"].clone();
+            h.insert("classifier.weight".into(), bias);
+        }),
+    )
+    .unwrap();
     assert!(load_error(tmp.path()).contains("tensor classifier.weight has shape [3], expected [3, 384]"));
 }
 
 /// The libtorch backend (`--features rust-bert`): same logits as PyTorch, masked batches equal to one-by-one,
-/// and the same labels as candle on the validation set (issue bar: ≥ 99.5% agreement).
+/// and the same labels as the native backend on the validation set (issue bar: ≥ 99.5% agreement).
 #[cfg(feature = "rust-bert")]
 mod rust_bert_backend {
     use super::*;
-    use hearsay::sentiment::{Precision, RustBertClassifier};
+    use hearsay::sentiment::RustBertClassifier;
 
     fn load(dir: &Path, precision: Precision) -> RustBertClassifier {
         let started = std::time::Instant::now();
@@ -421,17 +460,17 @@ mod rust_bert_backend {
     }
 
     #[test]
-    fn agrees_with_candle_on_the_validation_set() {
+    fn agrees_with_the_native_backend_on_the_validation_set() {
         let Some(dir) = model_dir() else { return };
         let Some(rows) = validation_rows(usize::MAX) else { return };
         let texts: Vec<&str> = rows.iter().map(|(_, t)| t.as_str()).collect();
-        let candle = load_candle(&dir).classify_batch(&texts).unwrap();
+        let native = load_native(&dir).classify_batch(&texts).unwrap();
         // bfloat16 is emulated (slowly) on CPUs without AVX-512 BF16 / AMX, so it is checked on a slice.
         for (precision, n) in [(Precision::F32, texts.len()), (Precision::Bf16, 300.min(texts.len()))] {
             let torch = load(&dir, precision).classify_batch(&texts[..n]).unwrap();
-            let same = candle.iter().zip(&torch).filter(|(a, b)| a.label == b.label).count();
+            let same = native.iter().zip(&torch).filter(|(a, b)| a.label == b.label).count();
             let agreement = same as f64 / n as f64;
-            eprintln!("rust-bert {precision:?} vs candle: {same}/{n} labels agree ({agreement:.4})");
+            eprintln!("rust-bert {precision:?} vs native: {same}/{n} labels agree ({agreement:.4})");
             let bar = if precision == Precision::F32 { 0.995 } else { 0.98 };
             assert!(agreement >= bar, "{precision:?} agreement {agreement:.4} < {bar}");
         }
@@ -457,5 +496,41 @@ mod rust_bert_backend {
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0]["label"], "negative");
         assert_eq!(lines[1]["label"], "neutral", "empty line");
+    }
+}
+
+/// Rewrites a safetensors file's JSON header (the table of tensors) with `edit`, keeping the data.
+fn edit_safetensors_header(
+    bytes: &[u8],
+    edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) -> Vec<u8> {
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    edit(&mut header);
+    let text = serde_json::to_vec(&header).unwrap();
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[8 + len..]);
+    out
+}
+
+/// The candle backend (`--features candle`): same logits as PyTorch and the same labels as the native backend.
+#[cfg(feature = "candle")]
+mod candle_backend {
+    use super::*;
+    use hearsay::sentiment::CandleClassifier;
+
+    #[test]
+    fn candle_matches_pytorch_and_the_native_backend() {
+        let (Some(dir), Some(refs)) = (model_dir(), read_reference()) else { return };
+        let mut model = CandleClassifier::load(&dir, &LoadOptions::default()).unwrap();
+        let max_diff = assert_logits_match(&refs, |texts| model.logits(texts).unwrap());
+        eprintln!("candle: {} sentences, max |logit - PyTorch| = {max_diff:e}", refs.len());
+        let Some(rows) = validation_rows(500) else { return };
+        let texts: Vec<&str> = rows.iter().map(|(_, t)| t.as_str()).collect();
+        let native = load_native(&dir).classify_batch(&texts).unwrap();
+        let candle = model.classify_batch(&texts).unwrap();
+        let same = native.iter().zip(&candle).filter(|(a, b)| a.label == b.label).count();
+        assert!(same as f64 >= 0.995 * texts.len() as f64, "candle and native agree on {same}/{}", texts.len());
     }
 }

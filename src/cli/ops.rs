@@ -28,21 +28,23 @@ pub async fn poll(ctx: &Context, a: PollArgs) -> CmdResult {
 
 #[derive(Debug, Args)]
 pub struct ClassifyArgs {
-    #[arg(long, default_value = "candle")]
+    /// native, candle (cargo feature `candle`) or rust-bert (cargo feature `rust-bert`)
+    #[arg(long, default_value = "native")]
     pub backend: Backend,
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
     /// Model directory [default: [model] dir, $HEARSAY_MODEL_DIR, ./models/sentiment]
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// f32, f16 (candle) or bf16 (rust-bert)
-    #[arg(long, default_value = "f32")]
-    pub precision: sentiment::Precision,
+    /// f32, int8 (native), f16 (candle) or bf16 (rust-bert) [default: int8 for native, f32 otherwise]
+    #[arg(long)]
+    pub precision: Option<sentiment::Precision>,
 }
 
 pub fn classify(a: &ClassifyArgs) -> CmdResult {
     let dir = a.model.clone().unwrap_or_else(crate::config::default_model_dir);
-    let opts = LoadOptions { batch_size: a.batch_size.max(1), precision: a.precision, ..LoadOptions::default() };
+    let precision = a.precision.unwrap_or_else(|| a.backend.default_precision());
+    let opts = LoadOptions { batch_size: a.batch_size.max(1), precision, ..LoadOptions::default() };
     let mut c = sentiment::load(&dir, a.backend, &opts).map_err(|e| Failure::Usage(e.to_string()))?;
     let stdin = std::io::stdin().lock();
     let stdout = std::io::BufWriter::new(std::io::stdout().lock());

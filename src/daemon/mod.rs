@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use crate::cli::Failure;
 use crate::config::{Config, ModelConfig};
-use crate::sentiment::{self, Backend, LoadOptions};
+use crate::sentiment::{self, LoadOptions};
 use crate::store::{Access, Store};
 
 /// How often the scheduler looks for due work.
@@ -44,14 +44,11 @@ pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()
 /// Loads the configured sentiment model on a blocking thread.
 pub async fn load_classifier(model: &ModelConfig) -> anyhow::Result<Box<dyn sentiment::Classifier>> {
     let dir = model.resolve_dir();
-    let backend = match model.backend {
-        crate::config::BackendName::Candle => Backend::Candle,
-        crate::config::BackendName::RustBert => Backend::RustBert,
-    };
+    let backend = model.backend();
     let opts = LoadOptions {
         batch_size: model.batch_size,
         max_length: model.max_length,
-        precision: model.precision.parse().unwrap_or_default(),
+        precision: model.precision().unwrap_or_else(|_| backend.default_precision()),
     };
     tokio::task::spawn_blocking(move || sentiment::load(&dir, backend, &opts))
         .await?

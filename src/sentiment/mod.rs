@@ -7,7 +7,12 @@
 //!
 //! Code map:
 //! - [`Classifier`]: the one trait the rest of hearsay uses; [`load`] picks a [`Backend`].
-//! - [`CandleClassifier`] (`candle.rs`): the default backend, pure Rust on the CPU.
+//! - [`NativeClassifier`] (`native/`): the default backend, hearsay's own BERT encoder in plain Rust (f32 or
+//!   int8 matrix products, no padding), always built.
+//! - `CandleClassifier` (`candle.rs`, cargo feature `candle`) and `RustBertClassifier` (`rustbert.rs`, cargo
+//!   feature `rust-bert`): the same model on candle and on libtorch, for comparison and parity checks.
+//! - `common.rs`: what every backend shares (model directory checks, safetensors reader, calibration,
+//!   the length-sorted batch runner).
 //! - `preprocess.rs`: preprocess "v1", the text normalisation shared with the training code.
 //! - `worker.rs`: [`ClassifierWorker`], which owns a classifier on its own OS thread so that inference
 //!   never blocks the async runtime.
@@ -16,7 +21,10 @@
 //! Architecture Invariant: this module only turns text into [`Prediction`]s. It does not read mentions
 //! from the store, write results back or decide anything about alerts.
 
+#[cfg(feature = "candle")]
 mod candle;
+mod common;
+mod native;
 mod preprocess;
 #[cfg(feature = "rust-bert")]
 mod rustbert;
@@ -29,7 +37,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "candle")]
 pub use self::candle::CandleClassifier;
+pub use self::native::NativeClassifier;
 pub use self::preprocess::{preprocess_v1, PREPROCESS_V1};
 #[cfg(feature = "rust-bert")]
 pub use self::rustbert::RustBertClassifier;
@@ -142,7 +152,7 @@ pub enum SentimentError {
     MissingTensor { path: PathBuf, name: String },
     #[error("{}: tensor {name} has shape {actual:?}, expected {expected:?}", path.display())]
     TensorShape { path: PathBuf, name: String, actual: Vec<usize>, expected: Vec<usize> },
-    #[error("the {backend} sentiment backend is not available: hearsay was built without the `{backend}` feature (rebuild with `--features {backend}` or use the candle backend)")]
+    #[error("the {backend} sentiment backend is not available: hearsay was built without the `{backend}` feature (rebuild with `--features {backend}` or use the native backend)")]
     BackendUnavailable { backend: Backend },
     #[error("tokenizer failed: {0}")]
     Tokenizer(String),
@@ -189,8 +199,10 @@ pub trait Classifier: Send {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Backend {
-    /// Pure Rust ([candle](https://github.com/huggingface/candle)); always built.
+    /// hearsay's own encoder in plain Rust; always built.
     #[default]
+    Native,
+    /// [candle](https://github.com/huggingface/candle); only with the `candle` cargo feature.
     Candle,
     /// libtorch through rust-bert; only with the `rust-bert` cargo feature.
     RustBert,
@@ -200,8 +212,20 @@ impl Backend {
     /// The name used on the command line and in the config file.
     pub fn as_str(self) -> &'static str {
         match self {
+            Backend::Native => "native",
             Backend::Candle => "candle",
             Backend::RustBert => "rust-bert",
+        }
+    }
+}
+
+impl Backend {
+    /// The precision used when none is configured: int8 for the native backend (as accurate as f32 on the
+    /// validation set, about twice as fast), f32 for the others.
+    pub fn default_precision(self) -> Precision {
+        match self {
+            Backend::Native => Precision::Int8,
+            Backend::Candle | Backend::RustBert => Precision::F32,
         }
     }
 }
@@ -214,7 +238,7 @@ impl fmt::Display for Backend {
 
 /// The name is not a known backend.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown sentiment backend {0:?} (expected candle or rust-bert)")]
+#[error("unknown sentiment backend {0:?} (expected native, candle or rust-bert)")]
 pub struct UnknownBackend(pub String);
 
 impl FromStr for Backend {
@@ -222,6 +246,7 @@ impl FromStr for Backend {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim() {
+            "native" => Ok(Backend::Native),
             "candle" => Ok(Backend::Candle),
             "rust-bert" | "rust_bert" => Ok(Backend::RustBert),
             other => Err(UnknownBackend(other.to_owned())),
@@ -233,11 +258,14 @@ impl FromStr for Backend {
 /// at load time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Precision {
-    /// Matches PyTorch to about 1e-5 and is the fastest on x86 CPUs without native half-precision maths.
+    /// Matches PyTorch to about 1e-5.
     #[default]
     F32,
-    /// Half the memory, but several times slower on AVX2 CPUs (no native half-precision maths) and
-    /// less accurate; kept for machines where memory matters more than speed.
+    /// Native backend only: dense layers as integer products (7-bit weights per column, 8-bit inputs per
+    /// row), about twice the f32 speed on AVX2 CPUs; labels agree with f32 on ≥ 99 % of texts.
+    Int8,
+    /// candle only. Half the memory, but several times slower on AVX2 CPUs (no native half-precision
+    /// maths) and less accurate; kept for machines where memory matters more than speed.
     F16,
     /// bfloat16 weights and activations: rust-bert backend only (libtorch uses AMX/AVX-512 BF16 where the CPU has
     /// them); candle's CPU backend has no bf16 matmul and refuses it.
@@ -252,8 +280,27 @@ impl FromStr for Precision {
             "f32" | "fp32" => Ok(Precision::F32),
             "f16" | "fp16" => Ok(Precision::F16),
             "bf16" => Ok(Precision::Bf16),
-            other => Err(format!("unknown precision {other:?} (expected f32, f16 or bf16)")),
+            "int8" | "i8" => Ok(Precision::Int8),
+            other => Err(format!("unknown precision {other:?} (expected f32, int8, f16 or bf16)")),
         }
+    }
+}
+
+impl Precision {
+    /// The name used on the command line and in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Int8 => "int8",
+            Precision::F16 => "f16",
+            Precision::Bf16 => "bf16",
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -276,9 +323,20 @@ impl Default for LoadOptions {
 /// Loads the model in `dir` with the chosen backend.
 pub fn load(dir: &Path, backend: Backend, opts: &LoadOptions) -> Result<Box<dyn Classifier>, SentimentError> {
     match backend {
-        Backend::Candle => Ok(Box::new(CandleClassifier::load(dir, opts)?)),
+        Backend::Native => Ok(Box::new(NativeClassifier::load(dir, opts)?)),
+        Backend::Candle => load_candle(dir, opts),
         Backend::RustBert => load_rust_bert(dir, opts),
     }
+}
+
+#[cfg(feature = "candle")]
+fn load_candle(dir: &Path, opts: &LoadOptions) -> Result<Box<dyn Classifier>, SentimentError> {
+    Ok(Box::new(candle::CandleClassifier::load(dir, opts)?))
+}
+
+#[cfg(not(feature = "candle"))]
+fn load_candle(_dir: &Path, _opts: &LoadOptions) -> Result<Box<dyn Classifier>, SentimentError> {
+    Err(SentimentError::BackendUnavailable { backend: Backend::Candle })
 }
 
 #[cfg(feature = "rust-bert")]

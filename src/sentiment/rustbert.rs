@@ -16,8 +16,8 @@ use rust_bert::bert::{BertConfig, BertForSequenceClassification};
 use tch::{nn, Device, Kind, Tensor};
 use tokenizers::Tokenizer;
 
-use super::candle::{
-    check_head_config, classify_texts, label_order, load_tokenizer, read_json, read_tensors, HeadConfig,
+use super::common::{
+    check_head_config, classify_texts, label_order, load_tokenizer, read_json, read_safetensors, HeadConfig,
 };
 use super::preprocess::preprocess_v1;
 use super::{Classifier, Label, LoadOptions, ModelInfo, Precision, Prediction, SentimentError};
@@ -60,7 +60,7 @@ impl RustBertClassifier {
         let tokenizer = load_tokenizer(&dir.join("tokenizer.json"), max_length)?;
 
         let weights_path = dir.join("model.safetensors");
-        let tensors = read_tensors(&weights_path, &candle_core::Device::Cpu)?;
+        let tensors = read_safetensors(&weights_path)?;
         let mut vs = nn::VarStore::new(Device::Cpu);
         let model = BertForSequenceClassification::new(vs.root(), &config)
             .map_err(|e| SentimentError::Invalid { path: config_path.clone(), reason: e.to_string() })?;
@@ -68,16 +68,11 @@ impl RustBertClassifier {
         tch::no_grad(|| -> Result<(), SentimentError> {
             for (name, mut var) in vs.variables() {
                 let t = tensors.get(&name).ok_or_else(|| bad(format!("missing tensor {name}")))?;
-                let shape: Vec<i64> = t.dims().iter().map(|&d| d as i64).collect();
+                let shape: Vec<i64> = t.shape.iter().map(|&d| d as i64).collect();
                 if shape != var.size() {
                     return Err(bad(format!("tensor {name} has shape {shape:?}, the model needs {:?}", var.size())));
                 }
-                let data: Vec<f32> = t
-                    .to_dtype(candle_core::DType::F32)
-                    .and_then(|t| t.flatten_all())
-                    .and_then(|t| t.to_vec1())
-                    .map_err(|e| bad(format!("tensor {name}: {e}")))?;
-                var.copy_(&Tensor::of_slice(&data).reshape(&shape));
+                var.copy_(&Tensor::of_slice(&t.data).reshape(&shape));
             }
             Ok(())
         })?;
@@ -87,10 +82,10 @@ impl RustBertClassifier {
                 vs.bfloat16();
                 Kind::BFloat16
             }
-            Precision::F16 => {
-                return Err(SentimentError::Inference(
-                    "libtorch has no float16 CPU kernels for this model; use f32 or bf16".to_owned(),
-                ))
+            other => {
+                return Err(SentimentError::Inference(format!(
+                    "the rust-bert backend computes in f32 or bf16, not {other} (int8 is the native backend's)"
+                )))
             }
         };
         tracing::debug!(dir = %dir.display(), version = %info.version, ?kind, "sentiment model loaded (rust-bert)");

@@ -15,12 +15,12 @@ Each side runs --repeat times; best and median are printed, plus Rust/Python rat
 labels on which the two agree. Run from the repository root:
 
     cargo build --release --example bench-sentiment
-    python3 tools/bench-sentiment/bench.py --rust-bin target/release/examples/bench-sentiment
+    python3 tools/bench-sentiment/bench.py        # native:int8 (the default) and native:f32
 
-    # every backend and precision (needs libtorch-dev):
-    cargo build --release --features rust-bert --example bench-sentiment
-    python3 tools/bench-sentiment/bench.py --variant candle:f32 --variant candle:f16 \\
-        --variant rust-bert:f32 --variant rust-bert:bf16
+    # every backend and precision (rust-bert needs libtorch-dev):
+    cargo build --release --features candle,rust-bert --example bench-sentiment
+    python3 tools/bench-sentiment/bench.py --variant native:int8 --variant native:f32 --variant candle:f32 \\
+        --variant candle:f16 --variant rust-bert:f32 --variant rust-bert:bf16
 
 The machine should be otherwise idle; other jobs on the cores make both sides slower unevenly.
 """
@@ -109,6 +109,7 @@ def bench_rust(rust_bin, model_dir, texts_file, batch_size, variant, threads, re
         if threads:
             env["RAYON_NUM_THREADS"] = str(threads)
             env["OMP_NUM_THREADS"] = str(threads)
+            env["HEARSAY_INFERENCE_THREADS"] = str(threads)
         cmd = [rust_bin, "--model", model_dir, "--texts", texts_file, "--batch-size", str(batch_size),
                "--backend", backend, "--precision", precision, "--repeat", str(repeat), "--out", out.name]
         res = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
@@ -127,11 +128,12 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--rust-bin", default=os.path.join(ROOT, "target", "release", "examples", "bench-sentiment"))
     ap.add_argument("--variant", action="append",
-                    help="BACKEND:PRECISION, e.g. candle:f32 (default), candle:f16, rust-bert:f32, rust-bert:bf16 "
-                         "(rust-bert needs a bench binary built with --features rust-bert); repeatable")
+                    help="BACKEND:PRECISION, e.g. native:int8, native:f32 (the default pair), candle:f32, candle:f16, "
+                         "rust-bert:f32, rust-bert:bf16 (candle and rust-bert need a bench binary built with "
+                         "--features candle / rust-bert); repeatable")
     ap.add_argument("--skip-python", action="store_true")
     args = ap.parse_args()
-    precisions = args.variant or ["candle:f32"]
+    precisions = args.variant or ["native:int8", "native:f32"]
 
     texts = read_texts(args.data, args.n)
     print(f"{len(texts)} texts, batch {args.batch_size}, {args.threads} threads, model {args.model}")

@@ -1,4 +1,4 @@
-//! Throughput benchmark for the sentiment backends (candle; rust-bert when built with `--features rust-bert`),
+//! Throughput benchmark for the sentiment backends (native; candle and rust-bert when built with their features),
 //! driven by `bench.py` in this directory.
 //!
 //! Reads texts (one per line) from `--texts`, loads the model, classifies everything `--repeat` times
@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut out = None;
     let mut opts = LoadOptions::default();
     let mut repeat = 3usize;
-    let mut backend = Backend::Candle;
+    let mut backend = Backend::Native;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -60,7 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = serde_json::json!({
         "backend": backend.as_str(),
         "precision": format!("{:?}", opts.precision).to_lowercase(),
-        "threads": std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "default".into()),
+        "threads": std::env::var("HEARSAY_INFERENCE_THREADS").unwrap_or_else(|_| "default".into()),
         "rss_mb": rss_mb(),
         "batch_size": opts.batch_size,
         "n": texts.len(),
