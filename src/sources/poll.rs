@@ -4,7 +4,7 @@
 //! time, consecutive failures. A poll pages from newest to older until it passes the cursor (minus an overlap)
 //! or reaches `max_pages`, so a restart resumes without gaps, and the unique key absorbs the overlap.
 //!
-//! Politeness: one shared client (rustls, gzip/brotli, timeouts, a User-Agent naming hearsay and the operator's
+//! Politeness: one shared client (rustls, gzip, timeouts, a User-Agent naming hearsay and the operator's
 //! contact), at most `per_host_concurrency` requests in flight per host, conditional GET, `Retry-After` on
 //! 429/503, Reddit's `X-Ratelimit-*` and Stack Exchange's `backoff`, exponential backoff with jitter on failure
 //! (capped at 6 h), and a body cap.

@@ -6,12 +6,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{FromRow, Row};
+use sqlx::Row;
 
 use super::{now_ts, Store, StoreError};
 
 /// An email waiting in (or sent from) the outbox.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct OutboxRow {
     pub id: i64,
     pub message_id: String,
@@ -22,7 +22,7 @@ pub struct OutboxRow {
 }
 
 /// One row of the notification log.
-#[derive(Debug, Clone, FromRow, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct AlertRow {
     pub id: i64,
     pub brand: String,
@@ -32,6 +32,9 @@ pub struct AlertRow {
     pub recorded_at: i64,
     pub details: String,
 }
+
+super::from_row!(OutboxRow { id, message_id, recipients, subject, message, attempts });
+super::from_row!(AlertRow { id, brand, kind, event, fired_at, recorded_at, details });
 
 /// An alert event to record, with the email to queue for it (if it notifies).
 pub struct NewAlert<'a> {

@@ -24,7 +24,54 @@ pub use alerts::*;
 pub use mentions::*;
 pub use state::*;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// `migrations/`, embedded in the binary. Listed by hand instead of `sqlx::migrate!`, whose proc-macro makes
+/// cargo build sqlx and the whole SQLite library a second time for the build host; the version, description and
+/// checksum (SHA-384 of the file) are what the macro gives, so databases migrated by earlier builds match
+/// (`embedded_migrations_keep_their_checksums` pins them).
+const MIGRATIONS: [(i64, &str, &str); 4] = [
+    (1, "initial", include_str!("../../migrations/0001_initial.sql")),
+    (2, "quota usage", include_str!("../../migrations/0002_quota_usage.sql")),
+    (3, "mention brands label", include_str!("../../migrations/0003_mention_brands_label.sql")),
+    (4, "brand hours", include_str!("../../migrations/0004_brand_hours.sql")),
+];
+
+#[derive(Debug)]
+struct Embedded;
+
+impl<'s> sqlx::migrate::MigrationSource<'s> for Embedded {
+    fn resolve(
+        self,
+    ) -> futures::future::BoxFuture<'s, Result<Vec<sqlx::migrate::Migration>, sqlx::error::BoxDynError>> {
+        Box::pin(async {
+            Ok(MIGRATIONS
+                .iter()
+                .map(|&(version, description, sql)| {
+                    sqlx::migrate::Migration::new(
+                        version,
+                        description.into(),
+                        sqlx::migrate::MigrationType::Simple,
+                        sql.into(),
+                        sql.starts_with("-- no-transaction"),
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// Implements `sqlx::FromRow` for a struct whose fields are named like the query's columns (what
+/// `#[derive(FromRow)]` does, without the proc-macro crate and its second build of sqlx).
+macro_rules! from_row {
+    ($ty:ident { $($field:ident),* $(,)? }) => {
+        impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for $ty {
+            fn from_row(row: &'r sqlx::sqlite::SqliteRow) -> Result<Self, sqlx::Error> {
+                use sqlx::Row;
+                Ok($ty { $($field: row.try_get(stringify!($field))?),* })
+            }
+        }
+    };
+}
+pub(crate) use from_row;
 
 /// What can go wrong at the storage boundary, in words that say what to do.
 #[derive(Debug, thiserror::Error)]
@@ -113,7 +160,7 @@ impl Store {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        let known = MIGRATIONS.iter().map(|m| m.0).max().unwrap_or(0);
         let has_table: Option<(String,)> =
             sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
                 .fetch_optional(&self.pool)
@@ -126,7 +173,10 @@ impl Store {
                 return Err(StoreError::NewerSchema { path: self.path.clone(), found, known });
             }
         }
-        MIGRATOR.run(&self.pool).await.map_err(|source| match source {
+        let migrator = sqlx::migrate::Migrator::new(Embedded)
+            .await
+            .map_err(|source| StoreError::Migrate { path: self.path.clone(), source })?;
+        migrator.run(&self.pool).await.map_err(|source| match source {
             sqlx::migrate::MigrateError::Execute(e) => StoreError::classify(&self.path, e),
             source => StoreError::Migrate { path: self.path.clone(), source },
         })
@@ -190,4 +240,54 @@ fn create_private(path: &Path) -> std::io::Result<()> {
 /// Seconds since the epoch, the time format of every column.
 pub fn now_ts() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Databases migrated by earlier builds (which used `sqlx::migrate!`) hold these checksums in
+    /// `_sqlx_migrations`; sqlx refuses to start on a mismatch, so a shipped migration must never change.
+    #[tokio::test]
+    async fn embedded_migrations_keep_their_checksums() {
+        let pinned = [
+            (
+                1,
+                "initial",
+                "3cb077eae9d5954f494c2f2d2c68a7dd69c2fe3b1c239a4e8522c86f65864eb36796da14dbb93908aacc271f19bd8be5",
+            ),
+            (
+                2,
+                "quota usage",
+                "8afc79389e471b487c768969f41ae12e957ebbc184e40433cd893e0ede03124c7c4ec7b9e8e189885d6e2ec9ae32b082",
+            ),
+            (
+                3,
+                "mention brands label",
+                "6250c470025b38439b2e5086f2bbf6f4973b718a63ed09d041f7c14b8b809c8677af5123a1015fa0ae58348996c33b84",
+            ),
+            (
+                4,
+                "brand hours",
+                "c4907ee4e7c3840755dad062fa646fa4812615c2a78828461421387172261ae6db11b8d246ae6e5f26ee95708c8706c6",
+            ),
+        ];
+        let resolved = sqlx::migrate::MigrationSource::resolve(Embedded).await.unwrap();
+        assert_eq!(resolved.len(), MIGRATIONS.len());
+        for (m, (version, description, checksum)) in resolved.iter().zip(pinned) {
+            let hex: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!((m.version, m.description.as_ref(), hex.as_str()), (version, description, checksum));
+        }
+        // Every file in migrations/ is embedded, under the version and description its name gives.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let listed: Vec<String> =
+            MIGRATIONS.iter().map(|(v, d, _)| format!("{v:04}_{}.sql", d.replace(' ', "_"))).collect();
+        assert_eq!(files, listed, "migrations/ and MIGRATIONS in src/store/mod.rs must list the same files");
+    }
 }

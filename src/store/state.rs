@@ -2,12 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{FromRow, Row};
+use sqlx::Row;
 
 use super::{now_ts, Store, StoreError};
 
 /// Polling state of one (source, brand) pair.
-#[derive(Debug, Clone, Default, FromRow, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct SourceState {
     pub source: String,
     pub brand: String,
@@ -59,7 +59,7 @@ impl PollStatus {
 }
 
 /// A silence: no notifications for the brand until `until`.
-#[derive(Debug, Clone, FromRow, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Silence {
     pub id: i64,
     pub brand: String,
@@ -67,6 +67,25 @@ pub struct Silence {
     pub comment: Option<String>,
     pub created_at: i64,
 }
+
+super::from_row!(SourceState {
+    source,
+    brand,
+    platform,
+    cursor,
+    etag,
+    last_modified,
+    next_poll_at,
+    consecutive_failures,
+    last_error,
+    last_error_class,
+    last_error_at,
+    last_success_at,
+    items_last_poll,
+    new_last_poll,
+    degraded_since,
+});
+super::from_row!(Silence { id, brand, until, comment, created_at });
 
 impl Store {
     pub async fn source_state(&self, source: &str, brand: &str) -> Result<Option<SourceState>, StoreError> {
