@@ -3,7 +3,7 @@
 
     HF_HUB_OFFLINE=1 python tools/train-sentiment/evaluate.py [--model models/sentiment] [--sets val,reviews,complaints]
 
-Loads model.safetensors as stored (float16) and computes in float32 (what the Rust/candle CPU path does);
+Loads model.safetensors as stored (float16) and computes in float32 (what the Rust native f32 path does);
 `--fp32-checkpoint /tmp/hearsay-sentiment/model_fp32.pt` evaluates the training-time fp32 weights instead.
 Sets: val.tsv, the seeded reviews hold-out (same split as train.py), tools/train-sentiment/complaints.tsv.
 Prints macro-recall, per-class F1, accuracy, confusion matrix, binary neg/pos accuracy for reviews, and

@@ -119,19 +119,6 @@ fn sum(xs: &[f32]) -> f32 {
 }
 
 #[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; LANES];
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..LANES {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
-#[inline(always)]
 fn normalise(row: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
     let n = row.len() as f32;
     let mean = sum(row) / n;
@@ -159,7 +146,9 @@ pub(super) struct Span {
 }
 
 multiversion! {
-    /// Multi-head self-attention over packed sequences (no padding anywhere, so no mask is needed).
+    /// Multi-head self-attention over packed sequences (no padding anywhere, so no mask is needed). Per
+    /// sequence and head, `Q·Kᵀ` and `softmax(…)·V` are two `matrixmultiply` products that read Q, K and V in
+    /// place through the row stride of `qkv`.
     ///
     /// `qkv` holds one row of `3·h` values per token (query, key, value, each `h = heads · d` wide).
     /// With `cls_only`, only each sequence's first token is a query and `ctx` has one row per sequence;
@@ -172,32 +161,64 @@ multiversion! {
         let mut out_row = 0;
         for span in spans {
             let l = span.len;
-            scratch.clear();
-            scratch.resize(l, 0.0);
-            let scores = &mut scratch[..];
             let queries = if cls_only { 1 } else { l };
-            for i in 0..queries {
-                let q_row = &qkv[(span.start + i) * h3..][..h];
-                let ctx_row = &mut ctx[(out_row + i) * h..][..h];
-                for head in 0..heads {
-                    let q = &q_row[head * d..][..d];
-                    for (j, s) in scores.iter_mut().enumerate() {
-                        *s = dot(q, &qkv[(span.start + j) * h3 + h + head * d..][..d]) * scale;
-                    }
-                    let max = scores.iter().fold(f32::NEG_INFINITY, |m, s| m.max(*s));
-                    for s in scores.iter_mut() {
+            scratch.clear();
+            scratch.resize(queries * l, 0.0);
+            for head in 0..heads {
+                let q = &qkv[span.start * h3 + head * d..];
+                let k = &qkv[span.start * h3 + h + head * d..];
+                let v = &qkv[span.start * h3 + 2 * h + head * d..];
+                // scores = scale · Q Kᵀ (queries × l), read in place through the rows' stride.
+                // SAFETY: Q, K and V are `d`-wide column blocks of `l` rows of stride `h3` inside `qkv`, the
+                // scores `queries × l` in `scratch` (just sized), the output `d`-wide blocks of `queries` rows of
+                // stride `h` in `ctx` (one row per query); `ctx` does not alias `qkv` or `scratch`.
+                unsafe {
+                    matrixmultiply::sgemm(
+                        queries,
+                        d,
+                        l,
+                        scale,
+                        q.as_ptr(),
+                        h3 as isize,
+                        1,
+                        k.as_ptr(),
+                        1,
+                        h3 as isize,
+                        0.0,
+                        scratch.as_mut_ptr(),
+                        l as isize,
+                        1,
+                    );
+                }
+                for row in scratch.chunks_exact_mut(l) {
+                    let max = row.iter().fold(f32::NEG_INFINITY, |m, s| m.max(*s));
+                    for s in row.iter_mut() {
                         *s = exp(*s - max);
                     }
-                    let inv = 1.0 / sum(scores);
-                    let out = &mut ctx_row[head * d..][..d];
-                    out.fill(0.0);
-                    for (j, p) in scores.iter().enumerate() {
-                        let v = &qkv[(span.start + j) * h3 + 2 * h + head * d..][..d];
-                        let p = p * inv;
-                        for (o, x) in out.iter_mut().zip(v) {
-                            *o += p * x;
-                        }
+                    let inv = 1.0 / sum(row);
+                    for s in row.iter_mut() {
+                        *s *= inv;
                     }
+                }
+                let out = &mut ctx[out_row * h + head * d..];
+                // SAFETY: see above.
+                unsafe {
+                    matrixmultiply::sgemm(
+                        queries,
+                        l,
+                        d,
+                        1.0,
+                        scratch.as_ptr(),
+                        l as isize,
+                        1,
+                        v.as_ptr(),
+                        h3 as isize,
+                        1,
+                        0.0,
+                        out.as_mut_ptr(),
+                        h as isize,
+                        1,
+                    );
                 }
             }
             out_row += queries;
