@@ -1,14 +1,14 @@
-//! The second sentiment backend (cargo feature `rust-bert`): rust-bert's `BertForSequenceClassification` on
-//! libtorch (Debian's `libtorch-dev`), loading the very same `models/sentiment/` directory as candle.
+//! The libtorch sentiment backend (cargo feature `rust-bert`): rust-bert's `BertForSequenceClassification` on
+//! libtorch (Debian's `libtorch-dev`), loading the very same `models/sentiment/` directory as the native backend.
 //!
-//! Weights: the float16 `model.safetensors` is read once (through candle's reader, which is always built),
+//! Weights: the float16 `model.safetensors` is read once (through `common.rs`'s reader, which is always built),
 //! widened to f32 and copied into the libtorch variables by name; there is no converted file to ship or keep
 //! in sync. Every variable rust-bert creates must be found in the file with the same shape, or loading fails
 //! naming the tensor.
 //!
 //! Unlike rust-bert's ready-made sequence-classification pipeline, which pads a batch without an attention
 //! mask, the forward pass here gets the mask, so padding never changes a result: a batch gives the same labels
-//! as one text at a time. Tokenisation, preprocessing, length-sorted batching and calibration are candle's.
+//! as one text at a time. Tokenisation, preprocessing and calibration are shared with the other backends (`common.rs`).
 
 use std::path::Path;
 
