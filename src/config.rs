@@ -520,24 +520,14 @@ impl Config {
         match model.precision() {
             Err(e) => problems.push(Problem { path: "model.precision".into(), message: e }),
             Ok(p) => {
-                use crate::sentiment::Precision;
-                let (backend, allowed) = match model.backend {
-                    BackendName::Native => ("native", [Precision::F32, Precision::Int8]),
-                    BackendName::Candle => ("candle", [Precision::F32, Precision::F16]),
-                    BackendName::RustBert => ("rust-bert", [Precision::F32, Precision::Bf16]),
-                };
+                let backend = model.backend();
+                let allowed = backend.precisions();
                 if !allowed.contains(&p) {
-                    let needs = match p {
-                        Precision::Int8 => "native",
-                        Precision::F16 => "candle",
-                        _ => "rust-bert",
-                    };
+                    let needs = crate::sentiment::Backend::ALL.into_iter().find(|b| b.precisions().contains(&p));
+                    let needs = needs.map_or_else(String::new, |b| format!("{p} needs backend = \"{b}\"; "));
                     problems.push(Problem {
                         path: "model.precision".into(),
-                        message: format!(
-                            "{p} needs backend = \"{needs}\"; the {backend} backend computes in {} or {}",
-                            allowed[0], allowed[1]
-                        ),
+                        message: format!("{needs}the {backend} backend computes in {} or {}", allowed[0], allowed[1]),
                     });
                 }
             }
@@ -751,6 +741,24 @@ mod tests {
         assert_eq!(c.alerts.window.as_secs(), 3600);
         assert_eq!(c.alerts.min_count, 5);
         assert!(c.smtp.is_none());
+    }
+
+    #[test]
+    fn precision_defaults_per_backend_and_must_suit_it() {
+        use crate::sentiment::Precision;
+        let c = Config::parse(MINIMAL, Path::new("/etc/hearsay/hearsay.toml")).unwrap();
+        assert_eq!(c.model.precision(), Ok(Precision::Int8));
+        let rb = format!("{MINIMAL}[model]\nbackend = \"rust-bert\"\n");
+        let c = Config::parse(&rb, Path::new("/etc/hearsay/hearsay.toml")).unwrap();
+        assert_eq!(c.model.precision(), Ok(Precision::F32));
+        assert_eq!(
+            problems(&format!("{rb}precision = \"int8\"\n")),
+            ["model.precision: int8 needs backend = \"native\"; the rust-bert backend computes in f32 or bf16"]
+        );
+        assert_eq!(
+            problems(&format!("{MINIMAL}[model]\nprecision = \"f16\"\n")),
+            ["model.precision: f16 needs backend = \"candle\"; the native backend computes in int8 or f32"]
+        );
     }
 
     #[test]

@@ -18,16 +18,11 @@ use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use tokenizers::Tokenizer;
 
 use super::common::{
-    check_head_config, check_tensors, classify_texts, encode, inference_threads, label_order, load_tokenizer,
-    read_json, read_safetensors, run_sorted_batches, token_ids, BatchLogits, BertShape, HeadConfig,
+    check_tensors, classify_texts, encode, inference_threads, read_json, read_safetensors, run_sorted_batches,
+    token_ids, BatchLogits, ModelDir,
 };
 use super::preprocess::preprocess_v1;
 use super::{Classifier, Label, LoadOptions, ModelInfo, Precision, Prediction, SentimentError};
-
-const WEIGHTS: &str = "model.safetensors";
-const CONFIG: &str = "config.json";
-const TOKENIZER: &str = "tokenizer.json";
-const LABELS: &str = "labels.json";
 
 /// A BERT sequence classifier running on candle.
 pub struct CandleClassifier {
@@ -48,32 +43,13 @@ pub struct CandleClassifier {
 impl CandleClassifier {
     /// Loads `model.safetensors`, `config.json`, `tokenizer.json` and `labels.json` from `dir`.
     pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self, SentimentError> {
-        if !dir.is_dir() {
-            return Err(SentimentError::NotFound { path: dir.to_path_buf() });
-        }
-        let info: ModelInfo = read_json(&dir.join(LABELS))?;
-        let order = label_order(&dir.join(LABELS), &info)?;
-        let config_path = dir.join(CONFIG);
+        let ModelDir { info, order, shape, tokenizer, max_length, config_path, weights_path } =
+            ModelDir::open(dir, opts)?;
         let config: BertConfig = read_json(&config_path)?;
-        let head: HeadConfig = read_json(&config_path)?;
-        check_head_config(&config_path, &head, &info)?;
-
-        let max_length = opts.max_length.unwrap_or(info.max_length);
-        if max_length < 2 || max_length > config.max_position_embeddings {
-            return Err(SentimentError::Invalid {
-                path: dir.join(LABELS),
-                reason: format!(
-                    "max_length {max_length} must be between 2 and the model's {} positions",
-                    config.max_position_embeddings
-                ),
-            });
-        }
-        let tokenizer = load_tokenizer(&dir.join(TOKENIZER), max_length)?;
 
         let device = Device::Cpu;
-        let weights_path = dir.join(WEIGHTS);
         let host = read_safetensors(&weights_path)?;
-        check_tensors(&weights_path, &host, &BertShape::read(&config_path)?)?;
+        check_tensors(&weights_path, &host, &shape)?;
         let mut tensors = std::collections::HashMap::with_capacity(host.len());
         for (name, t) in host {
             let tensor = Tensor::from_vec(t.data, t.shape, &device)

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use super::preprocess::{preprocess_v1, PREPROCESS_V1};
-use super::{Label, ModelInfo, Prediction, SentimentError};
+use super::{Label, LoadOptions, ModelInfo, Prediction, SentimentError};
 
 /// The logits of one batch, or why it failed.
 pub(super) type BatchLogits = Result<Vec<[f32; 3]>, SentimentError>;
@@ -45,16 +45,9 @@ fn default_act() -> String {
 }
 
 impl BertShape {
-    /// Reads `config.json` and refuses what no backend implements (another activation, relative
-    /// positions, a hidden size the heads do not divide).
+    /// Reads `config.json` and refuses a hidden size the heads do not divide (no backend can run that).
     pub(super) fn read(path: &Path) -> Result<BertShape, SentimentError> {
         let shape: BertShape = read_json(path)?;
-        if shape.hidden_act != "gelu" {
-            return Err(invalid(path, format!("hidden_act {:?} is not supported (only \"gelu\")", shape.hidden_act)));
-        }
-        if shape.position_embedding_type.as_deref().is_some_and(|p| p != "absolute") {
-            return Err(invalid(path, "only absolute position embeddings are supported"));
-        }
         if shape.num_attention_heads == 0 || shape.hidden_size % shape.num_attention_heads != 0 {
             return Err(invalid(
                 path,
@@ -107,6 +100,56 @@ impl BertShape {
             ("classifier.bias".to_owned(), vec![3]),
         ]);
         v
+    }
+}
+
+/// A model directory's small files, read and checked: what every backend needs before it reads the weights.
+pub(super) struct ModelDir {
+    pub info: ModelInfo,
+    /// `order[i]` is the [`Label`] of model output `i`.
+    pub order: [Label; 3],
+    pub shape: BertShape,
+    /// The tokenizer, truncating at `max_length`.
+    pub tokenizer: Tokenizer,
+    /// Token limit in effect (`labels.json` or the [`LoadOptions`] override).
+    pub max_length: usize,
+    pub config_path: PathBuf,
+    pub weights_path: PathBuf,
+}
+
+impl ModelDir {
+    /// Reads and checks `labels.json`, `config.json` and `tokenizer.json` in `dir` (each error names its file).
+    pub(super) fn open(dir: &Path, opts: &LoadOptions) -> Result<ModelDir, SentimentError> {
+        if !dir.is_dir() {
+            return Err(SentimentError::NotFound { path: dir.to_path_buf() });
+        }
+        let labels_path = dir.join("labels.json");
+        let info: ModelInfo = read_json(&labels_path)?;
+        let order = label_order(&labels_path, &info)?;
+        let config_path = dir.join("config.json");
+        let shape = BertShape::read(&config_path)?;
+        let head: HeadConfig = read_json(&config_path)?;
+        check_head_config(&config_path, &head, &info)?;
+        let max_length = opts.max_length.unwrap_or(info.max_length);
+        if max_length < 2 || max_length > shape.max_position_embeddings {
+            return Err(invalid(
+                &labels_path,
+                format!(
+                    "max_length {max_length} must be between 2 and the model's {} positions",
+                    shape.max_position_embeddings
+                ),
+            ));
+        }
+        let tokenizer = load_tokenizer(&dir.join("tokenizer.json"), max_length)?;
+        Ok(ModelDir {
+            info,
+            order,
+            shape,
+            tokenizer,
+            max_length,
+            config_path,
+            weights_path: dir.join("model.safetensors"),
+        })
     }
 }
 

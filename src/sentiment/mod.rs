@@ -220,13 +220,22 @@ impl Backend {
 }
 
 impl Backend {
-    /// The precision used when none is configured: int8 for the native backend (as accurate as f32 on the
-    /// validation set, about twice as fast), f32 for the others.
-    pub fn default_precision(self) -> Precision {
+    /// Every backend, for messages that say which one a setting needs.
+    pub const ALL: [Backend; 3] = [Backend::Native, Backend::Candle, Backend::RustBert];
+
+    /// The precisions this backend computes in; the first is its default (int8 for the native backend, as
+    /// accurate as f32 on the validation set and about twice as fast; f32 for the others).
+    pub fn precisions(self) -> [Precision; 2] {
         match self {
-            Backend::Native => Precision::Int8,
-            Backend::Candle | Backend::RustBert => Precision::F32,
+            Backend::Native => [Precision::Int8, Precision::F32],
+            Backend::Candle => [Precision::F32, Precision::F16],
+            Backend::RustBert => [Precision::F32, Precision::Bf16],
         }
+    }
+
+    /// The precision used when none is configured.
+    pub fn default_precision(self) -> Precision {
+        self.precisions()[0]
     }
 }
 

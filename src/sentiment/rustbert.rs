@@ -16,9 +16,7 @@ use rust_bert::bert::{BertConfig, BertForSequenceClassification};
 use tch::{nn, Device, Kind, Tensor};
 use tokenizers::Tokenizer;
 
-use super::common::{
-    check_head_config, classify_texts, label_order, load_tokenizer, read_json, read_safetensors, HeadConfig,
-};
+use super::common::{classify_texts, read_json, read_safetensors, ModelDir};
 use super::preprocess::preprocess_v1;
 use super::{Classifier, Label, LoadOptions, ModelInfo, Precision, Prediction, SentimentError};
 
@@ -37,29 +35,9 @@ pub struct RustBertClassifier {
 
 impl RustBertClassifier {
     pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self, SentimentError> {
-        if !dir.is_dir() {
-            return Err(SentimentError::NotFound { path: dir.to_path_buf() });
-        }
-        let labels_path = dir.join("labels.json");
-        let info: ModelInfo = read_json(&labels_path)?;
-        let order = label_order(&labels_path, &info)?;
-        let config_path = dir.join("config.json");
-        let head: HeadConfig = read_json(&config_path)?;
-        check_head_config(&config_path, &head, &info)?;
+        let ModelDir { info, order, tokenizer, max_length, config_path, weights_path, .. } = ModelDir::open(dir, opts)?;
         let config: BertConfig = read_json(&config_path)?;
-        let max_length = opts.max_length.unwrap_or(info.max_length);
-        if max_length < 2 || max_length as i64 > config.max_position_embeddings {
-            return Err(SentimentError::Invalid {
-                path: labels_path,
-                reason: format!(
-                    "max_length {max_length} must be between 2 and the model's {} positions",
-                    config.max_position_embeddings
-                ),
-            });
-        }
-        let tokenizer = load_tokenizer(&dir.join("tokenizer.json"), max_length)?;
 
-        let weights_path = dir.join("model.safetensors");
         let tensors = read_safetensors(&weights_path)?;
         let mut vs = nn::VarStore::new(Device::Cpu);
         let model = BertForSequenceClassification::new(vs.root(), &config)

@@ -28,16 +28,11 @@ use tokenizers::Tokenizer;
 use self::int8::{QuantDense, QuantScratch};
 use self::ops::Span;
 use super::common::{
-    check_head_config, check_tensors, classify_texts, encode, inference_threads, label_order, load_tokenizer,
-    read_json, read_safetensors, run_sorted_batches, token_ids, BatchLogits, BertShape, HeadConfig, HostTensor,
+    check_tensors, classify_texts, encode, inference_threads, invalid, read_safetensors, run_sorted_batches, token_ids,
+    BatchLogits, BertShape, HostTensor, ModelDir,
 };
 use super::preprocess::preprocess_v1;
 use super::{Classifier, Label, LoadOptions, ModelInfo, Precision, Prediction, SentimentError};
-
-const WEIGHTS: &str = "model.safetensors";
-const CONFIG: &str = "config.json";
-const TOKENIZER: &str = "tokenizer.json";
-const LABELS: &str = "labels.json";
 
 /// A BERT sequence classifier running on hearsay's own encoder.
 pub struct NativeClassifier {
@@ -232,24 +227,16 @@ impl Encoder {
 impl NativeClassifier {
     /// Loads `model.safetensors`, `config.json`, `tokenizer.json` and `labels.json` from `dir`.
     pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self, SentimentError> {
-        if !dir.is_dir() {
-            return Err(SentimentError::NotFound { path: dir.to_path_buf() });
+        let ModelDir { info, order, shape, tokenizer, max_length, config_path, weights_path } =
+            ModelDir::open(dir, opts)?;
+        if shape.hidden_act != "gelu" {
+            return Err(invalid(
+                &config_path,
+                format!("hidden_act {:?} is not supported (only \"gelu\")", shape.hidden_act),
+            ));
         }
-        let info: ModelInfo = read_json(&dir.join(LABELS))?;
-        let order = label_order(&dir.join(LABELS), &info)?;
-        let config_path = dir.join(CONFIG);
-        let shape = BertShape::read(&config_path)?;
-        let head: HeadConfig = read_json(&config_path)?;
-        check_head_config(&config_path, &head, &info)?;
-        let max_length = opts.max_length.unwrap_or(info.max_length);
-        if max_length < 2 || max_length > shape.max_position_embeddings {
-            return Err(SentimentError::Invalid {
-                path: dir.join(LABELS),
-                reason: format!(
-                    "max_length {max_length} must be between 2 and the model's {} positions",
-                    shape.max_position_embeddings
-                ),
-            });
+        if shape.position_embedding_type.as_deref().is_some_and(|p| p != "absolute") {
+            return Err(invalid(&config_path, "only absolute position embeddings are supported"));
         }
         let precision = match opts.precision {
             Precision::F32 | Precision::Int8 => opts.precision,
@@ -259,8 +246,6 @@ impl NativeClassifier {
                 )))
             }
         };
-        let tokenizer = load_tokenizer(&dir.join(TOKENIZER), max_length)?;
-        let weights_path = dir.join(WEIGHTS);
         let tensors = read_safetensors(&weights_path)?;
         check_tensors(&weights_path, &tensors, &shape)?;
         let encoder = Encoder::build(tensors, &shape, precision);
