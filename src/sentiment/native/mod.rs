@@ -12,7 +12,7 @@
 //!   sixth of the work, exactly the same logits).
 //! - **Precision.** `f32` matches PyTorch to ~1e-5 (matrix products by `matrixmultiply`); `int8`
 //!   (default) runs the dense layers as integer products (`int8.rs`), about twice the multiply-adds per
-//!   cycle of f32 on AVX2, with labels that agree with f32 on ≥ 99 % of texts (see MODEL_CARD.md).
+//!   cycle of f32 on AVX2, with labels that agree with f32 on ≈ 98 % of texts (see MODEL_CARD.md).
 //! - Batches run on several threads side by side, sharing the weights.
 //!
 //! Loading checks every tensor's presence and shape before building anything, so a truncated or
