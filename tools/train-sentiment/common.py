@@ -118,3 +118,26 @@ def dump_json(obj, path):
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(obj, fh, indent=2, ensure_ascii=False)
         fh.write("\n")
+
+
+def fit_temperature(logits, gold):
+    """Single scalar T > 0 minimising the NLL of softmax(logits / T) on held-out data.
+    Returns (T, NLL at T = 1, NLL at T)."""
+    import torch  # only the training scripts need it
+
+    z = torch.tensor(logits, dtype=torch.float64)
+    y = torch.tensor(gold)
+    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(z / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    t = float(log_t.detach().exp())
+    nll_before = float(torch.nn.functional.cross_entropy(z, y))
+    nll_after = float(torch.nn.functional.cross_entropy(z / t, y))
+    return t, nll_before, nll_after

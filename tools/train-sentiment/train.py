@@ -36,8 +36,8 @@ from safetensors.torch import save_file
 from transformers import BertForSequenceClassification, BertTokenizerFast
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (LABEL2ID, LABELS, binary_accuracy, default_data_dir, dump_json, format_metrics,  # noqa: E402
-                    metrics, preprocess_v1, read_tsv, repo_root, split_reviews)
+from common import (LABEL2ID, LABELS, binary_accuracy, default_data_dir, dump_json, fit_temperature,  # noqa: E402
+                    format_metrics, metrics, preprocess_v1, read_tsv, repo_root, split_reviews)
 
 VERSION = "hearsay-sentiment-3"
 
@@ -149,26 +149,6 @@ def evaluate_sets(model, sets):
         m["binary_accuracy"] = binary_accuracy(gold, logits)
         res[name] = (m, logits)
     return res
-
-
-def fit_temperature(logits, gold):
-    """Single scalar T > 0 minimising NLL of softmax(logits / T) on held-out data."""
-    z = torch.tensor(logits, dtype=torch.float64)
-    y = torch.tensor(gold)
-    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(z / log_t.exp(), y)
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    t = float(log_t.exp())
-    nll_before = float(torch.nn.functional.cross_entropy(z, y))
-    nll_after = float(torch.nn.functional.cross_entropy(z / t, y))
-    return t, nll_before, nll_after
 
 
 def export(model, base, out_dir, max_length, temperature, version):

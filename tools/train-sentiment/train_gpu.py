@@ -43,7 +43,8 @@ from safetensors.torch import load, load_file, save_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import LABEL2ID, LABELS, binary_accuracy, metrics, preprocess_v1, repo_root, split_reviews  # noqa: E402
+from common import (LABEL2ID, LABELS, binary_accuracy, fit_temperature, metrics, preprocess_v1, repo_root,  # noqa: E402
+                    split_reviews)
 
 MODEL_DIR = os.path.join(repo_root(), "models", "sentiment")
 PART_BYTES = 15_000_000
@@ -350,22 +351,6 @@ def train(args):
 
 # --------------------------------------------------------------------------------------------------------- soup
 
-def fit_temperature(logits, gold):
-    z = torch.tensor(logits, dtype=torch.float64)
-    y = torch.tensor(gold)
-    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = F.cross_entropy(z / log_t.exp(), y)
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return float(log_t.detach().exp())
-
-
 def soup(args, deadline):
     device = torch.device(args.device)
     data = torch.load(os.path.join(args.work, "data.pt"))
@@ -405,7 +390,7 @@ def soup(args, deadline):
     final = {k: v / len(members) for k, v in acc.items()}
     model.load_state_dict(final)
     summary, res, logits = evals.score(model)
-    temperature = fit_temperature(logits["val"], evals.sets["val"][0])
+    temperature, _, _ = fit_temperature(logits["val"], evals.sets["val"][0])
     return final, summary, res, temperature, members, cands, trials
 
 
@@ -468,7 +453,7 @@ def mix(args):
     model = Bert(read_config())
     model.load_state_dict(state)
     summary, res, logits = evals.score(model)
-    temperature = fit_temperature(logits["val"], evals.sets["val"][0])
+    temperature, _, _ = fit_temperature(logits["val"], evals.sets["val"][0])
     tensors = {k: v.to(torch.float16).contiguous() for k, v in state.items()}
     os.makedirs(args.out, exist_ok=True)
     save_file(tensors, os.path.join(args.out, "model.safetensors"), metadata={"format": "pt"})
