@@ -394,10 +394,10 @@ def soup(args, deadline):
     return final, summary, res, temperature, members, cands, trials
 
 
-def export(state, out, temperature, version):
+def export(state, out, work, temperature, version):
     os.makedirs(out, exist_ok=True)
     tensors = {k: v.to(torch.float16).contiguous() for k, v in state.items()}
-    path = os.path.join("/tmp", "hearsay-gpu-model.safetensors")
+    path = os.path.join(work, "model.safetensors")  # whole file here, parts of it in `out`
     save_file(tensors, path, metadata={"format": "pt"})
     blob = open(path, "rb").read()
     for i in range(0, len(blob), PART_BYTES):
@@ -425,7 +425,7 @@ def sweep(args):
     codes = {v: p.wait() for v, p in procs.items()}
     print(f"trained in {time.time() - t0:.1f} s, exit codes {codes}", flush=True)
     final, summary, res, temperature, members, cands, trials = soup(args, deadline)
-    sha, size = export(final, args.out, temperature, args.version)
+    sha, size = export(final, args.out, args.work, temperature, args.version)
     report = {"version": args.version, "command": " ".join(sys.argv), "variants": VARIANTS,
               "batch_size": args.batch_size, "budget_s": args.budget, "exit_codes": codes,
               "soup": [f"{m['variant']}_{m['tag']}" for m in members], "soup_trials": trials,
