@@ -520,15 +520,8 @@ impl Config {
         match model.precision() {
             Err(e) => problems.push(Problem { path: "model.precision".into(), message: e }),
             Ok(p) => {
-                let backend = model.backend();
-                let allowed = backend.precisions();
-                if !allowed.contains(&p) {
-                    let needs = crate::sentiment::Backend::ALL.into_iter().find(|b| b.precisions().contains(&p));
-                    let needs = needs.map_or_else(String::new, |b| format!("{p} needs backend = \"{b}\"; "));
-                    problems.push(Problem {
-                        path: "model.precision".into(),
-                        message: format!("{needs}the {backend} backend computes in {} or {}", allowed[0], allowed[1]),
-                    });
+                if let Some(message) = model.backend().precision_problem(p) {
+                    problems.push(Problem { path: "model.precision".into(), message });
                 }
             }
         }

@@ -389,6 +389,20 @@ fn missing_model_dir_names_it() {
     assert!(err.to_string().starts_with("/nonexistent/models/sentiment: not found"), "{err}");
 }
 
+/// A precision the backend does not compute in is refused before the weights are read, naming the backend that can.
+#[test]
+fn a_precision_of_another_backend_is_refused_by_name() {
+    let Some(dir) = model_dir() else {
+        return;
+    };
+    let opts = LoadOptions { precision: Precision::F16, ..LoadOptions::default() };
+    let err = NativeClassifier::load(&dir, &opts).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "inference failed: f16 needs backend = \"candle\"; the native backend computes in int8 or f32"
+    );
+}
+
 /// Copies the model directory into a temp dir, leaving out `skip`.
 fn copy_model(dir: &Path, skip: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();

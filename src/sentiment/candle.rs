@@ -22,7 +22,7 @@ use super::common::{
     token_ids, BatchLogits, ModelDir,
 };
 use super::preprocess::preprocess_v1;
-use super::{Classifier, Label, LoadOptions, ModelInfo, Precision, Prediction, SentimentError};
+use super::{Backend, Classifier, Label, LoadOptions, ModelInfo, Precision, Prediction, SentimentError};
 
 /// A BERT sequence classifier running on candle.
 pub struct CandleClassifier {
@@ -46,6 +46,9 @@ impl CandleClassifier {
         let ModelDir { info, order, shape, tokenizer, max_length, config_path, weights_path } =
             ModelDir::open(dir, opts)?;
         let config: BertConfig = read_json(&config_path)?;
+        if let Some(problem) = Backend::Candle.precision_problem(opts.precision) {
+            return Err(SentimentError::Inference(problem));
+        }
 
         let device = Device::Cpu;
         let host = read_safetensors(&weights_path)?;
@@ -56,14 +59,7 @@ impl CandleClassifier {
                 .map_err(|e| SentimentError::Invalid { path: weights_path.clone(), reason: format!("{name}: {e}") })?;
             tensors.insert(name, tensor);
         }
-        let dtype =
-            match opts.precision {
-                Precision::F32 => DType::F32,
-                Precision::F16 => DType::F16,
-                other => return Err(SentimentError::Inference(format!(
-                    "the candle backend computes in f32 or f16, not {other} (int8 is the native backend's, bf16 rust-bert's)"
-                ))),
-            };
+        let dtype = if opts.precision == Precision::F16 { DType::F16 } else { DType::F32 };
         let vb = VarBuilder::from_tensors(tensors, dtype, &device);
         let build = || -> candle_core::Result<_> {
             let bert = BertModel::load(vb.pp("bert"), &config)?;

@@ -237,6 +237,17 @@ impl Backend {
     pub fn default_precision(self) -> Precision {
         self.precisions()[0]
     }
+
+    /// Why this backend cannot compute in `p`, naming the backend that can; `None` when it can.
+    pub fn precision_problem(self, p: Precision) -> Option<String> {
+        let allowed = self.precisions();
+        if allowed.contains(&p) {
+            return None;
+        }
+        let needs = Backend::ALL.into_iter().find(|b| b.precisions().contains(&p));
+        let needs = needs.map_or_else(String::new, |b| format!("{p} needs backend = \"{b}\"; "));
+        Some(format!("{needs}the {self} backend computes in {} or {}", allowed[0], allowed[1]))
+    }
 }
 
 impl fmt::Display for Backend {

@@ -18,7 +18,7 @@ use tokenizers::Tokenizer;
 
 use super::common::{classify_texts, read_json, read_safetensors, ModelDir};
 use super::preprocess::preprocess_v1;
-use super::{Classifier, Label, LoadOptions, ModelInfo, Precision, Prediction, SentimentError};
+use super::{Backend, Classifier, Label, LoadOptions, ModelInfo, Precision, Prediction, SentimentError};
 
 /// A BERT sequence classifier running on libtorch through rust-bert.
 pub struct RustBertClassifier {
@@ -37,6 +37,9 @@ impl RustBertClassifier {
     pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self, SentimentError> {
         let ModelDir { info, order, tokenizer, max_length, config_path, weights_path, .. } = ModelDir::open(dir, opts)?;
         let config: BertConfig = read_json(&config_path)?;
+        if let Some(problem) = Backend::RustBert.precision_problem(opts.precision) {
+            return Err(SentimentError::Inference(problem));
+        }
 
         let tensors = read_safetensors(&weights_path)?;
         let mut vs = nn::VarStore::new(Device::Cpu);
@@ -54,17 +57,11 @@ impl RustBertClassifier {
             }
             Ok(())
         })?;
-        let kind = match opts.precision {
-            Precision::F32 => Kind::Float,
-            Precision::Bf16 => {
-                vs.bfloat16();
-                Kind::BFloat16
-            }
-            other => {
-                return Err(SentimentError::Inference(format!(
-                    "the rust-bert backend computes in f32 or bf16, not {other} (int8 is the native backend's)"
-                )))
-            }
+        let kind = if opts.precision == Precision::Bf16 {
+            vs.bfloat16();
+            Kind::BFloat16
+        } else {
+            Kind::Float
         };
         tracing::debug!(dir = %dir.display(), version = %info.version, ?kind, "sentiment model loaded (rust-bert)");
         Ok(RustBertClassifier {

@@ -32,7 +32,7 @@ use super::common::{
     BatchLogits, BertShape, HostTensor, ModelDir,
 };
 use super::preprocess::preprocess_v1;
-use super::{Classifier, Label, LoadOptions, ModelInfo, Precision, Prediction, SentimentError};
+use super::{Backend, Classifier, Label, LoadOptions, ModelInfo, Precision, Prediction, SentimentError};
 
 /// A BERT sequence classifier running on hearsay's own encoder.
 pub struct NativeClassifier {
@@ -238,14 +238,10 @@ impl NativeClassifier {
         if shape.position_embedding_type.as_deref().is_some_and(|p| p != "absolute") {
             return Err(invalid(&config_path, "only absolute position embeddings are supported"));
         }
-        let precision = match opts.precision {
-            Precision::F32 | Precision::Int8 => opts.precision,
-            other => {
-                return Err(SentimentError::Inference(format!(
-                    "the native backend computes in f32 or int8, not {other} (bf16 needs the rust-bert backend)"
-                )))
-            }
-        };
+        if let Some(problem) = Backend::Native.precision_problem(opts.precision) {
+            return Err(SentimentError::Inference(problem));
+        }
+        let precision = opts.precision;
         let tensors = read_safetensors(&weights_path)?;
         check_tensors(&weights_path, &tensors, &shape)?;
         let encoder = Encoder::build(tensors, &shape, precision);
