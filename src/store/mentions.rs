@@ -11,6 +11,8 @@ use super::{now_ts, Store, StoreError};
 const MENTION_ROWS_PER_STATEMENT: usize = 1000;
 /// Rows per multi-row INSERT of the narrower tables (at most 7 parameters each).
 const ROWS_PER_STATEMENT: usize = 2000;
+/// New mention ids per full-text INSERT … SELECT (one JSON array parameter).
+const FTS_ROWS_PER_STATEMENT: usize = 50_000;
 use crate::mention::NewMention;
 use crate::sentiment::Label;
 
@@ -38,6 +40,9 @@ pub struct IngestItem {
     pub source: Option<String>,
     pub brands: Vec<BrandMatch>,
     pub sentiment: Option<GivenSentiment>,
+    /// `dedup_hash(&mention)` when the caller computed it already (`hearsay import` does, on its parsing
+    /// thread, off the writer's path); `None` = computed by `ingest`.
+    pub dedup_hash: Option<String>,
 }
 
 /// Counts from one batch.
@@ -72,6 +77,47 @@ pub fn dedup_hash(m: &NewMention) -> String {
     }
 }
 
+type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+
+/// Sentiment rows for `(mention id, given label)` pairs; a mention that already has one keeps it.
+async fn insert_labels(tx: &mut Tx, labelled: &[(i64, &GivenSentiment)], now: i64) -> Result<(), StoreError> {
+    for chunk in labelled.chunks(ROWS_PER_STATEMENT) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT OR IGNORE INTO sentiment (mention_id, label, score_negative, score_neutral, score_positive, \
+             model_version, classified_at) ",
+        );
+        q.push_values(chunk, |mut b, (id, s)| {
+            b.push_bind(*id)
+                .push_bind(s.label.as_str())
+                .push_bind(s.scores.map(|x| x[0]))
+                .push_bind(s.scores.map(|x| x[1]))
+                .push_bind(s.scores.map(|x| x[2]))
+                .push_bind(s.model_version.as_str())
+                .push_bind(now);
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Brand matches `(mention id, brand id, created_at, terms JSON, label copy)`; an existing pair is kept.
+async fn insert_matches(
+    tx: &mut Tx,
+    matches: &[(i64, i64, i64, String, Option<&'static str>)],
+) -> Result<(), StoreError> {
+    for chunk in matches.chunks(ROWS_PER_STATEMENT) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT OR IGNORE INTO mention_brands (mention_id, brand_id, created_at, terms, first_copy, label) ",
+        );
+        q.push_values(chunk, |mut b, (id, brand_id, created_at, terms, label)| {
+            b.push_bind(*id).push_bind(*brand_id).push_bind(*created_at).push_bind(terms.as_str()).push_bind(1);
+            b.push_bind(*label);
+        });
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Stores a batch in one transaction. Duplicates (same platform + external id, also within the batch)
     /// are counted, not stored again, but any new brand matches they bring are added. Mentions without a
@@ -81,17 +127,27 @@ impl Store {
     /// mentions' ids come back from `RETURNING`, so nothing is looked up again by `(platform, external_id)`;
     /// only a mention already in the database costs a lookup of its own. Labels are written before the brand
     /// matches, which then carry their label from the start instead of being updated by a trigger row by row.
+    ///
+    /// Mentions new to the database are written with the `ingest_bulk` row present (migration 5), so the
+    /// per-row triggers stand aside and their work is done here once per batch: the new rows go into the
+    /// full-text index in one `INSERT … SELECT`, and `brand_hours` gets one upsert per (brand, hour, label).
+    /// What touches mentions stored before this batch (a label for a queued mention, a new brand match of an
+    /// old mention, syndication marks) runs after the row is gone, through the triggers, as any other writer.
     pub async fn ingest(&self, items: &[IngestItem]) -> Result<IngestReport, StoreError> {
         if items.is_empty() {
             return Ok(IngestReport::default());
         }
         let now = now_ts();
-        let hashes: Vec<String> = items.iter().map(|it| dedup_hash(&it.mention)).collect();
+        let hashes: Vec<std::borrow::Cow<str>> = items
+            .iter()
+            .map(|it| it.dedup_hash.as_deref().map_or_else(|| dedup_hash(&it.mention).into(), Into::into))
+            .collect();
         let mut tx = self.write_tx().await?;
+        sqlx::query("INSERT INTO ingest_bulk (since) VALUES (?1)").bind(now).execute(&mut *tx).await?;
 
         // 1. Mentions. `stored[key]` = (id, created_at, inserted by this batch).
         let mut stored: HashMap<String, (i64, i64, bool)> = HashMap::with_capacity(items.len());
-        let mut inserted = 0;
+        let mut new_ids: Vec<i64> = Vec::with_capacity(items.len());
         for (chunk, chunk_hashes) in
             items.chunks(MENTION_ROWS_PER_STATEMENT).zip(hashes.chunks(MENTION_ROWS_PER_STATEMENT))
         {
@@ -108,7 +164,7 @@ impl Store {
                     .push_bind(m.author.as_deref())
                     .push_bind(m.title.as_deref())
                     .push_bind(m.text.as_str())
-                    .push_bind(hash.as_str())
+                    .push_bind(hash.as_ref())
                     .push_bind(m.created_at.timestamp())
                     .push_bind(now)
                     .push_bind(m.kind.as_str())
@@ -121,9 +177,22 @@ impl Store {
             q.push(" RETURNING id, platform, external_id, created_at");
             for row in q.build().fetch_all(&mut *tx).await? {
                 let (platform, external_id): (String, String) = (row.try_get(1)?, row.try_get(2)?);
-                stored.insert(format!("{platform}\u{0}{external_id}"), (row.try_get(0)?, row.try_get(3)?, true));
-                inserted += 1;
+                let id: i64 = row.try_get(0)?;
+                stored.insert(format!("{platform}\u{0}{external_id}"), (id, row.try_get(3)?, true));
+                new_ids.push(id);
             }
+        }
+        let inserted = new_ids.len() as u64;
+        // The new mentions' full-text entries, in rowid order (FTS5 appends cheapest that way).
+        new_ids.sort_unstable();
+        for chunk in new_ids.chunks(FTS_ROWS_PER_STATEMENT) {
+            sqlx::query(
+                "INSERT INTO mentions_fts (rowid, title, text)
+                 SELECT id, title, text FROM mentions WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id",
+            )
+            .bind(serde_json::to_string(chunk).unwrap_or_default())
+            .execute(&mut *tx)
+            .await?;
         }
         // Each item's stored mention, in item order. Mentions that were already stored before this batch cost
         // one lookup each (rare outside re-imports).
@@ -144,39 +213,24 @@ impl Store {
             slots.push(slot);
         }
 
-        // 2. Labels given with the mentions (the first one wins, as for the mention itself), and the queue of
-        // mentions still to classify.
+        // 2. Labels given with the mentions (the first one wins, as for the mention itself), split by whether
+        // the mention is new (its brand matches do not exist yet and will carry the label) or was stored before
+        // (the trigger copies the label onto its brand matches); and the queue of mentions still to classify.
         let mut label_of: HashMap<i64, &'static str> = HashMap::new();
-        let mut labelled = Vec::new();
+        let (mut labelled_new, mut labelled_old) = (Vec::new(), Vec::new());
         let mut unlabelled = Vec::new();
         for (it, slot) in items.iter().zip(&slots) {
             let Some((id, _, new)) = *slot else { continue };
             match &it.sentiment {
-                Some(s) => {
-                    if new {
-                        label_of.entry(id).or_insert(s.label.as_str());
-                    }
-                    labelled.push((id, s));
+                Some(s) if new => {
+                    label_of.entry(id).or_insert(s.label.as_str());
+                    labelled_new.push((id, s));
                 }
+                Some(s) => labelled_old.push((id, s)),
                 None => unlabelled.push(id),
             }
         }
-        for chunk in labelled.chunks(ROWS_PER_STATEMENT) {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT OR IGNORE INTO sentiment (mention_id, label, score_negative, score_neutral, score_positive, \
-                 model_version, classified_at) ",
-            );
-            q.push_values(chunk, |mut b, (id, s)| {
-                b.push_bind(*id)
-                    .push_bind(s.label.as_str())
-                    .push_bind(s.scores.map(|x| x[0]))
-                    .push_bind(s.scores.map(|x| x[1]))
-                    .push_bind(s.scores.map(|x| x[2]))
-                    .push_bind(s.model_version.as_str())
-                    .push_bind(now);
-            });
-            q.build().execute(&mut *tx).await?;
-        }
+        insert_labels(&mut tx, &labelled_new, now).await?;
         for chunk in unlabelled.chunks(ROWS_PER_STATEMENT) {
             let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "INSERT OR IGNORE INTO classify_queue (mention_id) SELECT v.column1 FROM (",
@@ -203,29 +257,45 @@ impl Store {
                 brand_ids.insert(k, id);
             }
         }
-        let mut matches = Vec::new();
+        // New mentions' matches are all inserted (the first of a pair repeated inside the batch wins, as
+        // `INSERT OR IGNORE` does), so their rollup cells are counted here.
+        let (mut matches_new, mut matches_old) = (Vec::new(), Vec::new());
+        let mut seen_pairs: std::collections::HashSet<(i64, i64)> = std::collections::HashSet::new();
+        let mut hours: HashMap<(i64, i64, &'static str), i64> = HashMap::new();
         for (it, slot) in items.iter().zip(&slots) {
-            let Some((id, created_at, _)) = *slot else { continue };
+            let Some((id, created_at, new)) = *slot else { continue };
             for b in &it.brands {
                 let brand_id = brand_ids[&b.brand.to_ascii_lowercase()];
                 let terms = serde_json::to_string(&b.terms).unwrap_or_default();
-                matches.push((id, brand_id, created_at, terms, label_of.get(&id).copied()));
+                if !new {
+                    matches_old.push((id, brand_id, created_at, terms, None));
+                } else if seen_pairs.insert((id, brand_id)) {
+                    let label = label_of.get(&id).copied();
+                    *hours.entry((brand_id, created_at / 3600, label.unwrap_or(""))).or_default() += 1;
+                    matches_new.push((id, brand_id, created_at, terms, label));
+                }
             }
         }
-        for chunk in matches.chunks(ROWS_PER_STATEMENT) {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT OR IGNORE INTO mention_brands (mention_id, brand_id, created_at, terms, first_copy, label) ",
-            );
-            q.push_values(chunk, |mut b, (id, brand_id, created_at, terms, label)| {
-                b.push_bind(*id).push_bind(*brand_id).push_bind(*created_at).push_bind(terms.as_str()).push_bind(1);
-                b.push_bind(*label);
+        insert_matches(&mut tx, &matches_new).await?;
+        let hours: Vec<_> = hours.into_iter().collect();
+        for chunk in hours.chunks(ROWS_PER_STATEMENT) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO brand_hours (brand_id, hour, label, n) ");
+            q.push_values(chunk, |mut b, ((brand_id, hour, label), n)| {
+                b.push_bind(*brand_id).push_bind(*hour).push_bind(*label).push_bind(*n);
             });
+            q.push(" ON CONFLICT (brand_id, hour, label) DO UPDATE SET n = n + excluded.n");
             q.build().execute(&mut *tx).await?;
         }
 
+        // What touches mentions stored before this batch goes through the triggers.
+        sqlx::query("DELETE FROM ingest_bulk").execute(&mut *tx).await?;
+        insert_labels(&mut tx, &labelled_old, now).await?;
+        insert_matches(&mut tx, &matches_old).await?;
+
         // 4. Syndicated copies: an earlier mention of the same brand with the same text hash. Done after the
         // insert so that copies inside this batch see each other. Mentions whose text is too short to be a
-        // copy (`dedup_hash` = "id:…") cannot have one and are left out.
+        // copy (`dedup_hash` = "id:…") cannot have one and are left out. Hashes are looked up by their first
+        // 16 hex digits, the indexed expression, then compared whole.
         let mut candidates: Vec<i64> = items
             .iter()
             .zip(&hashes)
@@ -242,7 +312,8 @@ impl Store {
                  WHERE first_copy = 1
                    AND mention_id IN (SELECT value FROM json_each(?1))
                    AND EXISTS (SELECT 1 FROM mentions m1
-                               JOIN mentions m2 ON m2.text_hash = m1.text_hash AND m2.id < m1.id
+                               JOIN mentions m2 ON substr(m2.text_hash, 1, 16) = substr(m1.text_hash, 1, 16)
+                                               AND m2.text_hash = m1.text_hash AND m2.id < m1.id
                                JOIN mention_brands mb2 ON mb2.mention_id = m2.id AND mb2.brand_id = mention_brands.brand_id
                                WHERE m1.id = mention_brands.mention_id)",
             )

@@ -28,6 +28,7 @@ fn item(m: NewMention, label: Option<Label>) -> IngestItem {
         source: Some("test".into()),
         brands: vec![BrandMatch { brand: "Acme".into(), terms: vec!["acme".into()] }],
         sentiment: label.map(|label| GivenSentiment { label, scores: None, model_version: "test".into() }),
+        dedup_hash: None,
     }
 }
 
@@ -36,7 +37,7 @@ async fn migrations_apply_to_a_new_file_and_again_to_an_existing_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/dir/h.db");
     let s = Store::open(&path, Access::ReadWrite).await.unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 4);
+    assert_eq!(s.schema_version().await.unwrap(), 5);
     s.ingest(&[item(mention("reddit", "1", "acme is great", "https://x.test/1"), Some(Label::Positive))])
         .await
         .unwrap();
@@ -214,7 +215,14 @@ async fn upgrading_a_first_schema_database_fills_in_the_label_copy() {
          DROP TRIGGER mention_brands_label_ai; DROP INDEX mention_brands_brand_time;
          ALTER TABLE mention_brands DROP COLUMN label;
          CREATE INDEX mention_brands_brand_time ON mention_brands (brand_id, created_at, mention_id);
-         DROP TABLE quota_usage; DELETE FROM _sqlx_migrations WHERE version > 1;",
+         DROP TABLE quota_usage;
+         DROP TABLE ingest_bulk; DROP INDEX mentions_text_hash16; DROP TRIGGER mentions_fts_ai;
+         CREATE INDEX mentions_text_hash ON mentions (text_hash);
+         CREATE INDEX mentions_canonical_url ON mentions (canonical_url);
+         CREATE TRIGGER mentions_fts_ai AFTER INSERT ON mentions BEGIN
+             INSERT INTO mentions_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
+         END;
+         DELETE FROM _sqlx_migrations WHERE version > 1;",
     )
     .execute(s.pool())
     .await
@@ -271,4 +279,51 @@ async fn stats_from_the_hourly_rollup_equal_a_scan() {
             }
         }
     }
+}
+
+/// `ingest` does the full-text index and the hourly rollup itself, with the per-row triggers standing aside
+/// while its `ingest_bulk` row exists; that row never outlives the transaction, so every other writer (here
+/// sqlite3-style SQL by hand) still goes through the triggers.
+#[tokio::test]
+async fn bulk_ingest_and_writers_by_hand_keep_the_index_and_rollup_equal() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("h.db"), Access::ReadWrite).await.unwrap();
+    let items: Vec<IngestItem> = (0..300)
+        .map(|i| {
+            let label = [Some(Label::Negative), None, Some(Label::Positive)][i % 3];
+            let mut it =
+                item(mention("reddit", &i.to_string(), &format!("acme refund number{i}"), "https://a.test/"), label);
+            if i % 2 == 0 {
+                it.dedup_hash = Some(hearsay::store::dedup_hash(&it.mention));
+            }
+            it
+        })
+        .collect();
+    s.ingest(&items).await.unwrap();
+    let pool = s.pool().clone();
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
+    };
+    assert_eq!(count("SELECT count(*) FROM ingest_bulk").await, 0, "the flag row is gone after commit");
+    assert_eq!(count("SELECT count(*) FROM mentions_fts WHERE mentions_fts MATCH 'refund'").await, 300);
+    assert_eq!(count("SELECT count(*) FROM mentions_fts WHERE mentions_fts MATCH 'number299'").await, 1);
+    assert_eq!(count("SELECT sum(n) FROM brand_hours").await, 300);
+    assert_eq!(count("SELECT sum(n) FROM brand_hours WHERE label = 'negative'").await, 100);
+    assert_eq!(count("SELECT sum(n) FROM brand_hours WHERE label = ''").await, 100, "unclassified cells");
+
+    // By hand, as with sqlite3: a mention, its brand match and a label.
+    sqlx::raw_sql(
+        "INSERT INTO mentions (id, platform, external_id, text, text_hash, created_at, fetched_at, kind)
+         VALUES (9999, 'manual', '1', 'acme handwritten', 'id:manual:1', 7200, 7200, 'post');
+         INSERT INTO mention_brands (mention_id, brand_id, created_at) VALUES (9999, 1, 7200);
+         INSERT INTO sentiment (mention_id, label) VALUES (9999, 'negative');",
+    )
+    .execute(s.pool())
+    .await
+    .unwrap();
+    assert_eq!(count("SELECT count(*) FROM mentions_fts WHERE mentions_fts MATCH 'handwritten'").await, 1);
+    assert_eq!(count("SELECT label = 'negative' FROM mention_brands WHERE mention_id = 9999").await, 1);
+    assert_eq!(count("SELECT n FROM brand_hours WHERE hour = 2 AND label = 'negative'").await, 1);
+    assert_eq!(count("SELECT count(*) FROM brand_hours WHERE n < 0").await, 0);
 }
