@@ -666,8 +666,28 @@ fn push_filters(sql: &mut String, binds: &mut Vec<Bind>, f: &MentionFilter) {
     if let Some(q) = &f.search {
         // The match set becomes one in-memory list that the (brand, time) index scan probes; a correlated
         // `EXISTS (… MATCH … AND rowid = …)` re-runs the full-text query per candidate and was 150× slower.
-        sql.push_str(" AND mb.mention_id IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ?)");
+        sql.push_str(" AND mb.mention_id IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ?");
         binds.push(Bind::Text(fts_query(q)));
+        // With a start time, only mention ids from the lowest one in range up can match, and FTS5 seeks its
+        // lists to that rowid: ids grow with time as the daemon stores mentions, so "refund in the last 7 days"
+        // reads the last week of the word's list instead of all of it. (Out-of-order ids, from importing
+        // older history later, only make the bound less tight; it is never wrong.)
+        if let Some(t) = f.since {
+            match &f.brand {
+                Some(b) => {
+                    sql.push_str(
+                        " AND rowid >= coalesce((SELECT min(mb2.mention_id) FROM mention_brands mb2 \
+                         WHERE mb2.brand_id = (SELECT id FROM brands WHERE name = ?) AND mb2.created_at >= ?), 0)",
+                    );
+                    binds.push(Bind::Text(b.clone()));
+                }
+                None => sql.push_str(
+                    " AND rowid >= coalesce((SELECT min(id) FROM mentions WHERE created_at >= ?), 0)",
+                ),
+            }
+            binds.push(Bind::Int(t.timestamp()));
+        }
+        sql.push(')');
     }
 }
 

@@ -327,3 +327,39 @@ async fn bulk_ingest_and_writers_by_hand_keep_the_index_and_rollup_equal() {
     assert_eq!(count("SELECT n FROM brand_hours WHERE hour = 2 AND label = 'negative'").await, 1);
     assert_eq!(count("SELECT count(*) FROM brand_hours WHERE n < 0").await, 0);
 }
+
+/// A search with a start time bounds the full-text scan by the lowest mention id in range; ids out of time
+/// order (history imported after newer mentions) must still be found, per brand and across brands.
+#[tokio::test]
+async fn search_since_finds_mentions_whose_ids_are_out_of_time_order() {
+    let s = Store::open(std::path::Path::new(":memory:"), Access::ReadWrite).await.unwrap();
+    let day = |d: i64| Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap() - chrono::Duration::days(d);
+    let at = |id: &str, days_ago: i64, brand: &str| {
+        let mut m = mention("reddit", id, &format!("{brand} refund please {id}"), "https://a.test/");
+        m.created_at = day(days_ago);
+        let mut it = item(m, Some(Label::Negative));
+        it.brands[0].brand = brand.into();
+        it
+    };
+    // Stored in this order, so ids 1..=5: recent, old, recent, recent other brand, old.
+    for it in [at("a", 1, "Acme"), at("b", 30, "Acme"), at("c", 2, "Acme"), at("d", 1, "Globex"), at("e", 40, "Acme")] {
+        s.ingest(&[it]).await.unwrap();
+    }
+    let found = |brand: Option<&str>| {
+        let f = MentionFilter {
+            brand: brand.map(Into::into),
+            since: Some(day(7)),
+            search: Some("refund".into()),
+            ..Default::default()
+        };
+        let s = s.clone();
+        async move {
+            let mut ids: Vec<String> = s.mentions(&f).await.unwrap().into_iter().map(|r| r.external_id).collect();
+            ids.sort();
+            ids
+        }
+    };
+    assert_eq!(found(Some("Acme")).await, ["a", "c"]);
+    assert_eq!(found(None).await, ["a", "c", "d"]);
+    assert_eq!(found(Some("Initech")).await, Vec::<String>::new(), "unknown brand");
+}
