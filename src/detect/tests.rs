@@ -168,6 +168,16 @@ fn spike_table() {
             negative: Some(Level::Elevated),
             volume: None,
         },
+        Case {
+            name: "single negative on a quiet brand with two days of history (cold start)",
+            days: 2,
+            neg_rate: 0.0,
+            total_rate: 0.5,
+            inject: (1, 1, 0),
+            volume_spike: false,
+            negative: None,
+            volume: None,
+        },
     ];
     for (i, c) in cases.iter().enumerate() {
         let mut series = history(c.days, c.neg_rate, c.total_rate, 7 + i as u64);
@@ -188,6 +198,48 @@ fn cold_start_is_flagged_and_still_detects() {
     let f = eval.finding(AlertKind::NegativeSpike).expect("fires");
     assert_eq!(f.level, Level::Firing);
     assert!(f.cold_start);
+}
+
+#[test]
+fn cold_start_thresholds_are_ten_times_stricter() {
+    for sens in [Sensitivity::Low, Sensitivity::Balanced, Sensitivity::High] {
+        assert_eq!(sens.thresholds(false), (sens.count_threshold(), sens.share_threshold()));
+        let (c, s) = sens.thresholds(true);
+        assert!((c - 0.1 * sens.count_threshold()).abs() < 1e-15, "{sens:?}");
+        assert!((s - 0.1 * sens.share_threshold()).abs() < 1e-15, "{sens:?}");
+    }
+}
+
+#[test]
+fn cold_start_needs_stronger_evidence() {
+    // Two days of history: a burst whose hour passes every warm test does not fire yet; a clearer one does.
+    let cfg = DetectConfig::default();
+    let (warm_count, warm_share) = cfg.sensitivity.thresholds(false);
+    let passes_warm = |s: &WindowStats| {
+        s.p_value < warm_count
+            && s.share_p_value < warm_share
+            && s.observed >= cfg.min_count as u64
+            && s.ratio >= cfg.min_ratio
+    };
+    let mut held_back = None;
+    let mut fired = None;
+    for extra in 5..60 {
+        let mut series = history(2, 2.0, 20.0, 13);
+        inject(&mut series, 12, extra, 0);
+        let eval = run(&series, &cfg);
+        assert!(eval.cold_start);
+        let firing = level(&eval, AlertKind::NegativeSpike) == Some(Level::Firing);
+        if !firing && passes_warm(&eval.main) && held_back.is_none() {
+            held_back = Some(extra);
+        }
+        if firing && fired.is_none() {
+            let f = eval.finding(AlertKind::NegativeSpike).unwrap();
+            assert!(f.cold_start && f.share_p_value < cfg.sensitivity.thresholds(true).1, "{f:?}");
+            fired = Some(extra);
+        }
+    }
+    let (held_back, fired) = (held_back.expect("a burst held back"), fired.expect("a burst fires"));
+    assert!(held_back < fired, "{held_back} {fired}");
 }
 
 #[test]
