@@ -681,9 +681,7 @@ fn push_filters(sql: &mut String, binds: &mut Vec<Bind>, f: &MentionFilter) {
                     );
                     binds.push(Bind::Text(b.clone()));
                 }
-                None => sql.push_str(
-                    " AND rowid >= coalesce((SELECT min(id) FROM mentions WHERE created_at >= ?), 0)",
-                ),
+                None => sql.push_str(" AND rowid >= coalesce((SELECT min(id) FROM mentions WHERE created_at >= ?), 0)"),
             }
             binds.push(Bind::Int(t.timestamp()));
         }
