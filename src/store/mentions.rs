@@ -440,9 +440,28 @@ impl Store {
              LEFT JOIN sentiment s ON s.mention_id = m.id
              WHERE 1 = 1",
         );
+        // One brand: its matches' (brand, time) index drives the query. All brands: the mentions do (CROSS
+        // JOIN fixes that order), newest first along their time index, or by rowid from the full-text matches.
+        let cols = if f.brand.is_some() {
+            FilterCols { time: "mb.created_at", id: "mb.mention_id" }
+        } else {
+            sql = sql.replace(
+                "FROM mention_brands mb\n             JOIN mentions m ON m.id = mb.mention_id",
+                "FROM mentions m\n             CROSS JOIN mention_brands mb ON mb.mention_id = m.id",
+            );
+            FilterCols { time: "m.created_at", id: "m.id" }
+        };
         let mut binds: Vec<Bind> = Vec::new();
-        push_filters(&mut sql, &mut binds, f);
-        sql.push_str(" ORDER BY mb.created_at DESC, mb.mention_id DESC LIMIT ?");
+        push_filters(&mut sql, &mut binds, f, cols);
+        // The same order either way (`mb.created_at` is a copy of `m.created_at`, `mb.mention_id` is `m.id`),
+        // named so that SQLite walks an index newest-first and stops at the limit: the (brand, time) index of
+        // the brand's matches, or for all brands the mentions' time index (sorting every brand match of a 10M
+        // history first took 37 s).
+        sql.push_str(if f.brand.is_some() {
+            " ORDER BY mb.created_at DESC, mb.mention_id DESC LIMIT ?"
+        } else {
+            " ORDER BY m.created_at DESC, m.id DESC LIMIT ?"
+        });
         binds.push(Bind::Int(f.limit.unwrap_or(i64::MAX)));
         let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&self.pool).await?;
         Ok(rows
@@ -564,7 +583,8 @@ impl Store {
             sql =
                 sql.replace("FROM mention_brands mb", "FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id");
         }
-        push_filters(&mut sql, &mut binds, &MentionFilter { limit: None, ..f.clone() });
+        let cols = FilterCols { time: "mb.created_at", id: "mb.mention_id" };
+        push_filters(&mut sql, &mut binds, &MentionFilter { limit: None, ..f.clone() }, cols);
         sql.push_str(" GROUP BY bucket ORDER BY bucket");
         let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(stats_row).collect())
@@ -642,13 +662,23 @@ fn merge_stats(buckets: &mut std::collections::BTreeMap<i64, StatsRow>, r: Stats
     slot.unclassified += r.unclassified;
 }
 
-fn push_filters(sql: &mut String, binds: &mut Vec<Bind>, f: &MentionFilter) {
+/// The columns that filters name: the brand match's or, where `mentions m` drives the query, their equal
+/// copies on the mention, so that SQLite can use the driving table's index for them.
+struct FilterCols {
+    time: &'static str,
+    id: &'static str,
+}
+
+fn push_filters(sql: &mut String, binds: &mut Vec<Bind>, f: &MentionFilter, cols: FilterCols) {
+    let FilterCols { time: time_col, id: id_col } = cols;
     if let Some(b) = &f.brand {
         sql.push_str(" AND b.name = ?");
         binds.push(Bind::Text(b.clone()));
     }
     if let Some(p) = &f.platform {
-        sql.push_str(" AND m.platform = ?");
+        // `+`: not through the (platform, external_id) index, which would fetch and sort the platform's whole
+        // history; the walk in time order stops at the limit.
+        sql.push_str(" AND +m.platform = ?");
         binds.push(Bind::Text(p.clone()));
     }
     if let Some(s) = f.sentiment {
@@ -656,17 +686,17 @@ fn push_filters(sql: &mut String, binds: &mut Vec<Bind>, f: &MentionFilter) {
         binds.push(Bind::Text(s.as_str().into()));
     }
     if let Some(t) = f.since {
-        sql.push_str(" AND mb.created_at >= ?");
+        sql.push_str(&format!(" AND {time_col} >= ?"));
         binds.push(Bind::Int(t.timestamp()));
     }
     if let Some(t) = f.until {
-        sql.push_str(" AND mb.created_at < ?");
+        sql.push_str(&format!(" AND {time_col} < ?"));
         binds.push(Bind::Int(t.timestamp()));
     }
     if let Some(q) = &f.search {
         // The match set becomes one in-memory list that the (brand, time) index scan probes; a correlated
         // `EXISTS (… MATCH … AND rowid = …)` re-runs the full-text query per candidate and was 150× slower.
-        sql.push_str(" AND mb.mention_id IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ?");
+        sql.push_str(&format!(" AND {id_col} IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ?"));
         binds.push(Bind::Text(fts_query(q)));
         // With a start time, only mention ids from the lowest one in range up can match, and FTS5 seeks its
         // lists to that rowid: ids grow with time as the daemon stores mentions, so "refund in the last 7 days"
@@ -681,7 +711,12 @@ fn push_filters(sql: &mut String, binds: &mut Vec<Bind>, f: &MentionFilter) {
                     );
                     binds.push(Bind::Text(b.clone()));
                 }
-                None => sql.push_str(" AND rowid >= coalesce((SELECT min(id) FROM mentions WHERE created_at >= ?), 0)"),
+                // INDEXED BY: left to itself SQLite finds min(id) by walking the ids up from 1 until one is in
+                // range, i.e. through nearly the whole history.
+                None => sql.push_str(
+                    " AND rowid >= coalesce((SELECT min(id) FROM mentions INDEXED BY mentions_created_at \
+                     WHERE created_at >= ?), 0)",
+                ),
             }
             binds.push(Bind::Int(t.timestamp()));
         }
