@@ -90,7 +90,7 @@ pub fn parse_line(line: &str, matchers: &[BrandMatcher]) -> Result<IngestItem, S
         }
     };
     Ok(IngestItem {
-        dedup_hash: Some(crate::store::dedup_hash(&mention)),
+        derived: None,
         mention,
         source: None,
         brands,
@@ -99,14 +99,15 @@ pub fn parse_line(line: &str, matchers: &[BrandMatcher]) -> Result<IngestItem, S
             scores: None,
             model_version: IMPORTED_LABEL_VERSION.into(),
         }),
-    })
+    }
+    .derive())
 }
 
 pub async fn import(ctx: &Context, a: ImportArgs) -> CmdResult {
     let config = ctx.optional_config()?;
     let matchers = config.as_ref().map(|c| c.matchers()).unwrap_or_default();
     let store = ctx.store(Access::ReadWrite).await?;
-    store.set_write_cache_mib(a.cache_mib).await?;
+    store.prepare_bulk_import(a.cache_mib).await?;
     let input: Box<dyn Read + Send> = if a.file.as_os_str() == "-" {
         Box::new(std::io::stdin())
     } else {
@@ -128,6 +129,7 @@ pub async fn import(ctx: &Context, a: ImportArgs) -> CmdResult {
     let mut interrupted = false;
     let mut lines_done = 0u64;
     let mut shutdown = std::pin::pin!(crate::daemon::shutdown_signal()?);
+    let mut checkpoint: Option<tokio::task::JoinHandle<Result<(), crate::store::StoreError>>> = None;
     loop {
         let batch = tokio::select! {
             b = rx.recv() => match b { Some(b) => b, None => break },
@@ -142,6 +144,14 @@ pub async fn import(ctx: &Context, a: ImportArgs) -> CmdResult {
         }
         report += store.ingest(&batch.items).await?;
         lines_done = batch.last_line;
+        // Freeing 50,000 mentions' strings takes a while; not on the writer's thread.
+        tokio::task::spawn_blocking(move || drop(batch));
+        // The batch goes from the WAL into the database file on another connection (and core) while the
+        // next one is written; one checkpoint at a time.
+        if checkpoint.as_ref().is_none_or(|c| c.is_finished()) {
+            let store = store.clone();
+            checkpoint = Some(tokio::spawn(async move { store.checkpoint().await }));
+        }
     }
     drop(rx);
     let read_result = if interrupted { Ok(()) } else { reader.await.map_err(anyhow::Error::from)? };
@@ -155,6 +165,11 @@ pub async fn import(ctx: &Context, a: ImportArgs) -> CmdResult {
         }
     }
     let pending = store.unclassified_count().await?;
+    // The last checkpoint runs to the end here (`close`), not left to whoever opens the database next.
+    if let Some(c) = checkpoint {
+        let _ = c.await;
+    }
+    store.close().await;
     println!(
         "{} inserted, {} duplicate, {} rejected{}{}",
         report.inserted,

@@ -600,7 +600,7 @@ fn match_brand(page: &ParsedPage, source: &SourceConfig, brand: &BrandMatcher, f
                 source: Some(source.name.clone()),
                 brands: vec![BrandMatch { brand: brand.name.clone(), terms }],
                 sentiment: None,
-                dedup_hash: None,
+                derived: None,
             })
         })
         .collect()

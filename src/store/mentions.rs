@@ -3,16 +3,11 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 
-use super::{now_ts, Store, StoreError};
+use super::{now_ts, raw, Store, StoreError};
 
-/// Mentions per multi-row INSERT: 16 parameters each, under SQLite's 32,766-parameter limit.
-const MENTION_ROWS_PER_STATEMENT: usize = 1000;
-/// Rows per multi-row INSERT of the narrower tables (at most 7 parameters each).
-const ROWS_PER_STATEMENT: usize = 2000;
-/// New mention ids per full-text INSERT … SELECT (one JSON array parameter).
-const FTS_ROWS_PER_STATEMENT: usize = 50_000;
 use crate::mention::NewMention;
 use crate::sentiment::Label;
 
@@ -40,9 +35,42 @@ pub struct IngestItem {
     pub source: Option<String>,
     pub brands: Vec<BrandMatch>,
     pub sentiment: Option<GivenSentiment>,
-    /// `dedup_hash(&mention)` when the caller computed it already (`hearsay import` does, on its parsing
-    /// thread, off the writer's path); `None` = computed by `ingest`.
-    pub dedup_hash: Option<String>,
+    /// What `ingest` derives from the item, when the caller computed it already (`IngestItem::derive`;
+    /// `hearsay import` does, on its parsing thread, off the writer's path); `None` = computed by `ingest`.
+    pub derived: Option<Derived>,
+}
+
+/// Column values `ingest` derives from an item.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Derived {
+    /// `dedup_hash(&mention)`.
+    dedup_hash: String,
+    canonical_url: Option<String>,
+    /// The metrics as a JSON object, `None` when there are none.
+    metrics: Option<String>,
+    /// Per brand match, its terms as a JSON array.
+    terms: Vec<String>,
+}
+
+impl Derived {
+    fn of(it: &IngestItem) -> Derived {
+        let m = &it.mention;
+        Derived {
+            dedup_hash: dedup_hash(m),
+            canonical_url: m.url.as_deref().and_then(crate::text::canonical_url),
+            metrics: (!m.metrics.is_empty()).then(|| serde_json::to_string(&m.metrics).ok()).flatten(),
+            terms: it.brands.iter().map(|b| serde_json::to_string(&b.terms).unwrap_or_default()).collect(),
+        }
+    }
+}
+
+impl IngestItem {
+    /// Computes what `ingest` derives from the item now (call it last: later changes to the item are not
+    /// seen again).
+    pub fn derive(mut self) -> IngestItem {
+        self.derived = Some(Derived::of(&self));
+        self
+    }
 }
 
 /// Counts from one batch.
@@ -77,254 +105,278 @@ pub fn dedup_hash(m: &NewMention) -> String {
     }
 }
 
-type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
-
-/// Sentiment rows for `(mention id, given label)` pairs; a mention that already has one keeps it.
-async fn insert_labels(tx: &mut Tx, labelled: &[(i64, &GivenSentiment)], now: i64) -> Result<(), StoreError> {
-    for chunk in labelled.chunks(ROWS_PER_STATEMENT) {
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT OR IGNORE INTO sentiment (mention_id, label, score_negative, score_neutral, score_positive, \
-             model_version, classified_at) ",
-        );
-        q.push_values(chunk, |mut b, (id, s)| {
-            b.push_bind(*id)
-                .push_bind(s.label.as_str())
-                .push_bind(s.scores.map(|x| x[0]))
-                .push_bind(s.scores.map(|x| x[1]))
-                .push_bind(s.scores.map(|x| x[2]))
-                .push_bind(s.model_version.as_str())
-                .push_bind(now);
-        });
-        q.build().execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-/// Brand matches `(mention id, brand id, created_at, terms JSON, label copy)`; an existing pair is kept.
-async fn insert_matches(
-    tx: &mut Tx,
-    matches: &[(i64, i64, i64, String, Option<&'static str>)],
-) -> Result<(), StoreError> {
-    for chunk in matches.chunks(ROWS_PER_STATEMENT) {
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT OR IGNORE INTO mention_brands (mention_id, brand_id, created_at, terms, first_copy, label) ",
-        );
-        q.push_values(chunk, |mut b, (id, brand_id, created_at, terms, label)| {
-            b.push_bind(*id).push_bind(*brand_id).push_bind(*created_at).push_bind(terms.as_str()).push_bind(1);
-            b.push_bind(*label);
-        });
-        q.build().execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
 impl Store {
     /// Stores a batch in one transaction. Duplicates (same platform + external id, also within the batch)
     /// are counted, not stored again, but any new brand matches they bring are added. Mentions without a
     /// given sentiment are queued for classification.
     ///
-    /// Every table gets multi-row statements with bound parameters (a few per thousand mentions): the new
-    /// mentions' ids come back from `RETURNING`, so nothing is looked up again by `(platform, external_id)`;
-    /// only a mention already in the database costs a lookup of its own. Labels are written before the brand
-    /// matches, which then carry their label from the start instead of being updated by a trigger row by row.
+    /// The statements run on the writer's own SQLite handle inside the sqlx transaction (`raw`): each is
+    /// prepared once per batch and stepped once per row with its texts bound in place, and a new mention's
+    /// id is `last_insert_rowid`; only a mention that was already stored costs a lookup by
+    /// `(platform, external_id)`. Labels are written before the brand matches, which then carry their label
+    /// from the start instead of being updated by a trigger row by row.
     ///
-    /// Mentions new to the database are written with the `ingest_bulk` row present (migration 5), so the
-    /// per-row triggers stand aside and their work is done here once per batch: the new rows go into the
-    /// full-text index in one `INSERT … SELECT`, and `brand_hours` gets one upsert per (brand, hour, label).
-    /// What touches mentions stored before this batch (a label for a queued mention, a new brand match of an
-    /// old mention, syndication marks) runs after the row is gone, through the triggers, as any other writer.
+    /// Mentions new to the database are written in bulk mode (`raw::Db::bulk_mode`: no triggers, CHECK
+    /// constraints or foreign-key checks on this connection, only values checked here), and their work is
+    /// done here: the new rows go into the full-text index with one `INSERT … SELECT` per run of new ids,
+    /// and `brand_hours` gets one upsert per (brand, hour, label) of the batch. What touches mentions stored
+    /// before this batch (a label for a queued mention, a new brand match of an old mention, syndication
+    /// marks) runs after bulk mode ends, through the triggers, as any other writer.
+    ///
+    /// The SQLite work runs on the calling thread (a 50,000-mention import batch takes about a second; a
+    /// poll's batch, milliseconds).
     pub async fn ingest(&self, items: &[IngestItem]) -> Result<IngestReport, StoreError> {
         if items.is_empty() {
             return Ok(IngestReport::default());
         }
         let now = now_ts();
-        let hashes: Vec<std::borrow::Cow<str>> = items
+        let derived: Vec<Cow<Derived>> = items
             .iter()
-            .map(|it| it.dedup_hash.as_deref().map_or_else(|| dedup_hash(&it.mention).into(), Into::into))
+            .map(|it| it.derived.as_ref().map_or_else(|| Cow::Owned(Derived::of(it)), Cow::Borrowed))
             .collect();
         let mut tx = self.write_tx().await?;
-        sqlx::query("INSERT INTO ingest_bulk (since) VALUES (?1)").bind(now).execute(&mut *tx).await?;
+        let report = {
+            let mut handle = tx.lock_handle().await?;
+            ingest_locked(&raw::Db::new(&mut handle), items, &derived, now)?
+        };
+        tx.commit().await?;
+        Ok(report)
+    }
+}
 
-        // 1. Mentions. `stored[key]` = (id, created_at, inserted by this batch).
-        let mut stored: HashMap<String, (i64, i64, bool)> = HashMap::with_capacity(items.len());
-        let mut new_ids: Vec<i64> = Vec::with_capacity(items.len());
-        for (chunk, chunk_hashes) in
-            items.chunks(MENTION_ROWS_PER_STATEMENT).zip(hashes.chunks(MENTION_ROWS_PER_STATEMENT))
-        {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT OR IGNORE INTO mentions (platform, external_id, url, canonical_url, author, title, text, \
-                 text_hash, created_at, fetched_at, kind, lang, rating, metrics, parent_id, source) ",
-            );
-            q.push_values(chunk.iter().zip(chunk_hashes), |mut b, (it, hash)| {
-                let m = &it.mention;
-                b.push_bind(m.platform.as_str())
-                    .push_bind(m.external_id.as_str())
-                    .push_bind(m.url.as_deref())
-                    .push_bind(m.url.as_deref().and_then(crate::text::canonical_url))
-                    .push_bind(m.author.as_deref())
-                    .push_bind(m.title.as_deref())
-                    .push_bind(m.text.as_str())
-                    .push_bind(hash.as_ref())
-                    .push_bind(m.created_at.timestamp())
-                    .push_bind(now)
-                    .push_bind(m.kind.as_str())
-                    .push_bind(m.lang.as_deref())
-                    .push_bind(m.rating.map(i64::from))
-                    .push_bind(if m.metrics.is_empty() { None } else { serde_json::to_string(&m.metrics).ok() })
-                    .push_bind(m.parent_id.as_deref())
-                    .push_bind(it.source.as_deref());
-            });
-            q.push(" RETURNING id, platform, external_id, created_at");
-            for row in q.build().fetch_all(&mut *tx).await? {
-                let (platform, external_id): (String, String) = (row.try_get(1)?, row.try_get(2)?);
-                let id: i64 = row.try_get(0)?;
-                stored.insert(format!("{platform}\u{0}{external_id}"), (id, row.try_get(3)?, true));
-                new_ids.push(id);
+/// The mention's star rating when it is one (1–5); `None` otherwise, which the caller logs (ingest writes
+/// with CHECK constraints off, so the schema's own check would not catch it).
+fn valid_rating(m: &NewMention) -> Option<i64> {
+    let r = m.rating?;
+    if (1..=5).contains(&r) {
+        Some(i64::from(r))
+    } else {
+        tracing::warn!(platform = %m.platform, external_id = %m.external_id, rating = r, "rating outside 1-5 not stored");
+        None
+    }
+}
+
+/// A given label; a mention that has one keeps it.
+const LABEL_SQL: &str = "INSERT OR IGNORE INTO sentiment (mention_id, label, score_negative, score_neutral, \
+    score_positive, model_version, classified_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+/// A brand match (with the label copy, for a new mention); an existing pair is kept.
+const MATCH_SQL: &str = "INSERT OR IGNORE INTO mention_brands (mention_id, brand_id, created_at, terms, \
+    first_copy, label) VALUES (?1, ?2, ?3, ?4, 1, ?5)";
+
+/// A `sentiment` row's values for a given label.
+fn label_row(id: i64, s: &GivenSentiment, now: i64) -> [raw::Val<'_>; 7] {
+    use raw::Val;
+    [
+        Val::Int(id),
+        Val::Text(s.label.as_str()),
+        s.scores.map(|x| x[0]).into(),
+        s.scores.map(|x| x[1]).into(),
+        s.scores.map(|x| x[2]).into(),
+        Val::Text(s.model_version.as_str()),
+        Val::Int(now),
+    ]
+}
+
+/// `Store::ingest`'s work on the locked writer connection, inside its transaction.
+fn ingest_locked(
+    db: &raw::Db<'_>,
+    items: &[IngestItem],
+    derived: &[Cow<Derived>],
+    now: i64,
+) -> Result<IngestReport, StoreError> {
+    use raw::Val;
+    let bulk = db.bulk_mode()?;
+
+    // 1. Mentions. `slots[i]` = item i's stored mention (id, created_at, inserted by this batch).
+    let mut insert = db.prepare(
+        "INSERT OR IGNORE INTO mentions (platform, external_id, url, canonical_url, author, title, text, \
+         text_hash, created_at, fetched_at, kind, lang, rating, metrics, parent_id, source) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )?;
+    let mut find = db.prepare("SELECT id, created_at FROM mentions WHERE platform = ?1 AND external_id = ?2")?;
+    let mut new_ids: HashSet<i64> = HashSet::with_capacity(items.len());
+    let mut slots: Vec<Option<(i64, i64, bool)>> = Vec::with_capacity(items.len());
+    for (it, d) in items.iter().zip(derived) {
+        let m = &it.mention;
+        let created_at = m.created_at.timestamp();
+        let row = [
+            Val::Text(m.platform.as_str()),
+            Val::Text(m.external_id.as_str()),
+            m.url.as_deref().into(),
+            d.canonical_url.as_deref().into(),
+            m.author.as_deref().into(),
+            m.title.as_deref().into(),
+            Val::Text(m.text.as_str()),
+            Val::Text(&d.dedup_hash),
+            Val::Int(created_at),
+            Val::Int(now),
+            Val::Text(m.kind.as_str()),
+            m.lang.as_deref().into(),
+            valid_rating(m).into(),
+            d.metrics.as_deref().into(),
+            m.parent_id.as_deref().into(),
+            it.source.as_deref().into(),
+        ];
+        let slot = if insert.execute(&row)? == 1 {
+            let id = db.last_insert_rowid();
+            new_ids.insert(id);
+            Some((id, created_at, true))
+        } else {
+            // Stored before this batch, or earlier in it; `None` when a constraint other than uniqueness
+            // refused the row.
+            find.query_ints::<2>(&[Val::Text(m.platform.as_str()), Val::Text(m.external_id.as_str())])?
+                .map(|[id, created_at]| (id, created_at, new_ids.contains(&id)))
+        };
+        slots.push(slot);
+    }
+    let inserted = new_ids.len() as u64;
+    drop((insert, find));
+
+    // The new mentions' full-text entries, one statement per run of consecutive ids (a batch's new ids are
+    // one run unless rowids were reused): FTS5 writes its pending entries out at the end of every statement
+    // that touches it, so a statement per row would cost a segment each.
+    let mut fts = db.prepare(
+        "INSERT INTO mentions_fts (rowid, title, text) SELECT id, title, text FROM mentions WHERE id BETWEEN ?1 AND ?2",
+    )?;
+    let mut sorted: Vec<i64> = new_ids.iter().copied().collect();
+    sorted.sort_unstable();
+    for run in sorted.chunk_by(|a, b| b - a == 1) {
+        fts.execute(&[Val::Int(run[0]), Val::Int(run[run.len() - 1])])?;
+    }
+    drop(fts);
+
+    // 2. Labels given with the mentions (the first one wins, as for the mention itself), split by whether
+    // the mention is new (its brand matches do not exist yet and will carry the label) or was stored before
+    // (the trigger copies the label onto its brand matches); and the queue of mentions still to classify.
+    let mut label = db.prepare(LABEL_SQL)?;
+    let mut label_of: HashMap<i64, &'static str> = HashMap::new();
+    let (mut labelled_old, mut unlabelled) = (Vec::new(), Vec::new());
+    for (it, slot) in items.iter().zip(&slots) {
+        let Some((id, _, new)) = *slot else { continue };
+        match &it.sentiment {
+            Some(s) if new => {
+                if label.execute(&label_row(id, s, now))? == 1 {
+                    label_of.insert(id, s.label.as_str());
+                }
             }
+            Some(s) => labelled_old.push((id, s)),
+            None => unlabelled.push(id),
         }
-        let inserted = new_ids.len() as u64;
-        // The new mentions' full-text entries, in rowid order (FTS5 appends cheapest that way).
-        new_ids.sort_unstable();
-        for chunk in new_ids.chunks(FTS_ROWS_PER_STATEMENT) {
-            sqlx::query(
-                "INSERT INTO mentions_fts (rowid, title, text)
-                 SELECT id, title, text FROM mentions WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id",
-            )
-            .bind(serde_json::to_string(chunk).unwrap_or_default())
-            .execute(&mut *tx)
-            .await?;
-        }
-        // Each item's stored mention, in item order. Mentions that were already stored before this batch cost
-        // one lookup each (rare outside re-imports).
-        let mut slots: Vec<Option<(i64, i64, bool)>> = Vec::with_capacity(items.len());
-        for it in items {
-            let slot = match stored.entry(format!("{}\u{0}{}", it.mention.platform, it.mention.external_id)) {
-                std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+    }
+    let mut queue = db.prepare(
+        "INSERT OR IGNORE INTO classify_queue (mention_id) SELECT ?1 \
+         WHERE NOT EXISTS (SELECT 1 FROM sentiment WHERE mention_id = ?1)",
+    )?;
+    for id in unlabelled {
+        queue.execute(&[Val::Int(id)])?;
+    }
+    drop(queue);
+
+    // 3. Brand matches, with the brand ids resolved once per batch (names are unique without regard to
+    // ASCII case, like the column; `by_name` spares a lowercase copy per match when items spell it alike).
+    let mut brand_ids: HashMap<String, i64> = HashMap::new();
+    let mut by_name: HashMap<&str, i64> = HashMap::new();
+    {
+        let mut add = db.prepare("INSERT OR IGNORE INTO brands (name) VALUES (?1)")?;
+        let mut get = db.prepare("SELECT id FROM brands WHERE name = ?1")?;
+        for b in items.iter().flat_map(|it| &it.brands) {
+            if by_name.contains_key(b.brand.as_str()) {
+                continue;
+            }
+            let id = match brand_ids.entry(b.brand.to_ascii_lowercase()) {
+                std::collections::hash_map::Entry::Occupied(e) => *e.get(),
                 std::collections::hash_map::Entry::Vacant(e) => {
-                    let row: Option<(i64, i64)> =
-                        sqlx::query_as("SELECT id, created_at FROM mentions WHERE platform = ?1 AND external_id = ?2")
-                            .bind(&it.mention.platform)
-                            .bind(&it.mention.external_id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    row.map(|(id, created_at)| *e.insert((id, created_at, false)))
+                    add.execute(&[Val::Text(&b.brand)])?;
+                    let [id] = get.query_ints::<1>(&[Val::Text(&b.brand)])?.ok_or_else(|| {
+                        StoreError::Invalid(format!("brand {:?} vanished while being stored", b.brand))
+                    })?;
+                    *e.insert(id)
                 }
             };
-            slots.push(slot);
+            by_name.insert(&b.brand, id);
         }
-
-        // 2. Labels given with the mentions (the first one wins, as for the mention itself), split by whether
-        // the mention is new (its brand matches do not exist yet and will carry the label) or was stored before
-        // (the trigger copies the label onto its brand matches); and the queue of mentions still to classify.
-        let mut label_of: HashMap<i64, &'static str> = HashMap::new();
-        let (mut labelled_new, mut labelled_old) = (Vec::new(), Vec::new());
-        let mut unlabelled = Vec::new();
-        for (it, slot) in items.iter().zip(&slots) {
-            let Some((id, _, new)) = *slot else { continue };
-            match &it.sentiment {
-                Some(s) if new => {
-                    label_of.entry(id).or_insert(s.label.as_str());
-                    labelled_new.push((id, s));
-                }
-                Some(s) => labelled_old.push((id, s)),
-                None => unlabelled.push(id),
-            }
-        }
-        insert_labels(&mut tx, &labelled_new, now).await?;
-        for chunk in unlabelled.chunks(ROWS_PER_STATEMENT) {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT OR IGNORE INTO classify_queue (mention_id) SELECT v.column1 FROM (",
-            );
-            q.push_values(chunk, |mut b, id| {
-                b.push_bind(*id);
-            });
-            q.push(") v WHERE NOT EXISTS (SELECT 1 FROM sentiment s WHERE s.mention_id = v.column1)");
-            q.build().execute(&mut *tx).await?;
-        }
-
-        // 3. Brand matches, with the brand ids resolved once per batch (names are unique without regard to
-        // ASCII case, like the column).
-        let mut brand_ids: HashMap<String, i64> = HashMap::new();
-        for it in items {
-            for b in &it.brands {
-                let k = b.brand.to_ascii_lowercase();
-                if brand_ids.contains_key(&k) {
-                    continue;
-                }
-                sqlx::query("INSERT OR IGNORE INTO brands (name) VALUES (?1)").bind(&b.brand).execute(&mut *tx).await?;
-                let (id,): (i64,) =
-                    sqlx::query_as("SELECT id FROM brands WHERE name = ?1").bind(&b.brand).fetch_one(&mut *tx).await?;
-                brand_ids.insert(k, id);
-            }
-        }
-        // New mentions' matches are all inserted (the first of a pair repeated inside the batch wins, as
-        // `INSERT OR IGNORE` does), so their rollup cells are counted here.
-        let (mut matches_new, mut matches_old) = (Vec::new(), Vec::new());
-        let mut seen_pairs: std::collections::HashSet<(i64, i64)> = std::collections::HashSet::new();
-        let mut hours: HashMap<(i64, i64, &'static str), i64> = HashMap::new();
-        for (it, slot) in items.iter().zip(&slots) {
-            let Some((id, created_at, new)) = *slot else { continue };
-            for b in &it.brands {
-                let brand_id = brand_ids[&b.brand.to_ascii_lowercase()];
-                let terms = serde_json::to_string(&b.terms).unwrap_or_default();
-                if !new {
-                    matches_old.push((id, brand_id, created_at, terms, None));
-                } else if seen_pairs.insert((id, brand_id)) {
-                    let label = label_of.get(&id).copied();
-                    *hours.entry((brand_id, created_at / 3600, label.unwrap_or(""))).or_default() += 1;
-                    matches_new.push((id, brand_id, created_at, terms, label));
-                }
-            }
-        }
-        insert_matches(&mut tx, &matches_new).await?;
-        let hours: Vec<_> = hours.into_iter().collect();
-        for chunk in hours.chunks(ROWS_PER_STATEMENT) {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new("INSERT INTO brand_hours (brand_id, hour, label, n) ");
-            q.push_values(chunk, |mut b, ((brand_id, hour, label), n)| {
-                b.push_bind(*brand_id).push_bind(*hour).push_bind(*label).push_bind(*n);
-            });
-            q.push(" ON CONFLICT (brand_id, hour, label) DO UPDATE SET n = n + excluded.n");
-            q.build().execute(&mut *tx).await?;
-        }
-
-        // What touches mentions stored before this batch goes through the triggers.
-        sqlx::query("DELETE FROM ingest_bulk").execute(&mut *tx).await?;
-        insert_labels(&mut tx, &labelled_old, now).await?;
-        insert_matches(&mut tx, &matches_old).await?;
-
-        // 4. Syndicated copies: an earlier mention of the same brand with the same text hash. Done after the
-        // insert so that copies inside this batch see each other. Mentions whose text is too short to be a
-        // copy (`dedup_hash` = "id:…") cannot have one and are left out. Hashes are looked up by their first
-        // 16 hex digits, the indexed expression, then compared whole.
-        let mut candidates: Vec<i64> = items
-            .iter()
-            .zip(&hashes)
-            .zip(&slots)
-            .filter(|((it, hash), _)| !it.brands.is_empty() && !hash.starts_with(IDENTITY_HASH_PREFIX))
-            .filter_map(|(_, slot)| slot.map(|s| s.0))
-            .collect();
-        candidates.sort_unstable();
-        candidates.dedup();
-        for chunk in candidates.chunks(ROWS_PER_STATEMENT) {
-            let ids = serde_json::to_string(chunk).unwrap_or_default();
-            sqlx::query(
-                "UPDATE mention_brands SET first_copy = 0
-                 WHERE first_copy = 1
-                   AND mention_id IN (SELECT value FROM json_each(?1))
-                   AND EXISTS (SELECT 1 FROM mentions m1
-                               JOIN mentions m2 ON substr(m2.text_hash, 1, 16) = substr(m1.text_hash, 1, 16)
-                                               AND m2.text_hash = m1.text_hash AND m2.id < m1.id
-                               JOIN mention_brands mb2 ON mb2.mention_id = m2.id AND mb2.brand_id = mention_brands.brand_id
-                               WHERE m1.id = mention_brands.mention_id)",
-            )
-            .bind(ids)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(IngestReport { inserted, duplicate: items.len() as u64 - inserted })
     }
+    // New mentions' matches are all inserted (the first of a pair repeated inside the batch wins, as
+    // `INSERT OR IGNORE` does), so their rollup cells are counted here.
+    let mut matched = db.prepare(MATCH_SQL)?;
+    let mut matches_old = Vec::new();
+    let mut hours: HashMap<(i64, i64, &'static str), i64> = HashMap::new();
+    for ((it, slot), d) in items.iter().zip(&slots).zip(derived) {
+        let Some((id, created_at, new)) = *slot else { continue };
+        for (b, terms) in it.brands.iter().zip(&d.terms) {
+            let brand_id = by_name[b.brand.as_str()];
+            if !new {
+                matches_old.push((id, brand_id, created_at, terms.as_str()));
+                continue;
+            }
+            let label = label_of.get(&id).copied();
+            let row = [Val::Int(id), Val::Int(brand_id), Val::Int(created_at), Val::Text(terms), label.into()];
+            if matched.execute(&row)? == 1 {
+                *hours.entry((brand_id, created_at / 3600, label.unwrap_or(""))).or_default() += 1;
+            }
+        }
+    }
+    let mut hour = db.prepare(
+        "INSERT INTO brand_hours (brand_id, hour, label, n) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (brand_id, hour, label) DO UPDATE SET n = n + excluded.n",
+    )?;
+    for ((brand_id, h, label), n) in hours {
+        hour.execute(&[Val::Int(brand_id), Val::Int(h), Val::Text(label), Val::Int(n)])?;
+    }
+    drop(hour);
 
+    // What touches mentions stored before this batch goes through the triggers, with statements prepared
+    // after they are back on.
+    drop((label, matched, bulk));
+    let mut label = db.prepare(LABEL_SQL)?;
+    let mut matched = db.prepare(MATCH_SQL)?;
+    for (id, s) in labelled_old {
+        label.execute(&label_row(id, s, now))?;
+    }
+    for (id, brand_id, created_at, terms) in matches_old {
+        matched.execute(&[Val::Int(id), Val::Int(brand_id), Val::Int(created_at), Val::Text(terms), Val::Null])?;
+    }
+    drop((label, matched));
+
+    // 4. Syndicated copies: an earlier mention of the same brand with the same text hash. Done after the
+    // insert so that copies inside this batch see each other. Mentions whose text is too short to be a
+    // copy (`dedup_hash` = "id:…") cannot have one and are left out. Hashes are looked up by their first
+    // 16 hex digits, the indexed expression, then compared whole.
+    let mut candidates: Vec<i64> = items
+        .iter()
+        .zip(derived)
+        .zip(&slots)
+        .filter(|((it, d), _)| !it.brands.is_empty() && !d.dedup_hash.starts_with(IDENTITY_HASH_PREFIX))
+        .filter_map(|(_, slot)| slot.map(|s| s.0))
+        .collect();
+    candidates.sort_unstable();
+    candidates.dedup();
+    // Most texts have no earlier copy at all: one index probe says so, and only the others pay for the
+    // UPDATE (a statement that changes rows, with its triggers).
+    let mut earlier = db.prepare(
+        "SELECT 1 FROM mentions m1
+         JOIN mentions m2 ON substr(m2.text_hash, 1, 16) = substr(m1.text_hash, 1, 16)
+                         AND m2.text_hash = m1.text_hash AND m2.id < m1.id
+         WHERE m1.id = ?1 LIMIT 1",
+    )?;
+    let mut copies = db.prepare(
+        "UPDATE mention_brands SET first_copy = 0
+         WHERE mention_id = ?1 AND first_copy = 1
+           AND EXISTS (SELECT 1 FROM mentions m1
+                       JOIN mentions m2 ON substr(m2.text_hash, 1, 16) = substr(m1.text_hash, 1, 16)
+                                       AND m2.text_hash = m1.text_hash AND m2.id < m1.id
+                       JOIN mention_brands mb2 ON mb2.mention_id = m2.id AND mb2.brand_id = mention_brands.brand_id
+                       WHERE m1.id = mention_brands.mention_id)",
+    )?;
+    for id in candidates {
+        if earlier.query_ints::<1>(&[Val::Int(id)])?.is_some() {
+            copies.execute(&[Val::Int(id)])?;
+        }
+    }
+    Ok(IngestReport { inserted, duplicate: items.len() as u64 - inserted })
+}
+
+impl Store {
     /// Mentions waiting for a model label, oldest first.
     pub async fn unclassified(&self, limit: i64) -> Result<Vec<(i64, String)>, StoreError> {
         let rows = sqlx::query(

@@ -11,6 +11,7 @@
 
 mod alerts;
 mod mentions;
+mod raw;
 mod state;
 
 use std::path::{Path, PathBuf};
@@ -28,12 +29,13 @@ pub use state::*;
 /// cargo build sqlx and the whole SQLite library a second time for the build host; the version, description and
 /// checksum (SHA-384 of the file) are what the macro gives, so databases migrated by earlier builds match
 /// (`embedded_migrations_keep_their_checksums` pins them).
-const MIGRATIONS: [(i64, &str, &str); 5] = [
+const MIGRATIONS: [(i64, &str, &str); 6] = [
     (1, "initial", include_str!("../../migrations/0001_initial.sql")),
     (2, "quota usage", include_str!("../../migrations/0002_quota_usage.sql")),
     (3, "mention brands label", include_str!("../../migrations/0003_mention_brands_label.sql")),
     (4, "brand hours", include_str!("../../migrations/0004_brand_hours.sql")),
     (5, "bulk ingest", include_str!("../../migrations/0005_bulk_ingest.sql")),
+    (6, "ingest without triggers", include_str!("../../migrations/0006_ingest_without_triggers.sql")),
 ];
 
 #[derive(Debug)]
@@ -89,6 +91,8 @@ pub enum StoreError {
     Locked { path: PathBuf },
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    #[error("database error: {message} (SQLite code {code}, in `{statement} …`)")]
+    Sqlite { code: i32, message: String, statement: String },
     #[error("{0}")]
     Invalid(String),
 }
@@ -110,7 +114,7 @@ pub struct Store {
     pool: SqlitePool,
     /// One connection for every write transaction (`write_tx`): SQLite lets one writer in at a time anyway,
     /// and a connection keeps its page cache only while no other connection writes, so one writer keeps the
-    /// index pages that every batch touches warm (and can be given a bigger cache, `set_write_cache_mib`).
+    /// index pages that every batch touches warm (and can be given a bigger cache, `prepare_bulk_import`).
     writer: SqlitePool,
     path: PathBuf,
 }
@@ -129,6 +133,7 @@ pub enum Access {
 
 impl Store {
     pub async fn open(path: &Path, access: Access) -> Result<Store, StoreError> {
+        raw::configure_library();
         let memory = path.as_os_str() == ":memory:";
         if !memory {
             if access == Access::Existing && !path.exists() {
@@ -213,11 +218,22 @@ impl Store {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    /// Gives the writer connection a page cache of `mib` MiB (from the default 64): a bulk import dirties
-    /// index pages all over the file, and every page the cache cannot hold is written to the WAL again by the
-    /// next batch that touches it.
-    pub async fn set_write_cache_mib(&self, mib: i64) -> Result<(), StoreError> {
-        sqlx::query(&format!("PRAGMA cache_size = -{}", mib.max(1) * 1024)).execute(&self.writer).await?;
+    /// Readies the writer connection for a bulk import: a page cache of `cache_mib` MiB (from the default
+    /// 64; a bulk import dirties index pages all over the file, and every page the cache cannot hold is
+    /// written to the WAL again by the next batch that touches it), and no checkpoints of its own after its
+    /// commits: the importer calls `checkpoint` on another connection instead, which copies the last batch
+    /// into the database file while the writer works on the next one. Per connection, so nothing outlives
+    /// the process.
+    pub async fn prepare_bulk_import(&self, cache_mib: i64) -> Result<(), StoreError> {
+        sqlx::query(&format!("PRAGMA cache_size = -{}", cache_mib.max(1) * 1024)).execute(&self.writer).await?;
+        sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&self.writer).await?;
+        Ok(())
+    }
+
+    /// Copies what the WAL holds into the database file, as far as readers allow, without waiting for them or
+    /// for the writer (`PRAGMA wal_checkpoint(PASSIVE)`), on a reader connection.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.pool).await?;
         Ok(())
     }
 
@@ -309,9 +325,15 @@ mod tests {
                 "bulk ingest",
                 "e2350405893695ec866c91b8c61e0c0afc2df139588dbd2e31440e13c5a2e5b89b8a9fda0c7185da235135cd7c51dfa9",
             ),
+            (
+                6,
+                "ingest without triggers",
+                "96d120795ca63290d2d9e8f1c5cdc97de6714791862b1c2f9b034a8463b615f06d6c690cf21ba04d3ae1206af20d5e98",
+            ),
         ];
         let resolved = sqlx::migrate::MigrationSource::resolve(Embedded).await.unwrap();
         assert_eq!(resolved.len(), MIGRATIONS.len());
+        assert_eq!(pinned.len(), MIGRATIONS.len(), "a new migration's checksum is pinned here too");
         for (m, (version, description, checksum)) in resolved.iter().zip(pinned) {
             let hex: String = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
             assert_eq!((m.version, m.description.as_ref(), hex.as_str()), (version, description, checksum));

@@ -28,7 +28,7 @@ fn item(m: NewMention, label: Option<Label>) -> IngestItem {
         source: Some("test".into()),
         brands: vec![BrandMatch { brand: "Acme".into(), terms: vec!["acme".into()] }],
         sentiment: label.map(|label| GivenSentiment { label, scores: None, model_version: "test".into() }),
-        dedup_hash: None,
+        derived: None,
     }
 }
 
@@ -37,7 +37,7 @@ async fn migrations_apply_to_a_new_file_and_again_to_an_existing_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/dir/h.db");
     let s = Store::open(&path, Access::ReadWrite).await.unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 5);
+    assert_eq!(s.schema_version().await.unwrap(), 6);
     s.ingest(&[item(mention("reddit", "1", "acme is great", "https://x.test/1"), Some(Label::Positive))])
         .await
         .unwrap();
@@ -216,7 +216,8 @@ async fn upgrading_a_first_schema_database_fills_in_the_label_copy() {
          ALTER TABLE mention_brands DROP COLUMN label;
          CREATE INDEX mention_brands_brand_time ON mention_brands (brand_id, created_at, mention_id);
          DROP TABLE quota_usage;
-         DROP TABLE ingest_bulk; DROP INDEX mentions_text_hash16; DROP TRIGGER mentions_fts_ai;
+         DROP INDEX mentions_text_hash16; DROP TRIGGER mentions_fts_ai;
+         CREATE INDEX sentiment_effective ON sentiment (effective);
          CREATE INDEX mentions_text_hash ON mentions (text_hash);
          CREATE INDEX mentions_canonical_url ON mentions (canonical_url);
          CREATE TRIGGER mentions_fts_ai AFTER INSERT ON mentions BEGIN
@@ -281,9 +282,9 @@ async fn stats_from_the_hourly_rollup_equal_a_scan() {
     }
 }
 
-/// `ingest` does the full-text index and the hourly rollup itself, with the per-row triggers standing aside
-/// while its `ingest_bulk` row exists; that row never outlives the transaction, so every other writer (here
-/// sqlite3-style SQL by hand) still goes through the triggers.
+/// `ingest` does the full-text index and the hourly rollup itself, with triggers and checks off on its
+/// connection; they are back on when it returns, so every other writer (here sqlite3-style SQL by hand, and
+/// the store's own writes on the same connection) still goes through the triggers.
 #[tokio::test]
 async fn bulk_ingest_and_writers_by_hand_keep_the_index_and_rollup_equal() {
     let dir = tempfile::tempdir().unwrap();
@@ -294,7 +295,7 @@ async fn bulk_ingest_and_writers_by_hand_keep_the_index_and_rollup_equal() {
             let mut it =
                 item(mention("reddit", &i.to_string(), &format!("acme refund number{i}"), "https://a.test/"), label);
             if i % 2 == 0 {
-                it.dedup_hash = Some(hearsay::store::dedup_hash(&it.mention));
+                it = it.derive();
             }
             it
         })
@@ -305,7 +306,6 @@ async fn bulk_ingest_and_writers_by_hand_keep_the_index_and_rollup_equal() {
         let pool = pool.clone();
         async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
     };
-    assert_eq!(count("SELECT count(*) FROM ingest_bulk").await, 0, "the flag row is gone after commit");
     assert_eq!(count("SELECT count(*) FROM mentions_fts WHERE mentions_fts MATCH 'refund'").await, 300);
     assert_eq!(count("SELECT count(*) FROM mentions_fts WHERE mentions_fts MATCH 'number299'").await, 1);
     assert_eq!(count("SELECT sum(n) FROM brand_hours").await, 300);
@@ -326,6 +326,85 @@ async fn bulk_ingest_and_writers_by_hand_keep_the_index_and_rollup_equal() {
     assert_eq!(count("SELECT label = 'negative' FROM mention_brands WHERE mention_id = 9999").await, 1);
     assert_eq!(count("SELECT n FROM brand_hours WHERE hour = 2 AND label = 'negative'").await, 1);
     assert_eq!(count("SELECT count(*) FROM brand_hours WHERE n < 0").await, 0);
+
+    // On the writer's own connection, after the ingest: a model label for a queued mention moves its
+    // rollup cell (trigger), and the schema's checks hold again.
+    let (queued,): (i64,) =
+        sqlx::query_as("SELECT min(mention_id) FROM classify_queue").fetch_one(s.pool()).await.unwrap();
+    let hour: i64 = sqlx::query_scalar("SELECT created_at / 3600 FROM mentions WHERE id = ?1")
+        .bind(queued)
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+    let cell = |label: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT coalesce(sum(n), 0) FROM brand_hours WHERE hour = ?1 AND label = ?2")
+                .bind(hour)
+                .bind(label)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let (unclassified, positive) = (cell("").await, cell("positive").await);
+    s.store_labels(&[(queued, Label::Positive, [0.1, 0.1, 0.8])], "m1").await.unwrap();
+    assert_eq!((cell("").await, cell("positive").await), (unclassified - 1, positive + 1));
+    let mut tx = s.write_tx().await.unwrap();
+    let bad = sqlx::query(
+        "INSERT INTO mentions (platform, external_id, text, text_hash, created_at, fetched_at, kind)
+         VALUES ('manual', '2', 'x', 'id:manual:2', 0, 0, 'bogus')",
+    )
+    .execute(&mut *tx)
+    .await;
+    assert!(bad.is_err(), "CHECK (kind IN …) holds on the writer again: {bad:?}");
+}
+
+/// A batch that fails half-way is rolled back whole, and leaves the writer connection with its triggers,
+/// checks and foreign keys on (the next batch is indexed as usual).
+#[tokio::test]
+async fn a_failed_ingest_stores_nothing_and_leaves_the_connection_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("f.db"), Access::ReadWrite).await.unwrap();
+    // A TEMP trigger still runs while the schema's triggers are off: it makes one mention fail.
+    let mut tx = s.write_tx().await.unwrap();
+    sqlx::query(
+        "CREATE TEMP TRIGGER boom BEFORE INSERT ON main.mentions WHEN NEW.external_id = 'boom'
+         BEGIN SELECT RAISE(ABORT, 'refused by test'); END",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let batch = vec![
+        item(mention("reddit", "a", "acme first", "https://a.test/a"), Some(Label::Negative)),
+        item(mention("reddit", "boom", "acme second", "https://a.test/b"), None),
+    ];
+    let err = s.ingest(&batch).await.unwrap_err().to_string();
+    assert!(err.contains("refused by test"), "{err}");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM mentions").fetch_one(s.pool()).await.unwrap();
+    assert_eq!(n, 0, "the whole batch rolled back");
+
+    let mut tx = s.write_tx().await.unwrap();
+    sqlx::query("DROP TRIGGER temp.boom").execute(&mut *tx).await.unwrap();
+    // Triggers on again for this connection: a mention written by hand gets its full-text entry.
+    sqlx::query(
+        "INSERT INTO mentions (platform, external_id, text, text_hash, created_at, fetched_at, kind)
+         VALUES ('manual', '1', 'acme handwritten', 'id:manual:1', 0, 0, 'post')",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let fk =
+        sqlx::query("INSERT INTO sentiment (mention_id, label) VALUES (424242, 'negative')").execute(&mut *tx).await;
+    assert!(fk.is_err(), "foreign keys hold again: {fk:?}");
+    tx.commit().await.unwrap();
+    let fts: i64 = sqlx::query_scalar("SELECT count(*) FROM mentions_fts WHERE mentions_fts MATCH 'handwritten'")
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+    assert_eq!(fts, 1);
+    assert_eq!(s.ingest(&batch).await.unwrap().inserted, 2);
 }
 
 /// A search with a start time bounds the full-text scan by the lowest mention id in range; ids out of time
