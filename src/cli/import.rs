@@ -14,7 +14,7 @@ use super::{CmdResult, Context, Failure};
 use crate::mention::NewMention;
 use crate::query::{BrandMatcher, Candidate, MatchText};
 use crate::sentiment::Label;
-use crate::store::{Access, BrandMatch, GivenSentiment, IngestItem, IngestReport};
+use crate::store::{Access, BrandMatch, GivenSentiment, IngestItem, IngestReport, Store, StoreError};
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -129,7 +129,7 @@ pub async fn import(ctx: &Context, a: ImportArgs) -> CmdResult {
     let mut interrupted = false;
     let mut lines_done = 0u64;
     let mut shutdown = std::pin::pin!(crate::daemon::shutdown_signal()?);
-    let mut checkpoint: Option<tokio::task::JoinHandle<Result<(), crate::store::StoreError>>> = None;
+    let mut checkpoints = Checkpoints::new(&store);
     loop {
         let batch = tokio::select! {
             b = rx.recv() => match b { Some(b) => b, None => break },
@@ -146,12 +146,7 @@ pub async fn import(ctx: &Context, a: ImportArgs) -> CmdResult {
         lines_done = batch.last_line;
         // Freeing 50,000 mentions' strings takes a while; not on the writer's thread.
         tokio::task::spawn_blocking(move || drop(batch));
-        // The batch goes from the WAL into the database file on another connection (and core) while the
-        // next one is written; one checkpoint at a time.
-        if checkpoint.as_ref().is_none_or(|c| c.is_finished()) {
-            let store = store.clone();
-            checkpoint = Some(tokio::spawn(async move { store.checkpoint().await }));
-        }
+        checkpoints.after_batch().await;
     }
     drop(rx);
     let read_result = if interrupted { Ok(()) } else { reader.await.map_err(anyhow::Error::from)? };
@@ -166,9 +161,7 @@ pub async fn import(ctx: &Context, a: ImportArgs) -> CmdResult {
     }
     let pending = store.unclassified_count().await?;
     // The last checkpoint runs to the end here (`close`), not left to whoever opens the database next.
-    if let Some(c) = checkpoint {
-        let _ = c.await;
-    }
+    checkpoints.finish().await;
     store.close().await;
     println!(
         "{} inserted, {} duplicate, {} rejected{}{}",
@@ -188,6 +181,59 @@ pub async fn import(ctx: &Context, a: ImportArgs) -> CmdResult {
         return Err(Failure::Data(format!("{rejected} line(s) rejected; the others were stored")));
     }
     Ok(())
+}
+
+/// WAL pages (4 KiB each) past which the import waits for a checkpoint to copy everything, so that the next
+/// batch starts the WAL over instead of making it longer.
+const WAL_RESTART_PAGES: i64 = 65_536;
+
+/// The import's checkpoints (the writer makes none of its own, `Store::prepare_bulk_import`): after each batch
+/// one runs on another connection (and core) while the next batch is written. The WAL can only start over
+/// at a transaction that finds it wholly copied, which never happens while checkpoints only run beside the
+/// writer, so once it is longer than `WAL_RESTART_PAGES` the import waits for one to finish.
+struct Checkpoints {
+    store: Store,
+    running: Option<tokio::task::JoinHandle<Result<i64, StoreError>>>,
+    wal_pages: i64,
+}
+
+impl Checkpoints {
+    fn new(store: &Store) -> Checkpoints {
+        Checkpoints { store: store.clone(), running: None, wal_pages: 0 }
+    }
+
+    async fn after_batch(&mut self) {
+        let restart = self.wal_pages > WAL_RESTART_PAGES;
+        if let Some(c) = self.running.take_if(|c| restart || c.is_finished()) {
+            self.note(c.await);
+        }
+        if self.running.is_none() {
+            let store = self.store.clone();
+            let c = tokio::spawn(async move { store.checkpoint().await });
+            if restart {
+                self.note(c.await);
+                self.wal_pages = 0;
+            } else {
+                self.running = Some(c);
+            }
+        }
+    }
+
+    fn note(&mut self, r: Result<Result<i64, StoreError>, tokio::task::JoinError>) {
+        match r {
+            Ok(Ok(pages)) => self.wal_pages = pages,
+            // The next one (or `close`) copies what this one did not; nothing is lost.
+            Ok(Err(e)) => tracing::warn!("checkpoint during import failed: {e}"),
+            Err(e) => tracing::warn!("checkpoint during import failed: {e}"),
+        }
+    }
+
+    async fn finish(mut self) {
+        if let Some(c) = self.running.take() {
+            let r = c.await;
+            self.note(r);
+        }
+    }
 }
 
 struct Batch {

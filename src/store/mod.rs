@@ -231,10 +231,12 @@ impl Store {
     }
 
     /// Copies what the WAL holds into the database file, as far as readers allow, without waiting for them or
-    /// for the writer (`PRAGMA wal_checkpoint(PASSIVE)`), on a reader connection.
-    pub async fn checkpoint(&self) -> Result<(), StoreError> {
-        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.pool).await?;
-        Ok(())
+    /// for the writer (`PRAGMA wal_checkpoint(PASSIVE)`), on a reader connection. Returns the WAL's length in
+    /// pages: it starts over (from its beginning) only at a write transaction that finds it all copied.
+    pub async fn checkpoint(&self) -> Result<i64, StoreError> {
+        let (_busy, wal_pages, _copied): (i64, i64, i64) =
+            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&self.pool).await?;
+        Ok(wal_pages)
     }
 
     pub fn pool(&self) -> &SqlitePool {
