@@ -47,8 +47,9 @@
 //! least `min_ratio`. While the window's expectation is a cold start (under `warm_history`, or no
 //! same-hour-of-week sample) both thresholds are ten times stricter ([`COLD_START_EVIDENCE`]): a seasonal
 //! profile from a few days is itself uncertain, which neither p-value accounts for. A campaign at the usual
-//! share fails the share test; such a surge is `volume_spike`, off by default. A weaker *elevated* level (ratio half-way to `min_ratio`, count p < 0.01, share
-//! p < 0.05) is reported too so that the alert lifecycle can hold an alert open with hysteresis.
+//! share fails the share test; such a surge is `volume_spike`, off by default. A weaker *elevated* level
+//! (ratio half-way to `min_ratio`, count p < 0.01, share p < 0.05) is reported too so that the alert
+//! lifecycle can hold an alert open with hysteresis.
 //!
 //! *Sources.* `source_down` fires for a source degraded longer than `source_down_after`. A source that is
 //! down or recovered less than `recovery_period` ago may flush a backlog; a `negative_spike` whose excess

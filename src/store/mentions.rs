@@ -151,7 +151,9 @@ fn valid_rating(m: &NewMention) -> Option<i64> {
     if (1..=5).contains(&r) {
         Some(i64::from(r))
     } else {
-        tracing::warn!(platform = %m.platform, external_id = %m.external_id, rating = r, "rating outside 1-5 not stored");
+        tracing::warn!(
+            platform = %m.platform, external_id = %m.external_id, rating = r, "rating outside 1-5 not stored"
+        );
         None
     }
 }
@@ -353,21 +355,20 @@ fn ingest_locked(
     candidates.dedup();
     // Most texts have no earlier copy at all: one index probe says so, and only the others pay for the
     // UPDATE (a statement that changes rows, with its triggers).
-    let mut earlier = db.prepare(
-        "SELECT 1 FROM mentions m1
-         JOIN mentions m2 ON substr(m2.text_hash, 1, 16) = substr(m1.text_hash, 1, 16)
-                         AND m2.text_hash = m1.text_hash AND m2.id < m1.id
-         WHERE m1.id = ?1 LIMIT 1",
-    )?;
-    let mut copies = db.prepare(
-        "UPDATE mention_brands SET first_copy = 0
-         WHERE mention_id = ?1 AND first_copy = 1
-           AND EXISTS (SELECT 1 FROM mentions m1
-                       JOIN mentions m2 ON substr(m2.text_hash, 1, 16) = substr(m1.text_hash, 1, 16)
-                                       AND m2.text_hash = m1.text_hash AND m2.id < m1.id
-                       JOIN mention_brands mb2 ON mb2.mention_id = m2.id AND mb2.brand_id = mention_brands.brand_id
-                       WHERE m1.id = mention_brands.mention_id)",
-    )?;
+    // `m2`: an earlier mention with `m1`'s text (the probe and the UPDATE share it).
+    macro_rules! earlier_copy {
+        () => {
+            "FROM mentions m1 JOIN mentions m2 ON substr(m2.text_hash, 1, 16) = substr(m1.text_hash, 1, 16) \
+             AND m2.text_hash = m1.text_hash AND m2.id < m1.id"
+        };
+    }
+    let mut earlier = db.prepare(concat!("SELECT 1 ", earlier_copy!(), " WHERE m1.id = ?1 LIMIT 1"))?;
+    let mut copies = db.prepare(concat!(
+        "UPDATE mention_brands SET first_copy = 0 WHERE mention_id = ?1 AND first_copy = 1 AND EXISTS (SELECT 1 ",
+        earlier_copy!(),
+        " JOIN mention_brands mb2 ON mb2.mention_id = m2.id AND mb2.brand_id = mention_brands.brand_id \
+         WHERE m1.id = mention_brands.mention_id)"
+    ))?;
     for id in candidates {
         if earlier.query_ints::<1>(&[Val::Int(id)])?.is_some() {
             copies.execute(&[Val::Int(id)])?;

@@ -160,7 +160,7 @@ impl Store {
             .pragma("temp_store", "memory")
             .pragma("cache_size", "-32768")
             // Rows come back from the SQLite worker thread in chunks of this many, not 50 (the default),
-            // so a batch's `RETURNING` does not cost a thread hand-over every 50 rows.
+            // so a long read (an export, a big `mentions` listing) does not cost a thread hand-over every 50 rows.
             .row_buffer_size(1024);
         let writer_opts = opts.clone().pragma("cache_size", format!("-{}", WRITE_CACHE_MIB * 1024));
         let pool = SqlitePoolOptions::new()

@@ -33,14 +33,14 @@ impl<'a> Db<'a> {
 
     /// Prepares `sql` (one statement). Texts bound to it must live as long as the connection borrow.
     pub(crate) fn prepare(&self, sql: &str) -> Result<Stmt<'a>, StoreError> {
-        let c = CString::new(sql).map_err(|_| StoreError::Invalid("SQL contains a NUL byte".into()))?;
+        let len = c_int::try_from(sql.len()).map_err(|_| StoreError::Invalid("SQL statement too long".into()))?;
         let mut stmt = ptr::null_mut();
-        // SAFETY: `raw` is a live connection (the sqlx lock is held for 'a); `c` is NUL-terminated.
+        // SAFETY: `raw` is a live connection (the sqlx lock is held for 'a); SQLite reads `len` bytes of `sql`.
         let rc = unsafe {
             ffi::sqlite3_prepare_v3(
                 self.raw.as_ptr(),
-                c.as_ptr(),
-                -1,
+                sql.as_ptr().cast(),
+                len,
                 ffi::SQLITE_PREPARE_PERSISTENT,
                 &mut stmt,
                 ptr::null_mut(),
@@ -51,18 +51,19 @@ impl<'a> Db<'a> {
                 // SAFETY: a statement handed back on error is still ours to finalize.
                 unsafe { ffi::sqlite3_finalize(stmt) };
             }
-            return Err(self.error(rc, sql));
+            return Err(error_of(self.raw, rc, sql));
         }
         let stmt = NonNull::new(stmt).ok_or_else(|| StoreError::Invalid(format!("empty SQL statement: {sql}")))?;
         Ok(Stmt { db: self.raw, stmt, sql: sql.to_owned(), _data: PhantomData })
     }
 
     /// Bulk mode on this connection until the guard is dropped (even on an error or a panic), for the
-    /// statements prepared meanwhile: the schema's triggers are off (the caller does their work itself) and
-    /// CHECK constraints are not evaluated (the caller writes only values it has checked: each `x IN (…)`
-    /// check builds a temporary b-tree every time a statement runs, i.e. per row for single-row statements).
-    /// SQLite expires the connection's prepared statements whenever either setting changes, so sqlx's cached
-    /// statements are prepared again, with triggers and checks, when next used.
+    /// statements prepared meanwhile: the schema's triggers are off (the caller does their work itself),
+    /// and neither CHECK constraints nor foreign keys are evaluated (the caller writes only values it has
+    /// checked and ids it has just read: each `x IN (…)` check builds a temporary b-tree every time a
+    /// statement runs, and a foreign key a statement journal, i.e. per row for single-row statements).
+    /// SQLite expires the connection's prepared statements whenever these settings change, so sqlx's cached
+    /// statements are prepared again, with triggers, checks and foreign keys, when next used.
     pub(crate) fn bulk_mode(&self) -> Result<BulkMode<'_>, StoreError> {
         let guard = BulkMode { db: self.raw, _db: PhantomData };
         set_bulk(self.raw, true)?;
@@ -74,17 +75,13 @@ impl<'a> Db<'a> {
         // SAFETY: live connection.
         unsafe { ffi::sqlite3_last_insert_rowid(self.raw.as_ptr()) }
     }
-
-    fn error(&self, rc: c_int, sql: &str) -> StoreError {
-        error_of(self.raw, rc, sql)
-    }
 }
 
 fn error_of(db: NonNull<ffi::sqlite3>, rc: c_int, sql: &str) -> StoreError {
     // SAFETY: live connection; the message is copied before any other call on it.
     let msg = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db.as_ptr())) }.to_string_lossy().into_owned();
-    let first_line = sql.split_whitespace().take(6).collect::<Vec<_>>().join(" ");
-    StoreError::Sqlite { code: rc, message: msg, statement: first_line }
+    let head = sql.split_whitespace().take(6).collect::<Vec<_>>().join(" ");
+    StoreError::Sqlite { code: rc, message: msg, statement: head }
 }
 
 fn set_flag(db: NonNull<ffi::sqlite3>, op: c_int, what: &str, on: bool) -> Result<(), StoreError> {
@@ -113,7 +110,7 @@ fn exec(db: NonNull<ffi::sqlite3>, sql: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Triggers off and CHECK constraints ignored on the connection while this lives (`Db::bulk_mode`).
+/// Triggers, CHECK constraints and foreign keys off on the connection while this lives (`Db::bulk_mode`).
 pub(crate) struct BulkMode<'d> {
     db: NonNull<ffi::sqlite3>,
     _db: PhantomData<&'d ()>,
@@ -201,14 +198,9 @@ impl<'a> Stmt<'a> {
     /// Runs the statement with `vals`; returns the number of rows it changed.
     pub(crate) fn execute(&mut self, vals: &[Val<'a>]) -> Result<i64, StoreError> {
         self.bind(vals)?;
-        let rc = self.step_reset(|_| ());
-        match rc {
-            Ok(_) => {
-                // SAFETY: live connection.
-                Ok(unsafe { ffi::sqlite3_changes64(self.db.as_ptr()) })
-            }
-            Err(e) => Err(e),
-        }
+        self.step_reset(|_| ())?;
+        // SAFETY: live connection.
+        Ok(unsafe { ffi::sqlite3_changes64(self.db.as_ptr()) })
     }
 
     /// Runs a query with `vals` and reads the first row's first `N` integer columns, if there is a row.
