@@ -8,7 +8,9 @@ and prints:
   * detection rate: crises with a firing within --deadline (default 2 h) of onset;
   * delay from onset to firing: median and 90th percentile;
   * false firings per brand per 30 days: firings not within [onset, end + 1 h] of a crisis;
-  * the same by negative base-rate band and noise type, and the replay time per brand.
+  * the same by negative base-rate band and noise type, detection also by how many extra negatives a
+    crisis actually brought in its first two hours (the generator's --min-extra is an expectation), and
+    the replay time per brand.
 
 Example:
   tools/gen-histories.py --out /tmp/h --brands 40 --seed 1
@@ -94,9 +96,11 @@ def main():
         for k in keys:
             add(k, "days", days)
             add(k, "brands", 1)
-        for s, e in crises:
+        for c in truth["crises"]:
+            s = ts(c["start"])
             hits = [f - s for f in firings if s <= f <= s + args.deadline * 3600]
-            for k in keys:
+            extra = "first 2h extra " + (">= 8" if c["extra_first_2h"] >= 8 else "< 8")
+            for k in keys + [extra]:
                 add(k, "crises", 1)
                 if hits:
                     add(k, "detected", 1)
@@ -117,7 +121,7 @@ def main():
         g = groups[key]
         rate = 100 * g["detected"] / g["crises"] if g["crises"] else float("nan")
         med = statistics.median(g["delays"]) if g["delays"] else float("nan")
-        fp = g["false"] / g["brands"] / (g["days"] / g["brands"] / 30)
+        fp = g["false"] / g["days"] * 30 if g["days"] else float("nan")
         print(f"{key:<24}{g['brands']:>7}{g['crises']:>8}{rate:>9.1f}{med:>9.1f}{pct(g['delays'], 0.9):>9.1f}{fp:>11.3f}")
     if replay:
         print(f"replay time per brand: median {statistics.median(replay):.3f} s, max {max(replay):.3f} s")
