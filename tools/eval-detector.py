@@ -107,7 +107,7 @@ def main():
                     add(k, "delays", min(hits) / 60)
             if not hits and args.verbose:
                 print(f"MISS {truth['brand']} rate={truth['rate_per_hour']:.2f} noise={truth['noise']} crisis={s} "
-                      f"extra2h={[c['extra_first_2h'] for c in truth['crises'] if ts(c['start']) == s]}")
+                      f"extra2h={c['extra_first_2h']}")
         for f in firings:
             if not any(s <= f <= e + 3600 for s, e in crises):
                 for k in keys:
