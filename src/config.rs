@@ -531,7 +531,7 @@ impl Config {
         if alerts.min_ratio < 1.0 || !alerts.min_ratio.is_finite() {
             problems.push(Problem { path: "alerts.min_ratio".into(), message: "must be a number ≥ 1.0".into() });
         }
-        if alerts.window.as_secs() < 300 || alerts.window.as_secs() % 300 != 0 {
+        if alerts.window.as_secs() < 300 || !alerts.window.as_secs().is_multiple_of(300) {
             problems.push(Problem {
                 path: "alerts.window".into(),
                 message: "must be a multiple of 5m, at least 5m".into(),

@@ -48,7 +48,7 @@ impl BertShape {
     /// Reads `config.json` and refuses a hidden size the heads do not divide (no backend can run that).
     pub(super) fn read(path: &Path) -> Result<BertShape, SentimentError> {
         let shape: BertShape = read_json(path)?;
-        if shape.num_attention_heads == 0 || shape.hidden_size % shape.num_attention_heads != 0 {
+        if shape.num_attention_heads == 0 || !shape.hidden_size.is_multiple_of(shape.num_attention_heads) {
             return Err(invalid(
                 path,
                 format!(

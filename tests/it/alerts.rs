@@ -136,7 +136,7 @@ pub fn history(dir: &Path, with_burst: bool) -> PathBuf {
         for k in 0..10 {
             n += 1;
             let t = now - Duration::hours(h) + Duration::minutes(k * 6);
-            let sentiment = if (n * 7919) % 5 == 0 {
+            let sentiment = if (n * 7919).is_multiple_of(5) {
                 "negative"
             } else if k % 2 == 0 {
                 "neutral"

@@ -20,8 +20,23 @@ pub(super) fn simd() -> bool {
     }
 }
 
-/// Compiles `$body` (a function of the given arguments) once for the baseline and once with AVX2+FMA,
-/// and calls the fast one where the CPU supports it.
+/// True when the CPU also has AVX-512 (foundation): 16-wide vectors (checked once).
+pub(super) fn simd512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static HAS: OnceLock<bool> = OnceLock::new();
+        *HAS.get_or_init(|| simd() && is_x86_feature_detected!("avx512f"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Compiles `$body` (a function of the given arguments) for the baseline, with AVX2+FMA and with AVX-512,
+/// and calls the fastest the CPU supports. The body's arithmetic is the same in each (no contraction into
+/// FMA, explicit partial sums), so all three give the same bits.
 macro_rules! multiversion {
     ($(#[$doc:meta])* pub(super) fn $name:ident($($arg:ident: $ty:ty),*) $body:block) => {
         $(#[$doc])*
@@ -33,6 +48,14 @@ macro_rules! multiversion {
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn fast($($arg: $ty),*) {
                     body($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma,avx512f")]
+                unsafe fn fast512($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                if simd512() {
+                    // SAFETY: `simd512()` checked that this CPU has AVX2, FMA and AVX-512F.
+                    return unsafe { fast512($($arg),*) };
                 }
                 if simd() {
                     // SAFETY: `simd()` checked that this CPU has AVX2 and FMA.
