@@ -44,10 +44,11 @@ pub struct LifecycleConfig {
     pub quiet_hours: Option<QuietHours>,
 }
 
+/// The same defaults as `[alerts]` in the configuration (`config::AlertsConfig`).
 impl Default for LifecycleConfig {
     fn default() -> Self {
         LifecycleConfig {
-            group_wait: Duration::from_secs(5 * 60),
+            group_wait: Duration::ZERO,
             resolve_after: Duration::from_secs(30 * 60),
             repeat_interval: Duration::from_secs(4 * 3600),
             notify_resolved: false,
@@ -364,7 +365,7 @@ mod tests {
     #[test]
     fn lifecycle_table() {
         use EventKind::*;
-        let base = LifecycleConfig::default();
+        let base = LifecycleConfig { group_wait: Duration::from_secs(5 * 60), ..LifecycleConfig::default() };
         let no_wait = LifecycleConfig { group_wait: Duration::ZERO, ..base.clone() };
         let resolved_on = LifecycleConfig { notify_resolved: true, ..base.clone() };
         let cases: Vec<(&str, &str, &LifecycleConfig, Emitted)> = vec![
@@ -406,7 +407,11 @@ mod tests {
 
     #[test]
     fn reminders_every_repeat_interval() {
-        let cfg = LifecycleConfig { repeat_interval: Duration::from_secs(3600), ..Default::default() };
+        let cfg = LifecycleConfig {
+            group_wait: Duration::from_secs(5 * 60),
+            repeat_interval: Duration::from_secs(3600),
+            ..Default::default()
+        };
         let events = replay(&"F".repeat(30), &cfg);
         let kinds: Vec<_> = events.iter().map(|e| (e.0, e.1)).collect();
         assert_eq!(kinds, vec![(5, EventKind::Firing), (65, EventKind::Reminder), (125, EventKind::Reminder)]);
@@ -416,6 +421,7 @@ mod tests {
     fn quiet_hours_defer_the_firing() {
         // Quiet 12:00–12:30 UTC: the firing at 12:05 is held and sent at 12:30.
         let cfg = LifecycleConfig {
+            group_wait: Duration::from_secs(5 * 60),
             quiet_hours: Some(QuietHours { start_minute: 12 * 60, end_minute: 12 * 60 + 30, utc_offset_minutes: 0 }),
             ..Default::default()
         };
@@ -430,7 +436,7 @@ mod tests {
     #[test]
     fn idempotency_keys_are_stable_and_distinct() {
         let mut state = AlertState::new("Acme Co.", AlertKind::NegativeSpike);
-        let cfg = LifecycleConfig { group_wait: Duration::ZERO, ..Default::default() };
+        let cfg = LifecycleConfig::default();
         let first = step(&mut state, Some(&finding(Level::Firing)), t(0), &cfg, false);
         let key = &first[0].idempotency_key;
         assert!(key.starts_with("hearsay.Acme-Co--"), "{key}");

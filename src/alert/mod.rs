@@ -250,3 +250,15 @@ pub fn hourly(series: &BucketSeries, now: DateTime<Utc>, hours: i64) -> (Vec<f64
     }
     (obs, exp)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Code that builds a `LifecycleConfig` without a configuration file (tests, tools) gets what an empty
+    /// `[alerts]` section gives.
+    #[test]
+    fn lifecycle_defaults_match_the_configuration_defaults() {
+        assert_eq!(lifecycle_config(&crate::config::AlertsConfig::default()), LifecycleConfig::default());
+    }
+}
