@@ -6,7 +6,8 @@ into the repository), applies preprocess v1 for the Python side (the Rust side d
 
 * Python: the `text-classification` pipeline, fp32, batch 32, texts sorted by token count,
   torch threads = --threads; also a plain `torch.no_grad()` loop over the same batches, which shows how
-  much of the Python time is pipeline overhead;
+  much of the Python time is pipeline overhead, and that loop under bf16 autocast and with dynamic int8
+  quantisation (the issue's other reference points; ratios stay against the fp32 pipeline);
 * Rust: the bench binary (`bench.rs` next to this file), which loads the model, classifies all texts
   with `classify_batch` (length-sorted batches of 32) and reports its own timing and RSS, once per --variant
   (backend:precision).
@@ -88,6 +89,34 @@ def bench_python(model_dir, texts, batch_size, threads, repeat):
                           max_length=max_length, return_tensors="pt")
                 model(**enc).logits.softmax(-1)
         loop_times.append(time.perf_counter() - t0)
+    # The other Python reference points: the same loop under bf16 autocast, and with dynamic int8
+    # quantisation of the Linear layers. Reported beside the others; the ratios stay against fp32.
+    def timed_loop(run_model):
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                for s in range(0, len(ordered), batch_size):
+                    enc = tok(ordered[s:s + batch_size], padding=True, truncation=True,
+                              max_length=max_length, return_tensors="pt")
+                    run_model(enc)
+            times.append(time.perf_counter() - t0)
+        return {"best_per_s": len(ordered) / min(times), "median_per_s": len(ordered) / statistics.median(times)}
+
+    reduced = {}
+    try:
+        def bf16(enc):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                model(**enc).logits.float().softmax(-1)
+        reduced["torch_loop bf16"] = timed_loop(bf16)
+    except Exception as e:  # noqa: BLE001 - a missing feature is reported, not fatal
+        print(f"python bf16 autocast unavailable: {e}")
+    try:
+        qmodel = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        reduced["torch_loop int8"] = timed_loop(lambda enc: qmodel(**enc).logits.softmax(-1))
+    except Exception as e:  # noqa: BLE001
+        print(f"python dynamic int8 unavailable: {e}")
+
     by_position = [None] * len(ordered)
     for i, o in zip(order, out):
         o = o[0] if isinstance(o, list) else o
@@ -98,6 +127,7 @@ def bench_python(model_dir, texts, batch_size, threads, repeat):
         "load_s": load_s,
         "pipeline": {"best_per_s": n / min(pipe_times), "median_per_s": n / statistics.median(pipe_times)},
         "torch_loop": {"best_per_s": n / min(loop_times), "median_per_s": n / statistics.median(loop_times)},
+        "reduced": reduced,
         "labels": labels,
     }
 
@@ -158,6 +188,8 @@ def main():
         for name in ("pipeline", "torch_loop"):
             r = py[name]
             print(f"python {name:<10} fp32: best {r['best_per_s']:7.1f}/s  median {r['median_per_s']:7.1f}/s")
+        for name, r in py["reduced"].items():
+            print(f"python {name:<15}: best {r['best_per_s']:7.1f}/s  median {r['median_per_s']:7.1f}/s")
     for p, r in rust.items():
         line = f"rust {p:<15}: best {r['best_per_s']:7.1f}/s  median {r['median_per_s']:7.1f}/s  load {r['load_s']:.3f}s  rss {r.get('rss_mb') or 0:.0f} MB"
         if py:
