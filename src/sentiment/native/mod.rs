@@ -11,8 +11,9 @@
 //!   keys and values, the attention output and feed-forward block run for one row per text (about a
 //!   sixth of the work, exactly the same logits).
 //! - **Precision.** `f32` matches PyTorch to ~1e-5 (matrix products by `matrixmultiply`); `int8`
-//!   (default) runs the dense layers as integer products (`int8.rs`), about twice the multiply-adds per
-//!   cycle of f32 on AVX2, with labels that agree with f32 on ≈ 98 % of texts (see MODEL_CARD.md).
+//!   (default) runs the dense layers as integer products (`int8.rs`: AVX-512 VNNI, AVX-VNNI or AVX2,
+//!   whichever the CPU has, all with the same sums), with labels that agree with f32 on ≈ 98 % of texts
+//!   (see MODEL_CARD.md).
 //! - Batches run on several threads side by side, sharing the weights.
 //!
 //! Loading checks every tensor's presence and shape before building anything, so a truncated or
@@ -245,7 +246,8 @@ impl NativeClassifier {
         let tensors = read_safetensors(&weights_path)?;
         check_tensors(&weights_path, &tensors, &shape)?;
         let encoder = Encoder::build(tensors, &shape, precision);
-        tracing::debug!(dir = %dir.display(), version = %info.version, %precision, "sentiment model loaded");
+        let kernel = if precision == Precision::Int8 { self::int8::Kernel::best().name() } else { "f32" };
+        tracing::debug!(dir = %dir.display(), version = %info.version, %precision, kernel, "sentiment model loaded");
         Ok(NativeClassifier {
             encoder,
             tokenizer,
