@@ -287,14 +287,24 @@ fn tile_portable<const R: usize>(rows: [&[u8]; R], panel: &[i8], groups: usize) 
     acc
 }
 
-/// The same tile with AVX2. Safety: the CPU has AVX2; every row holds `groups · 4` bytes and the panel
-/// `groups · 64`, which is all it reads (so for the other kernels).
+/// The same tile on 256-bit vectors, `acc = madd(acc, x, w)` being the kernel's step: four inputs
+/// broadcast in `x`, each column's four weights in a lane of `w`, products summed into the lane's i32.
+/// Safety: the CPU has AVX2 and what `madd` uses; every row holds `groups · 4` bytes and the panel
+/// `groups · 64`, which is all it reads (so for the 512-bit tile).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn tile_avx2<const R: usize>(rows: [&[u8]; R], panel: &[i8], groups: usize) -> [[i32; NR]; R] {
+#[inline(always)]
+unsafe fn tile_256<const R: usize>(
+    rows: [&[u8]; R],
+    panel: &[i8],
+    groups: usize,
+    madd: impl Fn(
+        std::arch::x86_64::__m256i,
+        std::arch::x86_64::__m256i,
+        std::arch::x86_64::__m256i,
+    ) -> std::arch::x86_64::__m256i,
+) -> [[i32; NR]; R] {
     use std::arch::x86_64::*;
     debug_assert!(panel.len() >= groups * 64 && rows.iter().all(|r| r.len() >= groups * 4));
-    let ones = _mm256_set1_epi16(1);
     let mut acc = [[_mm256_setzero_si256(); 2]; R];
     let b = panel.as_ptr();
     let a: [*const u8; R] = rows.map(|r| r.as_ptr());
@@ -303,8 +313,8 @@ unsafe fn tile_avx2<const R: usize>(rows: [&[u8]; R], panel: &[i8], groups: usiz
         let b1 = _mm256_loadu_si256(b.add(g * 64 + 32) as *const __m256i);
         for r in 0..R {
             let x = _mm256_set1_epi32((a[r].add(g * 4) as *const i32).read_unaligned());
-            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b0), ones));
-            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(x, b1), ones));
+            acc[r][0] = madd(acc[r][0], x, b0);
+            acc[r][1] = madd(acc[r][1], x, b1);
         }
     }
     let mut out = [[0i32; NR]; R];
@@ -315,30 +325,24 @@ unsafe fn tile_avx2<const R: usize>(rows: [&[u8]; R], panel: &[i8], groups: usiz
     out
 }
 
-/// The same tile with AVX-VNNI: one `vpdpbusd` per row and panel half per group of four inputs.
+/// The 256-bit tile with AVX2's three-instruction step (`vpmaddubsw` into i16 pairs, `vpmaddwd` by ones
+/// into i32, `vpaddd`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn tile_avx2<const R: usize>(rows: [&[u8]; R], panel: &[i8], groups: usize) -> [[i32; NR]; R] {
+    use std::arch::x86_64::*;
+    let ones = _mm256_set1_epi16(1);
+    tile_256(rows, panel, groups, |acc, x, w| {
+        _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), ones))
+    })
+}
+
+/// The 256-bit tile with AVX-VNNI's one-instruction step (`vpdpbusd`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avxvnni")]
 unsafe fn tile_avx_vnni<const R: usize>(rows: [&[u8]; R], panel: &[i8], groups: usize) -> [[i32; NR]; R] {
     use std::arch::x86_64::*;
-    debug_assert!(panel.len() >= groups * 64 && rows.iter().all(|r| r.len() >= groups * 4));
-    let mut acc = [[_mm256_setzero_si256(); 2]; R];
-    let b = panel.as_ptr();
-    let a: [*const u8; R] = rows.map(|r| r.as_ptr());
-    for g in 0..groups {
-        let b0 = _mm256_loadu_si256(b.add(g * 64) as *const __m256i);
-        let b1 = _mm256_loadu_si256(b.add(g * 64 + 32) as *const __m256i);
-        for r in 0..R {
-            let x = _mm256_set1_epi32((a[r].add(g * 4) as *const i32).read_unaligned());
-            acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], x, b0);
-            acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], x, b1);
-        }
-    }
-    let mut out = [[0i32; NR]; R];
-    for r in 0..R {
-        _mm256_storeu_si256(out[r].as_mut_ptr() as *mut __m256i, acc[r][0]);
-        _mm256_storeu_si256(out[r][8..].as_mut_ptr() as *mut __m256i, acc[r][1]);
-    }
-    out
+    tile_256(rows, panel, groups, |acc, x, w| _mm256_dpbusd_avx_epi32(acc, x, w))
 }
 
 /// The same tile with AVX-512 VNNI: a group's 64 packed weights are one register, whose 32-bit lanes are
