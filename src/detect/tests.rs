@@ -181,7 +181,8 @@ fn spike_table() {
 
 /// A modest rise (10 extra negatives in an hour on about 13 expected, ×1.8, under `min_ratio`) keeps an alert
 /// open but should not open one. Counting noise makes single draws land anywhere, so this is checked over
-/// many: at the time of writing 2 of 29 fire and 17 are elevated or firing.
+/// many: at the time of writing 2 of 29 fire and 13 are elevated or firing (17 while one past week's same
+/// hour weighed more: `HOUR_OF_WEEK_PRIOR_COUNT` 40, not 160; the floor below was 15 then).
 #[test]
 fn modest_rise_keeps_an_alert_open_but_rarely_opens_one() {
     let (mut firing, mut open) = (0, 0);
@@ -198,7 +199,7 @@ fn modest_rise_keeps_an_alert_open_but_rarely_opens_one() {
         }
     }
     assert!(firing <= 3, "{firing} of 29 modest rises fired");
-    assert!(open >= 15, "only {open} of 29 modest rises kept an alert open");
+    assert!(open >= 11, "only {open} of 29 modest rises kept an alert open");
 }
 
 #[test]
