@@ -8,7 +8,9 @@
 //! advances in `step`s (default five minutes, the poll interval) from the first mention to a little past the
 //! last; at each step every brand is evaluated on the buckets before that moment only, and each
 //! `negative_spike` / `volume_spike` finding goes through [`lifecycle::step`]. Firing and resolved transitions
-//! come out as [`BacktestEvent`]s, whether or not the lifecycle would have emailed them.
+//! come out as [`BacktestEvent`]s, whether or not the lifecycle would have emailed them. On request
+//! ([`run_explained`]) every evaluation also comes out as an [`Explanation`]: each scanned window's
+//! statistics and which firing conditions it met.
 //!
 //! Architecture Invariant: pure. No file, clock or database access: the caller opens the file, hands over a
 //! reader, and prints the events. Sources cannot fail in a replay, so `source_down` never appears.
@@ -21,7 +23,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::alert::lifecycle::{self, AlertState, EventKind, LifecycleConfig};
-use crate::detect::{AlertKind, Bucket, BucketSeries, DetectConfig, Detector, Finding, PlatformCount, BUCKET_SECS};
+use crate::detect::{
+    AlertKind, Bucket, BucketSeries, Checks, DetectConfig, Detector, Evaluation, Finding, Level, PlatformCount,
+    WindowStats, BUCKET_SECS,
+};
 
 /// Sentiment label of a backtest record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,12 +115,64 @@ struct BrandData {
     platforms: BTreeMap<String, Vec<u32>>,
 }
 
+/// Which evaluations `--explain` reports: those of `brand` (all brands when `None`) at simulated times in
+/// `[from, until]` (open ends when `None`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExplainFilter {
+    pub brand: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl ExplainFilter {
+    fn wants(&self, brand: &str, at: DateTime<Utc>) -> bool {
+        self.brand.as_deref().is_none_or(|b| b == brand)
+            && self.from.is_none_or(|f| at >= f)
+            && self.until.is_none_or(|u| at <= u)
+    }
+}
+
+/// One evaluation of the replay with every scale's statistics and which firing conditions each met: the
+/// answer to "why did (or didn't) this fire?".
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    pub brand: String,
+    #[serde(serialize_with = "rfc3339")]
+    pub at: DateTime<Utc>,
+    /// `firing` (all conditions met on some scale), `elevated` (enough to hold an open alert) or `none`.
+    pub negative_spike: &'static str,
+    /// Hours of history before the window.
+    pub history_hours: f64,
+    pub scales: Vec<ScaleExplanation>,
+}
+
+/// One scanned window of an [`Explanation`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScaleExplanation {
+    #[serde(flatten)]
+    pub stats: WindowStats,
+    pub checks: Checks,
+}
+
 /// Replays `records` and returns the alert transitions in time order.
 pub fn run(
     records: Vec<BacktestRecord>,
     cfg: &DetectConfig,
     lifecycle_cfg: &LifecycleConfig,
     step: Duration,
+) -> Result<Vec<BacktestEvent>, BacktestError> {
+    run_explained(records, cfg, lifecycle_cfg, step, &ExplainFilter::default(), &mut |_| {})
+}
+
+/// [`run`], also handing every evaluation that `filter` selects to `explain` as it is made (brand by brand,
+/// in time order), so that a long replay's explanations can be written out without being held in memory.
+pub fn run_explained(
+    records: Vec<BacktestRecord>,
+    cfg: &DetectConfig,
+    lifecycle_cfg: &LifecycleConfig,
+    step: Duration,
+    filter: &ExplainFilter,
+    explain: &mut dyn FnMut(Explanation),
 ) -> Result<Vec<BacktestEvent>, BacktestError> {
     let step_secs = step.as_secs() as i64;
     if step_secs <= 0 || step_secs % BUCKET_SECS != 0 || step.subsec_nanos() != 0 {
@@ -169,6 +226,9 @@ pub fn run(
         let mut states: Vec<AlertState> = kinds.iter().map(|k| AlertState::new(&brand, *k)).collect();
         for end in (step_buckets..=n).step_by(step_buckets) {
             let mut eval = detector.evaluate_at(end);
+            if filter.wants(&brand, eval.at) {
+                explain(explanation(cfg, &eval));
+            }
             for f in &mut eval.findings {
                 f.top_platforms = top_platforms(&data.platforms, &series, f);
             }
@@ -184,6 +244,21 @@ pub fn run(
     }
     events.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.brand.cmp(&b.brand)).then(a.kind.cmp(b.kind)));
     Ok(events)
+}
+
+fn explanation(cfg: &DetectConfig, eval: &Evaluation) -> Explanation {
+    let negative_spike = match eval.finding(AlertKind::NegativeSpike).map(|f| f.level) {
+        Some(Level::Firing) => "firing",
+        Some(Level::Elevated) => "elevated",
+        None => "none",
+    };
+    Explanation {
+        brand: eval.brand.clone(),
+        at: eval.at,
+        negative_spike,
+        history_hours: eval.history_hours,
+        scales: eval.scales.iter().map(|s| ScaleExplanation { stats: s.clone(), checks: cfg.checks(s) }).collect(),
+    }
 }
 
 fn top_platforms(platforms: &BTreeMap<String, Vec<u32>>, series: &BucketSeries, f: &Finding) -> Vec<PlatformCount> {
@@ -283,6 +358,36 @@ mod tests {
         let json = serde_json::to_value(f).unwrap();
         assert!(json["fired_at"].as_str().unwrap().ends_with('Z'));
         assert_eq!(json["fired_at"].as_str().unwrap().len(), 20);
+    }
+
+    #[test]
+    fn explanations_agree_with_the_events_and_name_the_failed_checks() {
+        let (records, _) = parse_jsonl(history(15, false).as_bytes());
+        let cfg = DetectConfig::default();
+        let lc = LifecycleConfig::default();
+        let burst = DateTime::parse_from_rfc3339("2025-01-15T00:00:00Z").unwrap().with_timezone(&Utc);
+        let filter = ExplainFilter {
+            brand: Some("acme".into()),
+            from: Some(burst - chrono::Duration::hours(1)),
+            until: Some(burst + chrono::Duration::hours(2)),
+        };
+        let mut explained = Vec::new();
+        let events =
+            run_explained(records, &cfg, &lc, Duration::from_secs(300), &filter, &mut |x| explained.push(x)).unwrap();
+        // Every five minutes of the three hours, acme only, each with the three scales (30, 60, 120 min).
+        assert_eq!(explained.len(), 37);
+        assert!(explained.iter().all(|x| x.brand == "acme" && x.scales.len() == 3));
+        assert!(explained.windows(2).all(|w| w[1].at - w[0].at == chrono::Duration::minutes(5)));
+        // The replay fired at the first evaluation that explains itself as firing, where some scale passes
+        // every check; before it, every scale fails at least one.
+        let first = explained.iter().position(|x| x.negative_spike == "firing").expect("a firing evaluation");
+        assert_eq!(events[0].at, explained[first].at);
+        assert!(explained[first].scales.iter().any(|s| s.checks.all()));
+        assert!(explained[..first].iter().all(|x| x.scales.iter().all(|s| !s.checks.all())));
+        // Before the burst the brand is quiet: at most a negative or two, so `min_count` fails everywhere.
+        assert!(explained[0].scales.iter().all(|s| !s.checks.min_count && s.stats.observed <= 2));
+        let json = serde_json::to_value(&explained[first]).unwrap();
+        assert!(json["scales"][1]["share_p_value"].is_number() && json["scales"][1]["checks"]["share"].is_boolean());
     }
 
     #[test]

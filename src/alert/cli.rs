@@ -1,7 +1,7 @@
 //! `hearsay alerts …` and `hearsay backtest`.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
@@ -169,7 +169,13 @@ fn sample_email(from: &str, to: &[String]) -> Result<QueuedEmail, Failure> {
 }
 
 /// `hearsay backtest`: replay a JSONL history through the daemon's detector and lifecycle, print alert events.
-pub async fn backtest_cli(ctx: &Context, input: &Path, step: HumanDuration) -> CmdResult {
+/// `explain`: where to write the evaluations that the filter selects, as JSON lines.
+pub async fn backtest_cli(
+    ctx: &Context,
+    input: &Path,
+    step: HumanDuration,
+    explain: Option<(PathBuf, crate::backtest::ExplainFilter)>,
+) -> CmdResult {
     let alerts = ctx.optional_config()?.map(|c| c.alerts).unwrap_or_default();
     let file =
         std::fs::File::open(input).map_err(|e| Failure::Usage(format!("cannot open {}: {e}", input.display())))?;
@@ -179,7 +185,36 @@ pub async fn backtest_cli(ctx: &Context, input: &Path, step: HumanDuration) -> C
     }
     let dcfg = super::detect_config(&alerts);
     let lcfg = super::lifecycle_config(&alerts);
-    let events = crate::backtest::run(records, &dcfg, &lcfg, step.0).map_err(|e| Failure::Usage(e.to_string()))?;
+    let (filter, mut explain_out) = match explain {
+        None => (crate::backtest::ExplainFilter::default(), None),
+        Some((path, filter)) => {
+            let file = std::fs::File::create(&path)
+                .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", path.display())))?;
+            (filter, Some((path, std::io::BufWriter::new(file))))
+        }
+    };
+    let explaining = explain_out.is_some();
+    let mut write_error: Option<std::io::Error> = None;
+    let mut write_explanation = |x: crate::backtest::Explanation| {
+        if let (Some((_, w)), None) = (explain_out.as_mut(), write_error.as_ref()) {
+            if let Err(e) =
+                serde_json::to_writer(&mut *w, &x).map_err(std::io::Error::from).and_then(|_| w.write_all(b"\n"))
+            {
+                write_error = Some(e);
+            }
+        }
+    };
+    let events = if explaining {
+        crate::backtest::run_explained(records, &dcfg, &lcfg, step.0, &filter, &mut write_explanation)
+    } else {
+        crate::backtest::run(records, &dcfg, &lcfg, step.0)
+    }
+    .map_err(|e| Failure::Usage(e.to_string()))?;
+    if let Some((path, mut w)) = explain_out {
+        if let Some(e) = write_error.or_else(|| w.flush().err()) {
+            return Err(Failure::Data(format!("cannot write {}: {e}", path.display())));
+        }
+    }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for e in &events {
         serde_json::to_writer(&mut out, e)?;

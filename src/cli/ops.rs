@@ -175,10 +175,28 @@ pub struct BacktestArgs {
     /// Evaluate every STEP of simulated time
     #[arg(long, default_value = "5m")]
     pub step: crate::duration::HumanDuration,
+    /// Also write every evaluation (each scanned window's statistics and which firing conditions it met) to
+    /// FILE as JSON lines; narrow it down with --explain-brand/--explain-from/--explain-until
+    #[arg(long, value_name = "FILE")]
+    pub explain: Option<PathBuf>,
+    /// Explain this brand only
+    #[arg(long, value_name = "BRAND", requires = "explain")]
+    pub explain_brand: Option<String>,
+    /// Explain evaluations at or after this time (RFC 3339, e.g. 2025-02-25T12:00:00Z)
+    #[arg(long, value_name = "TIME", requires = "explain")]
+    pub explain_from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Explain evaluations at or before this time (RFC 3339)
+    #[arg(long, value_name = "TIME", requires = "explain")]
+    pub explain_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub async fn backtest(ctx: &Context, a: BacktestArgs) -> CmdResult {
-    crate::alert::backtest_cli(ctx, &a.input, a.step).await
+    let explain = a.explain.map(|path| {
+        let filter =
+            crate::backtest::ExplainFilter { brand: a.explain_brand, from: a.explain_from, until: a.explain_until };
+        (path, filter)
+    });
+    crate::alert::backtest_cli(ctx, &a.input, a.step, explain).await
 }
 
 #[derive(Debug, Args)]

@@ -220,6 +220,21 @@ impl DetectConfig {
         v
     }
 
+    /// Each condition a window must meet to fire `negative_spike` (see [`Checks`]).
+    pub fn checks(&self, s: &WindowStats) -> Checks {
+        let (p_count, p_share) = self.sensitivity.thresholds(s.cold_start);
+        // The half window only speaks for busy brands: on a quiet one it adds chances for a burst of noise
+        // and no speed, since `min_count` negatives take longer than half a window to arrive anyway.
+        let short = (s.window_end - s.window_start).num_seconds() < self.window.as_secs() as i64;
+        Checks {
+            scale: !short || s.expected >= SHORT_SCALE_MIN_EXPECTED,
+            count: s.p_value < p_count,
+            share: s.share_p_value < p_share,
+            min_count: s.observed >= self.min_count.max(2) as u64,
+            min_ratio: s.ratio >= self.min_ratio,
+        }
+    }
+
     /// The resolve (hysteresis) ratio: half-way between 1 and `min_ratio`.
     fn elevated_ratio(&self) -> f64 {
         1.0 + (self.min_ratio - 1.0).max(0.0) / 2.0
@@ -328,6 +343,28 @@ pub struct WindowStats {
     pub cold_start: bool,
 }
 
+/// Which of the firing conditions a window meets; it fires `negative_spike` when all do. `hearsay backtest
+/// --explain` prints these next to each scale's statistics, so a user can see which condition held an alert back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checks {
+    /// The window's scale may fire here (the half window needs ≥ 1.5 expected negatives).
+    pub scale: bool,
+    /// Count p-value below the preset's count threshold (ten times stricter in a cold start).
+    pub count: bool,
+    /// Volume-adjusted share p-value below the preset's share threshold (idem).
+    pub share: bool,
+    /// At least `min_count` negatives.
+    pub min_count: bool,
+    /// observed / expected ≥ `min_ratio`.
+    pub min_ratio: bool,
+}
+
+impl Checks {
+    pub fn all(&self) -> bool {
+        self.scale && self.count && self.share && self.min_count && self.min_ratio
+    }
+}
+
 /// Something the alert lifecycle should know about: one kind of condition for one brand, with everything the
 /// alert email and the backtest JSON show.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -372,6 +409,9 @@ pub struct Evaluation {
     pub history_hours: f64,
     /// Why a negative spike that the counts alone would fire was held back (recovering source backlog).
     pub suppressed: Option<String>,
+    /// Statistics of every scanned scale (half, one and two windows), shortest first.
+    #[serde(default)]
+    pub scales: Vec<WindowStats>,
 }
 
 impl Evaluation {
@@ -590,6 +630,7 @@ impl<'a> Detector<'a> {
             cold_start,
             history_hours,
             suppressed: None,
+            scales: stats.iter().map(|(_, s)| s.clone()).collect(),
         };
         if end < main_w + min_hist {
             return eval;
@@ -597,17 +638,7 @@ impl<'a> Detector<'a> {
 
         let cfg = self.cfg;
         let min_count = cfg.min_count.max(2) as u64;
-        // The half window only speaks for busy brands: on a quiet one it adds chances for a burst of noise
-        // and no speed, since `min_count` negatives take longer than half a window to arrive anyway.
-        let short = |s: &WindowStats| (s.window_end - s.window_start).num_seconds() < cfg.window.as_secs() as i64;
-        let fires = |s: &WindowStats| {
-            let (p_count, p_share) = cfg.sensitivity.thresholds(s.cold_start);
-            (!short(s) || s.expected >= SHORT_SCALE_MIN_EXPECTED)
-                && s.p_value < p_count
-                && s.observed >= min_count
-                && s.ratio >= cfg.min_ratio
-                && s.share_p_value < p_share
-        };
+        let fires = |s: &WindowStats| cfg.checks(s).all();
         let elevated = |s: &WindowStats| s.ratio >= cfg.elevated_ratio() && s.p_value < 0.01 && s.share_p_value < 0.05;
         let best = |pred: &dyn Fn(&WindowStats) -> bool, key: &dyn Fn(&WindowStats) -> f64| {
             stats.iter().map(|(_, s)| s).filter(|s| pred(s)).min_by(|a, b| key(a).total_cmp(&key(b))).cloned()

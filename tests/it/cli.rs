@@ -240,3 +240,56 @@ fn sources_parse_prints_records_and_rejects_foreign_payloads_with_65() {
         .stderr(predicate::str::contains("reddit payload not understood"));
     hearsay().args(["sources", "parse", "--platform", "myspace", fixture]).assert().code(2);
 }
+
+#[test]
+fn backtest_explain_writes_each_selected_evaluation_and_needs_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two days of one neutral mention every 15 minutes on two brands.
+    let mut lines = Vec::new();
+    for m in (0..2 * 24 * 60).step_by(15) {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-01-05T00:00:00Z").unwrap() + chrono::Duration::minutes(m);
+        for brand in ["Acme", "Other"] {
+            lines.push(format!(
+                r#"{{"brand":"{brand}","platform":"reddit","created_at":"{}","sentiment":"neutral"}}"#,
+                t.to_rfc3339()
+            ));
+        }
+    }
+    let input = write_file(dir.path(), "h.jsonl", &lines);
+    let explain = dir.path().join("explain.jsonl");
+    let run = |extra: &[&str]| {
+        hearsay()
+            .arg("backtest")
+            .arg("--input")
+            .arg(&input)
+            .args(extra)
+            .env("HEARSAY_CONFIG", dir.path().join("none.toml"))
+            .assert()
+    };
+    run(&[
+        "--explain",
+        explain.to_str().unwrap(),
+        "--explain-brand",
+        "Acme",
+        "--explain-from",
+        "2026-01-06T12:00:00Z",
+        "--explain-until",
+        "2026-01-06T13:00:00Z",
+    ])
+    .success()
+    .stdout("");
+    let rows: Vec<serde_json::Value> =
+        std::fs::read_to_string(&explain).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 13, "12:00 to 13:00 every five minutes");
+    for r in &rows {
+        assert_eq!(r["brand"], "Acme");
+        assert_eq!(r["negative_spike"], "none");
+        assert_eq!(r["scales"].as_array().unwrap().len(), 3);
+        assert_eq!(r["scales"][1]["observed"], 0);
+        assert_eq!(r["scales"][1]["checks"]["min_count"], false);
+    }
+    run(&["--explain-from", "2026-01-06T12:00:00Z"]).code(2).stderr(predicate::str::contains("--explain <FILE>"));
+    run(&["--explain", dir.path().join("no/such/dir/x").to_str().unwrap()])
+        .code(2)
+        .stderr(predicate::str::contains("cannot create"));
+}
