@@ -161,7 +161,7 @@ pub fn run(
     lifecycle_cfg: &LifecycleConfig,
     step: Duration,
 ) -> Result<Vec<BacktestEvent>, BacktestError> {
-    run_explained(records, cfg, lifecycle_cfg, step, &ExplainFilter::default(), &mut |_| {})
+    replay(records, cfg, lifecycle_cfg, step, None)
 }
 
 /// [`run`], also handing every evaluation that `filter` selects to `explain` as it is made (brand by brand,
@@ -173,6 +173,17 @@ pub fn run_explained(
     step: Duration,
     filter: &ExplainFilter,
     explain: &mut dyn FnMut(Explanation),
+) -> Result<Vec<BacktestEvent>, BacktestError> {
+    replay(records, cfg, lifecycle_cfg, step, Some((filter, explain)))
+}
+
+/// The replay behind [`run`] and [`run_explained`]; explanations are built only when asked for.
+fn replay(
+    records: Vec<BacktestRecord>,
+    cfg: &DetectConfig,
+    lifecycle_cfg: &LifecycleConfig,
+    step: Duration,
+    mut explain: Option<(&ExplainFilter, &mut dyn FnMut(Explanation))>,
 ) -> Result<Vec<BacktestEvent>, BacktestError> {
     let step_secs = step.as_secs() as i64;
     if step_secs <= 0 || step_secs % BUCKET_SECS != 0 || step.subsec_nanos() != 0 {
@@ -226,8 +237,10 @@ pub fn run_explained(
         let mut states: Vec<AlertState> = kinds.iter().map(|k| AlertState::new(&brand, *k)).collect();
         for end in (step_buckets..=n).step_by(step_buckets) {
             let mut eval = detector.evaluate_at(end);
-            if filter.wants(&brand, eval.at) {
-                explain(explanation(cfg, &eval));
+            if let Some((filter, sink)) = explain.as_mut() {
+                if filter.wants(&brand, eval.at) {
+                    sink(explanation(cfg, &eval));
+                }
             }
             for f in &mut eval.findings {
                 f.top_platforms = top_platforms(&data.platforms, &series, f);

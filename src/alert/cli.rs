@@ -185,41 +185,31 @@ pub async fn backtest_cli(
     }
     let dcfg = super::detect_config(&alerts);
     let lcfg = super::lifecycle_config(&alerts);
-    let (filter, mut explain_out) = match explain {
-        None => (crate::backtest::ExplainFilter::default(), None),
+    let mut explain_out = match explain {
+        None => None,
         Some((path, filter)) => {
             let file = std::fs::File::create(&path)
                 .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", path.display())))?;
-            (filter, Some((path, std::io::BufWriter::new(file))))
+            Some((path, filter, std::io::BufWriter::new(file)))
         }
     };
-    let explaining = explain_out.is_some();
     let mut write_error: Option<std::io::Error> = None;
-    let mut write_explanation = |x: crate::backtest::Explanation| {
-        if let (Some((_, w)), None) = (explain_out.as_mut(), write_error.as_ref()) {
-            if let Err(e) =
-                serde_json::to_writer(&mut *w, &x).map_err(std::io::Error::from).and_then(|_| w.write_all(b"\n"))
-            {
-                write_error = Some(e);
+    let events = match explain_out.as_mut() {
+        None => crate::backtest::run(records, &dcfg, &lcfg, step.0),
+        Some((_, filter, w)) => crate::backtest::run_explained(records, &dcfg, &lcfg, step.0, filter, &mut |x| {
+            if write_error.is_none() {
+                write_error = crate::cli::write_json_lines(w, [x]).err();
             }
-        }
-    };
-    let events = if explaining {
-        crate::backtest::run_explained(records, &dcfg, &lcfg, step.0, &filter, &mut write_explanation)
-    } else {
-        crate::backtest::run(records, &dcfg, &lcfg, step.0)
+        }),
     }
     .map_err(|e| Failure::Usage(e.to_string()))?;
-    if let Some((path, mut w)) = explain_out {
+    if let Some((path, _, mut w)) = explain_out {
         if let Some(e) = write_error.or_else(|| w.flush().err()) {
             return Err(Failure::Data(format!("cannot write {}: {e}", path.display())));
         }
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for e in &events {
-        serde_json::to_writer(&mut out, e)?;
-        out.write_all(b"\n")?;
-    }
+    crate::cli::write_json_lines(&mut out, &events)?;
     out.flush()?;
     if !errors.is_empty() {
         return Err(Failure::Data(format!("{} line(s) rejected", errors.len())));

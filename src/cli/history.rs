@@ -258,11 +258,7 @@ fn clip(s: &str, n: usize) -> String {
 }
 
 fn write_jsonl(out: &mut impl Write, rows: &[MentionRow]) -> anyhow::Result<()> {
-    for r in rows {
-        serde_json::to_writer(&mut *out, r)?;
-        out.write_all(b"\n")?;
-    }
-    Ok(())
+    Ok(super::write_json_lines(out, rows)?)
 }
 
 /// RFC 4180 CSV with a fixed header; the column set is a stable interface.

@@ -148,10 +148,7 @@ pub fn sources_parse(a: &ParseArgs) -> CmdResult {
     let page =
         parse_payload(platform, &body, a.content_type.as_deref(), &ctx).map_err(|e| Failure::Data(e.to_string()))?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for m in &page.mentions {
-        serde_json::to_writer(&mut out, m)?;
-        out.write_all(b"\n")?;
-    }
+    super::write_json_lines(&mut out, &page.mentions)?;
     out.flush()?;
     if page.skipped > 0 {
         eprintln!("{} item(s) skipped (missing id or time)", page.skipped);

@@ -230,9 +230,14 @@ impl DetectConfig {
             scale: !short || s.expected >= SHORT_SCALE_MIN_EXPECTED,
             count: s.p_value < p_count,
             share: s.share_p_value < p_share,
-            min_count: s.observed >= self.min_count.max(2) as u64,
+            min_count: s.observed >= self.min_negatives(),
             min_ratio: s.ratio >= self.min_ratio,
         }
+    }
+
+    /// `min_count`, but never under two: a single negative mention is never a spike.
+    fn min_negatives(&self) -> u64 {
+        self.min_count.max(2) as u64
     }
 
     /// The resolve (hysteresis) ratio: half-way between 1 and `min_ratio`.
@@ -637,7 +642,7 @@ impl<'a> Detector<'a> {
         }
 
         let cfg = self.cfg;
-        let min_count = cfg.min_count.max(2) as u64;
+        let min_count = cfg.min_negatives();
         let fires = |s: &WindowStats| cfg.checks(s).all();
         let elevated = |s: &WindowStats| s.ratio >= cfg.elevated_ratio() && s.p_value < 0.01 && s.share_p_value < 0.05;
         let best = |pred: &dyn Fn(&WindowStats) -> bool, key: &dyn Fn(&WindowStats) -> f64| {
