@@ -412,3 +412,42 @@ fn volume_factor_table() {
         assert!((lo..=hi).contains(&f), "{other} over {expected}: {f}");
     }
 }
+
+/// The share test compares negatives with the other mentions, so both streams must be predicted the same way:
+/// here every bucket holds exactly 10 % negatives, but weekends follow a daily shape shifted by three hours, which
+/// the busy total stream's hour-of-week layer would learn and the quiet negative stream's would not if each
+/// stream's smoothing followed its own count. Then on weekend evenings the baseline share would drift from 10 %,
+/// and a plain seasonal surprise in the negatives would look like a share rise (it was 5.8 points off here before
+/// the totals took the negatives' smoothing; 0.9 now, from the recent-level factors' different shrinkage).
+#[test]
+fn both_streams_are_predicted_alike_so_the_baseline_share_holds() {
+    let buckets = (0..5 * WEEK)
+        .map(|i| {
+            let day = i / DAY; // t0 is a Monday
+            let hour = (i % DAY) / 12;
+            let weekend = day % 7 >= 5;
+            let plateau = if weekend { (12..20).contains(&hour) } else { (9..17).contains(&hour) };
+            let total = match (weekend, plateau) {
+                (false, true) => 50,
+                (true, true) => 30,
+                _ => 10,
+            };
+            Bucket { total, negative: total / 10 }
+        })
+        .collect();
+    let series = BucketSeries { start: t0(), buckets };
+    let cfg = DetectConfig::default();
+    let mut detector = Detector::new("acme", &series, &cfg);
+    // The last Sunday, 12:00 to 22:00.
+    let sunday = 4 * WEEK + 6 * DAY;
+    let mut worst: (f64, usize) = (0.0, 0);
+    for end in (sunday + 12 * 12..=sunday + 22 * 12).step_by(3) {
+        for s in detector.evaluate_at(end).scales {
+            let off = (s.baseline_share - 0.1).abs();
+            if off > worst.0 {
+                worst = (off, end);
+            }
+        }
+    }
+    assert!(worst.0 < 0.02, "baseline share off by {:.4} at bucket {}", worst.0, worst.1);
+}
