@@ -254,7 +254,6 @@ impl From<SentimentArg> for Label {
     }
 }
 
-/// `24h`, `7d` (back from now), RFC 3339, or a date `YYYY-MM-DD` (midnight UTC).
 /// Writes each item as one line of JSON (the JSON-lines output of `mentions`, `sources parse`, `backtest`).
 pub fn write_json_lines<T: serde::Serialize>(
     out: &mut impl std::io::Write,
@@ -267,6 +266,7 @@ pub fn write_json_lines<T: serde::Serialize>(
     Ok(())
 }
 
+/// `24h`, `7d` (back from now), RFC 3339, or a date `YYYY-MM-DD` (midnight UTC).
 pub fn parse_when(s: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(d) = crate::duration::parse(s) {
         let d = chrono::Duration::from_std(d).map_err(|e| e.to_string())?;

@@ -831,6 +831,7 @@ impl<'a> Detector<'a> {
         let dow = (day_sum + 10.0) / (week_sum + 10.0);
         let base = profile * dow;
         if nw == 0 {
+            // No past week yet, so no hour-of-week layer for either stream (both see the same weeks).
             return Some((base, true, Smoothing { widen, hour_of_week_prior: 0.0 }));
         }
         let weeks = &mut weeks[..nw];
