@@ -451,3 +451,54 @@ fn both_streams_are_predicted_alike_so_the_baseline_share_holds() {
     }
     assert!(worst.0 < 0.02, "baseline share off by {:.4} at bucket {}", worst.0, worst.1);
 }
+
+/// The share test's volume posterior: an ordinary window keeps the tight prior (a crisis with the usual number of
+/// other mentions is judged as before), a clear surge of other mentions is believed to be a campaign, so its
+/// usual-share negatives are not a share rise even on a quiet brand.
+#[test]
+fn volume_posterior_table() {
+    let threshold = Sensitivity::Balanced.share_threshold();
+    // (negatives, expected negatives, other mentions, expected other, campaign weight range, fires)
+    let table = [
+        (8, 1.0, 3.0, 3.0, (0.0, 0.05), true),   // crisis on a quiet brand, ordinary volume
+        (8, 1.0, 5.0, 3.0, (0.0, 0.05), true),   // crisis with two stray other mentions
+        (7, 0.5, 6.0, 1.5, (0.15, 0.5), false),  // ×4 campaign on a quiet brand (the Gamma(4, 4) prior alone fired)
+        (12, 2.0, 24.0, 6.0, (0.5, 0.9), false), // ×4 campaign, somewhat busier
+        (60, 25.0, 400.0, 100.0, (0.9, 1.0), false), // busy brand's campaign: fully believed
+    ];
+    for (negatives, expected, other, expected_other, (lo, hi), fires) in table {
+        let v = VolumePosterior::new(other, expected_other);
+        let p = v.share_p_value(negatives, expected, 0.05);
+        let case = format!("{negatives} negatives over {expected}, {other} other over {expected_other}");
+        assert!((lo..=hi).contains(&v.campaign_weight), "{case}: campaign weight {}", v.campaign_weight);
+        assert_eq!(p < threshold, fires, "{case}: share p {p:.2e}");
+        assert!(v.factor() >= 1.0 && v.mean() <= v.campaign.max(v.ordinary), "{case}");
+    }
+    // What the ordinary prior alone said about the quiet brand's campaign: a share rise.
+    assert!(neg_binomial_sf(7, 0.5 * volume_factor(6.0, 1.5), 0.05) < threshold);
+}
+
+/// A campaign that filled one weekday in a past week must not raise the expectation for that weekday in later
+/// weeks: the day-of-week factor is the median week's from three weeks on.
+#[test]
+fn a_past_campaign_day_does_not_raise_the_same_weekday() {
+    // Five weeks of a flat 6 negatives and 24 mentions an hour (one and four per five-minute bucket, alternating
+    // buckets for the negatives); the evaluation is at noon of the fifth Thursday.
+    let make = |campaign: bool| {
+        let buckets = (0..4 * WEEK + 3 * DAY + DAY / 2)
+            .map(|i| {
+                let day = i / DAY; // t0 is a Monday; day 24 is the fourth Thursday
+                let m = if campaign && day == 3 * 7 + 3 { 4 } else { 1 };
+                Bucket { total: 2 * m, negative: (i % 2) as u32 * m }
+            })
+            .collect();
+        BucketSeries { start: t0(), buckets }
+    };
+    let cfg = DetectConfig::default();
+    let plain = run(&make(false), &cfg).main.expected;
+    let after_campaign = run(&make(true), &cfg).main.expected;
+    assert!(
+        after_campaign < 1.1 * plain,
+        "expected {after_campaign:.2} negatives after a campaign on the same weekday a week ago, {plain:.2} without"
+    );
+}
