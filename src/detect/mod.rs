@@ -926,12 +926,16 @@ impl<'a> Detector<'a> {
                 Row { mu: r.mu * ln, nu: r.nu * lt, ..r }
             })
             .collect();
+        // The share model's rows, computed once: `nb_alpha` reads its rows in four passes, and the volume
+        // posterior's log-gamma terms would otherwise cost more than the rest of the replay.
+        let share_rows: Vec<(f64, f64)> = adjusted
+            .iter()
+            .map(|r| (r.y, r.mu * VolumePosterior::new(r.n - r.y, (r.nu - r.mu).max(0.0)).mean()))
+            .collect();
         let (level_negative, level_total) = level(1);
         let c = Context {
             alpha_negative: nb_alpha(adjusted.iter().map(|r| (r.y, r.mu))),
-            alpha_share: nb_alpha(
-                adjusted.iter().map(|r| (r.y, r.mu * VolumePosterior::new(r.n - r.y, (r.nu - r.mu).max(0.0)).mean())),
-            ),
+            alpha_share: nb_alpha(share_rows.iter().copied()),
             alpha_total: if self.cfg.volume_spike { nb_alpha(adjusted.iter().map(|r| (r.n, r.nu))) } else { 0.0 },
             level_negative,
             level_total,

@@ -482,8 +482,8 @@ fn volume_posterior_table() {
 /// weeks: the day-of-week factor is the median week's from three weeks on.
 #[test]
 fn a_past_campaign_day_does_not_raise_the_same_weekday() {
-    // Five weeks of a flat 6 negatives and 24 mentions an hour (one and four per five-minute bucket, alternating
-    // buckets for the negatives); the evaluation is at noon of the fifth Thursday.
+    // Five weeks of a flat 6 negatives and 24 mentions an hour (two mentions in every five-minute bucket, one of
+    // them negative in every other bucket); the evaluation is at noon of the fifth Thursday.
     let make = |campaign: bool| {
         let buckets = (0..4 * WEEK + 3 * DAY + DAY / 2)
             .map(|i| {
