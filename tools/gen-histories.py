@@ -20,7 +20,10 @@ Model, per brand, drawn at random so that no single shape is favoured:
     least --min-extra (default 8) extra negatives in the first 2 hours, optionally ramping up
     over the first 0-45 minutes; placed after --crisis-from-day.
 
-Writes DIR/<brand>.jsonl and DIR/<brand>.truth.json (times in RFC 3339 UTC).
+Writes DIR/<brand>.jsonl and DIR/<brand>.truth.json (times in RFC 3339 UTC); with --intensity also
+DIR/<brand>.intensity: a "# start <time> bucket_seconds 300" line, then per 5-minute bucket the expected
+negatives without noise or crisis (seasonality, trend and campaigns), for tools/oracle-detector.py. The flag
+draws no random numbers, so the histories stay the same.
 
 Example:
   tools/gen-histories.py --out /tmp/h --brands 40 --seed 1 --noise mixed
@@ -134,6 +137,7 @@ def main():
     ap.add_argument("--min-extra", type=float, default=8.0, help="min extra negatives in a crisis' first 2 h")
     ap.add_argument("--crisis-from-day", type=float, default=7.0)
     ap.add_argument("--start", default="2025-01-06T00:00:00Z")
+    ap.add_argument("--intensity", action="store_true", help="also write DIR/<brand>.intensity (see above)")
     args = ap.parse_args()
 
     os.makedirs(args.out, exist_ok=True)
@@ -183,6 +187,7 @@ def main():
             g_other = g_neg = None
 
         lines = []
+        intensity_lines = []
         extra_first2h = [0.0] * len(crises)
         seq = 0
         for b in range(n_buckets):
@@ -194,6 +199,7 @@ def main():
                     mult *= m if th - s >= ramp else 1 + (m - 1) * (th - s) / max(ramp, 1e-9)
             lam_neg = rate * base * mult / 12
             lam_other = rate * (1 - share) / share * base * mult / 12
+            intensity_lines.append("%.6g" % lam_neg)
             extra = 0.0
             for ci, (s, e, m, ramp) in enumerate(crises):
                 if s <= th < e:
@@ -231,6 +237,11 @@ def main():
             f.write("\n")
         with open(os.path.join(args.out, meta["brand"] + ".truth.json"), "w") as f:
             json.dump(meta, f, indent=1)
+        if args.intensity:
+            with open(os.path.join(args.out, meta["brand"] + ".intensity"), "w") as f:
+                f.write("# start %s bucket_seconds %d\n" % (iso(0), BUCKET))
+                f.write("\n".join(intensity_lines))
+                f.write("\n")
 
 
 if __name__ == "__main__":
