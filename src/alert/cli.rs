@@ -33,7 +33,7 @@ pub enum AlertsCommand {
         /// The id shown by `hearsay alerts list`
         id: i64,
     },
-    /// Send a sample alert email through the configured [smtp] (or the outbox directory)
+    /// Send a sample alert email through the configured `[smtp]` section (or the outbox directory)
     Test {
         /// Send to this address instead of [alerts] recipients
         #[arg(long)]

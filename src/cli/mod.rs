@@ -27,7 +27,7 @@ pub struct Cli {
     /// Config file [default: $HEARSAY_CONFIG, then /etc/hearsay/hearsay.toml]
     #[arg(short, long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Use this database file instead of [storage] database (no config needed for queries)
+    /// Use this database file instead of the `[storage]` database (no config needed for queries)
     #[arg(long, global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
     #[command(subcommand)]
@@ -56,7 +56,7 @@ pub enum Command {
     Classify(ops::ClassifyArgs),
     /// Re-label stored mentions with the current model (manual overrides are kept)
     Reclassify(ops::ReclassifyArgs),
-    /// Write manual sentiment overrides as TSV (label<TAB>text) for fine-tuning
+    /// Write manual sentiment overrides as TSV (`label<TAB>text`) for fine-tuning
     ExportTraining(ops::ExportTrainingArgs),
     /// Inspect sources: parse a saved payload, show health
     #[command(subcommand)]

@@ -36,7 +36,7 @@
 //! stray mentions barely move it, a campaign's dozens do), and the
 //! negatives are tested again against `m × expected`. Because that shrinkage cannot believe a ×4 campaign on a
 //! quiet brand (eight other mentions where two were expected give `m = 2`), `m` has a second, campaign
-//! component with its own prior ([`CAMPAIGN_PRIOR`]); the p-value mixes the two components' tails by their
+//! component with its own prior (`CAMPAIGN_PRIOR`); the p-value mixes the two components' tails by their
 //! posterior weights. The test uses a negative-binomial dispersion estimated, like
 //! the first, from the residual windows of this share model (so noise shared by all mentions cancels, and
 //! noise that hits negatives alone is measured). A campaign that lifts
