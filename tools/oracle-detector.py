@@ -23,7 +23,6 @@ Needs numpy and scipy (`pip install numpy scipy`); the tool is a measurement aid
 import argparse
 import datetime as dt
 import json
-import os
 
 import numpy as np
 from scipy import stats
@@ -92,18 +91,16 @@ def main():
         ends = np.arange(w, n + 1)
         x = csum[ends] - csum[ends - w]
         mu = np.maximum(lsum[ends] - lsum[ends - w], 1e-9)
-        cand = (x >= 3) & (x >= 1.5 * mu)
+        # Tail probabilities only where a window could fire or count as elevated.
+        idx = np.nonzero((x >= 3) & (x >= 1.5 * mu))[0]
         p = np.ones(len(ends))
         if nb:
             # The negatives' own gamma multiplier (shared with the other mentions or not: this oracle reads only
             # the negatives, so the share adds nothing it does not already know).
             alpha = window_variance_factor(lam, w, truth["cv"], GAMMA_STEP[truth["dispersion_scale"]])[ends]
-            idx = np.nonzero(cand)[0]
-            a = np.maximum(alpha[idx], 1e-9)
-            r = 1.0 / a
+            r = 1.0 / np.maximum(alpha[idx], 1e-9)
             p[idx] = stats.nbinom.sf(x[idx] - 1, r, r / (r + mu[idx]))
         else:
-            idx = np.nonzero(cand)[0]
             p[idx] = stats.poisson.sf(x[idx] - 1, mu[idx])
         f = (p < args.p) & (x >= args.min_count) & (x >= args.min_ratio * mu)
         e = (p < 0.01) & (x >= 1.5 * mu)
