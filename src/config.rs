@@ -233,12 +233,16 @@ pub struct ModelConfig {
     /// BF16). See [`ModelConfig::precision`].
     #[serde(default)]
     pub precision: Option<String>,
+    /// The model for the languages other than English; when unset, see [`ModelConfig::resolve_multilingual_dir`].
+    #[serde(default)]
+    pub multilingual_dir: Option<PathBuf>,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
             backend: BackendName::Native,
+            multilingual_dir: None,
             dir: None,
             batch_size: default_batch_size(),
             max_length: None,
@@ -277,6 +281,21 @@ impl ModelConfig {
             return d.clone();
         }
         default_model_dir()
+    }
+
+    /// The multilingual model's directory: `multilingual_dir` if set (an empty string turns it off: English
+    /// only, other languages unlabelled), else `sentiment-multilingual` next to [`ModelConfig::resolve_dir`]
+    /// when that holds a model, else none.
+    pub fn resolve_multilingual_dir(&self) -> Option<PathBuf> {
+        match &self.multilingual_dir {
+            Some(d) if d.as_os_str().is_empty() => None,
+            Some(d) => Some(d.clone()),
+            None => {
+                let primary = self.resolve_dir();
+                let sibling = primary.parent()?.join(crate::sentiment::MULTILINGUAL_DIR_NAME);
+                (sibling != primary && sibling.join("labels.json").exists()).then_some(sibling)
+            }
+        }
     }
 }
 
@@ -484,7 +503,17 @@ impl Config {
 
         let storage =
             StorageConfig { database: anchor(base, &storage.database), outbox_dir: anchor(base, &storage.outbox_dir) };
-        let model = ModelConfig { dir: model.dir.as_deref().map(|d| anchor(base, d)), ..model };
+        let model = ModelConfig {
+            dir: model.dir.as_deref().map(|d| anchor(base, d)),
+            multilingual_dir: model.multilingual_dir.as_deref().map(|d| {
+                if d.as_os_str().is_empty() {
+                    d.to_path_buf()
+                } else {
+                    anchor(base, d)
+                }
+            }),
+            ..model
+        };
 
         validate_brands(&brands, &mut problems);
         let brand_names: BTreeSet<&str> = brands.iter().map(|b| b.name.as_str()).collect();

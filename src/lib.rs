@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod demo;
 pub mod detect;
 pub mod duration;
+pub mod lang;
 pub mod mention;
 pub mod query;
 pub mod report;

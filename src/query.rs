@@ -43,30 +43,73 @@
 //!   in either order, without overlapping (`NEAR/0` = adjacent). Each side is a word, a phrase or a
 //!   parenthesised OR of those: `(acme OR acmecorp) NEAR/3 (outage OR down)`.
 //!
-//! Text is split into words at Unicode letters and digits (plus `_` and combining marks); everything else
-//! (spaces, punctuation, symbols, emoji) separates words. Title and text are separate: a phrase or NEAR
-//! never spans from the end of the title into the text.
+//! Text is split into words at Unicode letters and digits (plus `_` and the combining marks written on them:
+//! accents, Devanagari vowel signs and viramas are never boundaries); everything else (spaces, punctuation
+//! such as the Devanagari danda `।` and the Arabic comma and question mark `، ؟`, symbols, emoji) separates
+//! words. A word also ends where the script changes between Arabic, Hebrew, each Indic script and the rest,
+//! so that `iphone` finds "لـiPhone" and `tata` finds "Tataमोटर्स". Title and text are separate: a phrase or
+//! NEAR never spans from the end of the title into the text.
 //!
-//! Case-insensitivity is Unicode lower-casing plus a few foldings so that obvious spellings meet: `ß`/`ẞ`
-//! fold to `ss` (`Straße` = `STRASSE`), `İ` folds to `i` (not `i̇`), final `ς` to `σ`, and full-width
-//! ASCII (`ＡＣＭＥ`) to ASCII. Turkish dotless `ı` stays distinct from `i`.
+//! **Invisible characters are skipped**, in text and query alike, as if they were not there: the soft hyphen,
+//! zero-width space, (non-)joiners, word joiner and BOM, right-to-left and left-to-right marks, embeddings and
+//! isolates (U+200E/F, U+202A–E, U+2066–9, U+061C), variation selectors and tags (Unicode's default-ignorable
+//! code points). So `nestle` finds "Nestlé" hyphenated with a soft hyphen (U+00AD), and `acme` finds "acme"
+//! right after an emoji sequence joined by U+200D.
+//!
+//! **Case** is Unicode lower-casing plus a few foldings so that obvious spellings meet: `ß`/`ẞ` fold to `ss`
+//! (`Straße` = `STRASSE`), `İ` folds to `i` (not `i̇`), final `ς` to `σ`, full-width ASCII (`ＡＣＭＥ`) to
+//! ASCII and half-width katakana (`ｿﾆｰ`) to full-width (`ソニー`).
+//!
+//! **Accents are asymmetric.** Text and query are compared after canonical decomposition (Unicode NFD), so `é`
+//! and `e` + U+0301 are the same. A query word written *without* accents matches any accented form: `nestle`
+//! finds "Nestlé", `cafe` "café", `muller` "Müller", `espana` "España", `viet` "Việt", `ежик` "Ёжик"; a
+//! word written *with* any accent matches only words with exactly those accents (`café` does not find "cafe",
+//! `résume` does not find "résumé"). This is decided per word, so `"crème brulee"` finds
+//! "crème brûlée" but not "creme brûlée". The accents are the combining marks of U+0300–036F and the other
+//! combining-diacritics blocks, and the nukta of Indic scripts (`जोमैटो` finds "ज़ोमैटो"). Letters that Unicode
+//! does not decompose but that plain spellings write without their stroke or ligature fold the same way:
+//! `ø`→o, `æ`→ae, `œ`→oe, `ł`→l, `đ`/`ð`→d, `ħ`→h, `þ`→th, and Turkish dotless `ı`→i (`yapi` finds "Yapı";
+//! `ı` in a query matches only `ı`). `ß` is not an accent but a case pair: `strasse` = `straße`, both ways.
+//! Greek capitals are written without the tonos, so write Greek queries without it (`αθηνα` finds "Αθήνα"
+//! and "ΑΘΗΝΑ"; `αθήνα` does not find "ΑΘΗΝΑ").
+//!
+//! **Arabic** (and Hebrew) vowel marks are ignored on both sides: harakat, shadda, sukun, tatweel `ـ`, and
+//! hamza and madda on a letter, so `أرامكو` = `ارامكو` = `أَرَامْكُو`; Hebrew points likewise. Letters written
+//! more than one way are folded on both sides as search engines do: `ة`→`ه`, `ى`/`ی`→`ي`, `ک`→`ك`, `ٱ`→`ا`.
+//! The first word of an Arabic term may carry the **proclitics** written attached to any noun: a conjunction
+//! `و`/`ف`, then a preposition `ب`/`ل`/`ك`, then the article `ال` (after `ل` the article's alef is not
+//! written: `للبنك`). So `أرامكو` finds "وأرامكو", "لأرامكو", "فبأرامكو"; `بنك` finds "البنك", "بالبنك",
+//! "للبنك"; an article written in the query is required (`البنك` finds "للبنك" but not "بنك"). Other
+//! prefixes (the future `س`, Persian and Hebrew prefixes) and suffixes (possessive pronouns) are not removed.
 //!
 //! **Scripts written without spaces** (Chinese, Japanese, Thai, Lao, Khmer, Myanmar) and Korean Hangul
 //! (whose particles attach to nouns: 삼성이, 삼성은) cannot be split into words without a dictionary, so a
 //! run of such characters is one token and a query term in those scripts matches as a **substring** of it:
 //! `手机` matches "我的新手机". Consequences: such a term can match inside a longer word, and NEAR distances
 //! count a whole run as one word. In phrases, write these scripts without spaces, as they appear in text.
+//! These runs are not decomposed (a Hangul syllable is not its jamo, `カ` does not find "ガ"); text that spells
+//! them decomposed (kana + U+3099, Hangul jamo) is composed, and CJK compatibility ideographs are read as
+//! their unified twins.
 //!
 //! # What it deliberately does not do
 //!
 //! No IO, no allocation-heavy work per mention beyond the one [`MatchText`], no regex. No stemming
-//! (`rocket` does not match "rockets"; write `rocket*`), no fuzzy or accent-insensitive matching (`café` does
-//! not match "cafe"; write both), no Unicode normalisation (text with decomposed accents, `e` + U+0301, does
-//! not match a query written with `é`; sources are expected to hand over NFC text, as nearly all do). Domains
+//! (`rocket` does not match "rockets"; write `rocket*`), no fuzzy matching, no compatibility normalisation
+//! beyond the foldings above (ligatures such as `ﬁ`, circled or mathematical letters, Arabic presentation
+//! forms are compared as they are), no transliteration between scripts or between simplified and
+//! traditional Chinese (`手机` does not find "手機"). A platform's own search may not fold accents the way
+//! this module does: `search_terms` sends the query's spelling, and what the platform does not return
+//! cannot be matched here. Domains
 //! are compared as written: internationalised domains must be written the way the URLs carry them
 //! (usually punycode, `xn--…`).
 
 use std::fmt;
+
+use icu_normalizer::properties::{
+    CanonicalCombiningClassMapBorrowed, CanonicalCompositionBorrowed, CanonicalDecompositionBorrowed, Decomposed,
+};
+use icu_properties::props::{GeneralCategory, GeneralCategoryGroup};
+use icu_properties::{CodePointMapData, CodePointMapDataBorrowed};
 
 /// Largest distance `NEAR/n` accepts. Also bounds the gap between title and text positions.
 const MAX_NEAR: u32 = 1000;
@@ -106,10 +149,21 @@ pub struct Match {
 
 // ---------------------------------------------------------------------------------------------------------
 // Folding and tokenising, shared by text and query so that both sides split words the same way.
+//
+// Every token has two forms. The *plain* form is lower-cased with accents removed; the *exact* form keeps the
+// accents, decomposed and in canonical order, so that "é" and "e" + U+0301 are the same. A query word written
+// without accents is compared with the plain form of text words, one written with accents with their exact
+// form. Most tokens have no accents, and then the two forms are one string.
+
+// Unicode data from ICU4X, which the build already has for `url`'s international domain names.
+const DECOMPOSE: CanonicalDecompositionBorrowed<'static> = CanonicalDecompositionBorrowed::new();
+const COMPOSE: CanonicalCompositionBorrowed<'static> = CanonicalCompositionBorrowed::new();
+const COMBINING_CLASS: CanonicalCombiningClassMapBorrowed<'static> = CanonicalCombiningClassMapBorrowed::new();
+const CATEGORY: CodePointMapDataBorrowed<'static, GeneralCategory> = CodePointMapData::<GeneralCategory>::new();
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
-    /// Letters, digits, `_`, combining marks: words separated by anything else.
+    /// Letters, digits, `_` and the marks on them: words separated by anything else.
     Word,
     /// Scripts without spaces between words: a run is one token, matched by substring.
     NoSpace,
@@ -117,33 +171,21 @@ enum Class {
     Sep,
 }
 
-/// Lower-cases one character, with the extra foldings the module docs promise. At most 3 chars come out.
-fn fold(c: char) -> ([char; 3], usize) {
-    match c {
-        'A'..='Z' => ([c.to_ascii_lowercase(), '\0', '\0'], 1),
-        c if c.is_ascii() => ([c, '\0', '\0'], 1),
-        // Invisible format characters (soft hyphen, zero-width (non-)joiners, word joiner, BOM) are
-        // dropped rather than splitting a word: "ac\u{AD}me" is "acme", on both sides.
-        '\u{AD}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' => (['\0'; 3], 0),
-        'ß' | 'ẞ' => (['s', 's', '\0'], 2),
-        'İ' => (['i', '\0', '\0'], 1),
-        'ς' => (['σ', '\0', '\0'], 1),
-        // Caseless, and common in text that is long in characters: skip the lower-casing tables.
-        c if is_no_space_script(c) => ([c, '\0', '\0'], 1),
-        '\u{FF01}'..='\u{FF5E}' => {
-            let ascii = char::from_u32(c as u32 - 0xFEE0).unwrap_or(c);
-            ([ascii.to_ascii_lowercase(), '\0', '\0'], 1)
-        }
-        c => {
-            let mut out = ['\0'; 3];
-            let mut n = 0;
-            for l in c.to_lowercase() {
-                out[n] = l;
-                n += 1;
-            }
-            (out, n)
-        }
-    }
+/// Characters that are skipped as if they were not there, on both sides: invisible format characters (soft
+/// hyphen, zero-width space, (non-)joiners, word joiner, BOM, bidirectional marks, embeddings and isolates,
+/// variation selectors, tags: Unicode's default-ignorable code points), Arabic tatweel and harakat (vowel
+/// signs, shadda, sukun, hamza and madda written above or below a letter, Quranic marks) and Hebrew points.
+fn is_ignored(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF
+        | 0xFFA0 | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF
+        // Arabic: tatweel, harakat and other marks on letters
+        | 0x0610..=0x061A | 0x0640 | 0x064B..=0x065F | 0x0670 | 0x06D6..=0x06DC | 0x06DF..=0x06E4
+        | 0x06E7..=0x06E8 | 0x06EA..=0x06ED | 0x08CA..=0x08E1 | 0x08E3..=0x08FF
+        // Hebrew points and cantillation
+        | 0x0591..=0x05BD | 0x05BF | 0x05C1..=0x05C2 | 0x05C4..=0x05C5 | 0x05C7
+    )
 }
 
 fn is_no_space_script(c: char) -> bool {
@@ -166,21 +208,66 @@ fn is_no_space_script(c: char) -> bool {
     )
 }
 
-/// Non-ASCII punctuation and symbol blocks. Only consulted for characters that are not letters or digits,
-/// so the letters inside these blocks (`ª`, `µ`, `ℓ`) still count as word characters.
-fn is_punct_or_symbol(c: char) -> bool {
+/// Marks that a query word written without them need not have: the accents of the Latin, Greek and Cyrillic
+/// alphabets (the combining marks their precomposed letters decompose into) and the nukta of Indic scripts.
+fn is_accent(c: char) -> bool {
     matches!(c as u32,
-        0x0080..=0x00BF | 0x00D7 | 0x00F7
-        | 0x2000..=0x2BFF      // general punctuation, currency, letterlike, arrows, maths, shapes, dingbats
-        | 0x2E00..=0x2E7F      // supplemental punctuation
-        | 0x3000..=0x303F      // CJK symbols and punctuation
-        | 0x30FB
-        | 0xFE00..=0xFE6F      // variation selectors, vertical and small forms
-        | 0xFF00..=0xFF65      // full-width punctuation
-        | 0xFFF0..=0xFFFF
-        | 0x1F000..=0x1FAFF    // emoji and pictographs
-        | 0xE0000..=0xE007F    // tags (flag sequences)
+        0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F
+        | 0x093C | 0x09BC | 0x0A3C | 0x0ABC | 0x0B3C | 0x0C3C | 0x0CBC
     )
+}
+
+/// Plain forms of letters that Unicode does not decompose but that are written without their stroke or
+/// ligature where accents are dropped: `orsted` finds "Ørsted", `lodz` finds "Łódź", `istanbul` finds "ıstanbul".
+fn plain_letter(c: char) -> Option<&'static str> {
+    Some(match c {
+        'æ' => "ae",
+        'œ' => "oe",
+        'ø' => "o",
+        'ð' | 'đ' => "d",
+        'ħ' => "h",
+        'ı' => "i",
+        'ł' => "l",
+        'þ' => "th",
+        _ => return None,
+    })
+}
+
+/// Arabic letters written in more than one way, folded on both sides to the form search engines use
+/// (alef wasla to alef, teh marbuta to heh, alef maksura and Farsi yeh to yeh, keheh to kaf). Alef with hamza
+/// or madda becomes plain alef by decomposition, since hamza and madda are ignored.
+fn arabic_variant(c: char) -> Option<char> {
+    Some(match c {
+        'ٱ' => 'ا',
+        'ة' => 'ه',
+        'ى' | 'ی' => 'ي',
+        'ک' => 'ك',
+        _ => return None,
+    })
+}
+
+/// Scripts whose words may touch words of another script without a space (Arabic clitics before a Latin
+/// name: "لـiPhone"); a change between them ends a word. Each Indic script is its own group (one 128-code-point
+/// block each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Script {
+    /// Latin, Greek, Cyrillic and every other script.
+    Other,
+    Arabic,
+    Hebrew,
+    /// Devanagari to Sinhala, by block.
+    Indic(u8),
+}
+
+fn script_of(c: char) -> Script {
+    match c as u32 {
+        0x0590..=0x05FF | 0xFB1D..=0xFB4F => Script::Hebrew,
+        0x0600..=0x06FF | 0x0750..=0x077F | 0x0870..=0x08FF | 0xFB50..=0xFDFF | 0xFE70..=0xFEFF => Script::Arabic,
+        n @ 0x0900..=0x0DFF => Script::Indic(((n - 0x0900) >> 7) as u8),
+        // Vedic extensions, Devanagari extended
+        0x1CD0..=0x1CFF | 0xA8E0..=0xA8FF => Script::Indic(0),
+        _ => Script::Other,
+    }
 }
 
 fn is_ascii_word_byte(b: u8) -> bool {
@@ -198,36 +285,38 @@ const ASCII_WORD: [bool; 128] = {
     t
 };
 
-fn class(c: char) -> Class {
-    if c.is_ascii() {
-        if is_ascii_word_byte(c as u8) {
-            Class::Word
-        } else {
-            Class::Sep
-        }
-    } else if is_no_space_script(c) {
-        Class::NoSpace
-    } else if c.is_alphanumeric() {
-        Class::Word
-    } else if c.is_whitespace() || c.is_control() || is_punct_or_symbol(c) {
-        Class::Sep
-    } else {
-        // Combining marks and other joiners (Devanagari viramas, vowel signs, …) stay inside their word.
-        Class::Word
-    }
+/// One token of [`split`]: byte ranges in the buffer. The plain form is `start..end`; the exact form follows
+/// it at `end..exact_end` when the two differ, else `exact_end == end`.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    end: usize,
+    exact_end: usize,
+    class: Class,
 }
 
 /// Folds `s` and splits it into tokens, appending the tokens' characters to `buf` (separators are not
-/// kept) and calling `emit(start, end, class)` with each token's byte range in `buf`.
+/// kept) and calling `emit` with each token's [`Span`].
 ///
 /// With `keep_stars` (query side), `*` is part of the word it touches; a `*` touching no word becomes a
 /// token of its own so that the caller can reject it.
-fn split(s: &str, keep_stars: bool, buf: &mut String, emit: impl FnMut(usize, usize, Class)) {
-    let mut sp = Splitter { buf, emit, keep_stars, run: Class::Sep, run_start: 0, stars: 0 };
+fn split(s: &str, keep_stars: bool, buf: &mut String, emit: impl FnMut(Span)) {
+    let mut sp = Splitter {
+        buf,
+        exact: String::new(),
+        accented: false,
+        marks: Vec::new(),
+        emit,
+        keep_stars,
+        run: Class::Sep,
+        run_script: Script::Other,
+        run_start: 0,
+        stars: 0,
+    };
     let mut rest = s;
     while let Some(&b) = rest.as_bytes().first() {
         // Most text is ASCII: its words are copied and lower-cased a run at a time, without decoding,
-        // folding tables or Unicode classes.
+        // folding tables or Unicode properties.
         if is_ascii_word_byte(b) {
             let len = rest.bytes().position(|b| !is_ascii_word_byte(b)).unwrap_or(rest.len());
             sp.push_ascii_word(&rest[..len]);
@@ -236,20 +325,16 @@ fn split(s: &str, keep_stars: bool, buf: &mut String, emit: impl FnMut(usize, us
         }
         if b.is_ascii() {
             if b == b'*' {
-                sp.push('*');
+                sp.push_ascii_other(b);
             } else {
-                sp.end_run();
-                sp.flush_stars();
+                sp.separate();
             }
             rest = &rest[1..];
             continue;
         }
         let mut chars = rest.chars();
-        let (folded, n) = fold(chars.next().expect("not empty"));
+        sp.push(chars.next().expect("not empty"));
         rest = chars.as_str();
-        for &f in &folded[..n] {
-            sp.push(f);
-        }
     }
     sp.end_run();
     sp.flush_stars();
@@ -257,45 +342,229 @@ fn split(s: &str, keep_stars: bool, buf: &mut String, emit: impl FnMut(usize, us
 
 struct Splitter<'b, F> {
     buf: &'b mut String,
+    /// The current token's exact form, once it differs from the plain form (`accented`).
+    exact: String,
+    accented: bool,
+    /// Combining marks after the last base character, waiting to be put in canonical order:
+    /// (combining class, mark, is an accent).
+    marks: Vec<(u8, char, bool)>,
     emit: F,
     keep_stars: bool,
     /// Class of the token being built; `Sep` between tokens.
     run: Class,
+    run_script: Script,
     run_start: usize,
     /// `*`s seen outside a token, waiting for the word they prefix.
     stars: usize,
 }
 
-impl<F: FnMut(usize, usize, Class)> Splitter<'_, F> {
-    fn push(&mut self, f: char) {
-        if self.keep_stars && f == '*' {
-            if self.run == Class::Sep {
-                self.stars += 1;
-            } else {
-                self.buf.push('*');
-            }
-            return;
-        }
-        match class(f) {
-            Class::Sep => {
-                self.end_run();
-                self.flush_stars();
-            }
-            k => self.push_word_char(f, k),
+impl<F: FnMut(Span)> Splitter<'_, F> {
+    /// One non-ASCII character of the input.
+    fn push(&mut self, c: char) {
+        match c {
+            c if is_ignored(c) => {}
+            'ß' | 'ẞ' => self.push_ascii_word("ss"),
+            // Lower-case İ is i + U+0307; the dot is not an accent here but part of the capital.
+            'İ' => self.push_ascii_word("i"),
+            'ς' => self.push_letter('σ'),
+            '\u{FF01}'..='\u{FF5E}' => self.push_ascii_other((c as u32 - 0xFEE0) as u8),
+            '\u{FF66}'..='\u{FF9F}' => self.push_no_space(half_width_kana(c)),
+            c if is_no_space_script(c) => self.push_no_space(c),
+            c => match arabic_variant(c) {
+                Some(v) => self.push_letter(v),
+                None => {
+                    let category = CATEGORY.get(c);
+                    // Only these categories have lower-case mappings (Other_Uppercase is Nl and So).
+                    if matches!(
+                        category,
+                        GeneralCategory::UppercaseLetter
+                            | GeneralCategory::TitlecaseLetter
+                            | GeneralCategory::LetterNumber
+                            | GeneralCategory::OtherSymbol
+                    ) {
+                        for l in c.to_lowercase() {
+                            self.push_decomposed(l, None);
+                        }
+                    } else {
+                        self.push_decomposed(c, Some(category));
+                    }
+                }
+            },
         }
     }
 
+    /// Pushes the canonical decomposition of `c`; `category` is `c`'s when the caller has it.
+    fn push_decomposed(&mut self, c: char, category: Option<GeneralCategory>) {
+        // Nothing below U+00C0 decomposes.
+        let decomposed = if c < '\u{C0}' { Decomposed::Default } else { DECOMPOSE.decompose(c) };
+        match decomposed {
+            Decomposed::Default => self.push_atom(c, category),
+            Decomposed::Singleton(a) => self.push_decomposed(a, None),
+            Decomposed::Expansion(a, b) => {
+                self.push_decomposed(a, None);
+                self.push_decomposed(b, None);
+            }
+        }
+    }
+
+    /// One character that does not decompose further.
+    fn push_atom(&mut self, c: char, category: Option<GeneralCategory>) {
+        if c.is_ascii() {
+            return self.push_ascii_other(c as u8);
+        }
+        if is_ignored(c) {
+            return;
+        }
+        let category = category.unwrap_or_else(|| CATEGORY.get(c));
+        if GeneralCategoryGroup::Mark.contains(category) {
+            return self.push_mark(c);
+        }
+        let word = GeneralCategoryGroup::Letter.contains(category)
+            || GeneralCategoryGroup::Number.contains(category)
+            // Circled letters and the like: alphabetic symbols, words as before.
+            || (category == GeneralCategory::OtherSymbol && c.is_alphabetic());
+        if word {
+            self.push_letter(c);
+        } else {
+            self.separate();
+        }
+    }
+
+    /// A combining mark stays in the word it is written on: never a boundary, whatever its script.
+    fn push_mark(&mut self, c: char) {
+        if self.run == Class::Sep {
+            return; // nothing to attach it to
+        }
+        let class = COMBINING_CLASS.get_u8(c);
+        if class == 0 {
+            self.flush_marks();
+            self.put_mark(c, is_accent(c));
+        } else {
+            self.marks.push((class, c, is_accent(c)));
+        }
+    }
+
+    /// Writes the pending marks in canonical order (stable by combining class).
+    #[inline]
+    fn flush_marks(&mut self) {
+        if !self.marks.is_empty() {
+            self.write_marks();
+        }
+    }
+
+    #[inline(never)]
+    fn write_marks(&mut self) {
+        let mut marks = std::mem::take(&mut self.marks);
+        marks.sort_by_key(|m| m.0);
+        for &(_, c, accent) in &marks {
+            self.put_mark(c, accent);
+        }
+        marks.clear();
+        self.marks = marks;
+    }
+
+    fn put_mark(&mut self, c: char, accent: bool) {
+        if accent {
+            self.start_exact();
+            self.exact.push(c);
+        } else {
+            self.push_both(c);
+        }
+    }
+
+    /// A letter or digit of a word, not ASCII.
+    fn push_letter(&mut self, c: char) {
+        self.flush_marks();
+        self.start_run(Class::Word, script_of(c));
+        match plain_letter(c) {
+            Some(plain) => {
+                self.start_exact();
+                self.buf.push_str(plain);
+                self.exact.push(c);
+            }
+            None => self.push_both(c),
+        }
+    }
+
+    #[inline(always)]
     fn push_ascii_word(&mut self, word: &str) {
-        self.start_run(Class::Word);
+        self.flush_marks();
+        self.start_run(Class::Word, Script::Other);
         let at = self.buf.len();
         self.buf.push_str(word);
         self.buf[at..].make_ascii_lowercase();
+        if self.accented {
+            self.exact.push_str(&self.buf[at..]);
+        }
     }
 
-    fn start_run(&mut self, k: Class) {
-        if k != self.run {
+    /// An ASCII character that is not copied by the fast path: a word byte from folding, `*`, or a separator.
+    fn push_ascii_other(&mut self, b: u8) {
+        if is_ascii_word_byte(b) {
+            let s = [b];
+            self.push_ascii_word(std::str::from_utf8(&s).expect("ASCII"));
+        } else if b == b'*' && self.keep_stars {
+            self.flush_marks();
+            if self.run == Class::Sep {
+                self.stars += 1;
+            } else {
+                self.push_both('*');
+            }
+        } else {
+            self.separate();
+        }
+    }
+
+    fn push_no_space(&mut self, c: char) {
+        self.flush_marks();
+        // Canonical composition where text may come decomposed: kana + (semi-)voiced sound mark, Hangul jamo.
+        if self.run == Class::NoSpace
+            && !self.accented
+            && matches!(c, '\u{3099}'..='\u{309A}' | '\u{1161}'..='\u{11C2}')
+        {
+            if let Some(prev) = self.buf[self.run_start..].chars().next_back() {
+                if let Some(composed) = COMPOSE.compose(prev, c) {
+                    self.buf.truncate(self.buf.len() - prev.len_utf8());
+                    self.buf.push(composed);
+                    return;
+                }
+            }
+        }
+        // CJK compatibility ideographs are canonically their unified twins.
+        let c = match c {
+            '\u{F900}'..='\u{FAFF}' => match DECOMPOSE.decompose(c) {
+                Decomposed::Singleton(u) => u,
+                _ => c,
+            },
+            c => c,
+        };
+        self.start_run(Class::NoSpace, Script::Other);
+        self.push_both(c);
+    }
+
+    fn push_both(&mut self, c: char) {
+        self.buf.push(c);
+        if self.accented {
+            self.exact.push(c);
+        }
+    }
+
+    /// From here on the current token's exact form differs from its plain form: start it with what the two
+    /// have had in common so far.
+    fn start_exact(&mut self) {
+        if !self.accented {
+            self.accented = true;
+            self.exact.clear();
+            self.exact.push_str(&self.buf[self.run_start..]);
+        }
+    }
+
+    #[inline(always)]
+    fn start_run(&mut self, k: Class, script: Script) {
+        if k != self.run || (k == Class::Word && script != self.run_script) {
             self.end_run();
             self.run = k;
+            self.run_script = script;
             self.run_start = self.buf.len();
             if self.stars > 0 {
                 self.buf.extend(std::iter::repeat_n('*', self.stars));
@@ -304,26 +573,47 @@ impl<F: FnMut(usize, usize, Class)> Splitter<'_, F> {
         }
     }
 
-    fn push_word_char(&mut self, f: char, k: Class) {
-        self.start_run(k);
-        self.buf.push(f);
+    #[inline]
+    fn separate(&mut self) {
+        self.end_run();
+        self.flush_stars();
     }
 
+    #[inline]
     fn end_run(&mut self) {
+        self.flush_marks();
         if self.run != Class::Sep {
-            (self.emit)(self.run_start, self.buf.len(), self.run);
+            let end = self.buf.len();
+            if self.accented {
+                self.buf.push_str(&self.exact);
+                self.accented = false;
+            }
+            (self.emit)(Span { start: self.run_start, end, exact_end: self.buf.len(), class: self.run });
             self.run = Class::Sep;
         }
     }
 
     /// A `*` touching no word is a token of its own, for the query parser to reject.
+    #[inline]
     fn flush_stars(&mut self) {
         if self.stars > 0 {
             let start = self.buf.len();
             self.buf.extend(std::iter::repeat_n('*', self.stars));
-            (self.emit)(start, self.buf.len(), Class::Word);
+            let end = self.buf.len();
+            (self.emit)(Span { start, end, exact_end: end, class: Class::Word });
             self.stars = 0;
         }
+    }
+}
+
+/// Half-width katakana (U+FF66–FF9F) as the full-width characters they stand for; the two half-width sound
+/// marks become the combining ones, which [`Splitter::push_no_space`] composes with the kana before them.
+fn half_width_kana(c: char) -> char {
+    const FULL: &str = "ヲァィゥェォャュョッーアイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワン";
+    match c {
+        '\u{FF9E}' => '\u{3099}',
+        '\u{FF9F}' => '\u{309A}',
+        c => FULL.chars().nth(c as usize - 0xFF66).unwrap_or(c),
     }
 }
 
@@ -358,11 +648,16 @@ pub struct MatchText {
 
 #[derive(Debug, Clone, Copy)]
 struct Token {
+    /// Plain form: `folded[start..end]`.
     start: usize,
     end: usize,
+    /// [`key`] of the plain form.
     key: u64,
     /// Word position; text positions start `SEGMENT_GAP` after the title's last word.
     pos: u32,
+    /// Exact form: `folded[end..end + exact_len]`, or the plain form when 0. (A word's exact form longer than
+    /// 4 GiB, were there one, would be compared by its plain form: 32-byte tokens are faster to scan.)
+    exact_len: u32,
 }
 
 impl MatchText {
@@ -372,25 +667,31 @@ impl MatchText {
         // About one token per six bytes of English text; avoids most regrowth.
         let mut tokens = Vec::with_capacity((title.map_or(0, str::len) + text.len()) / 6 + 1);
         let mut pos = 0u32;
+        let mut push = |s: Span, pos: &mut u32| {
+            let exact_len = u32::try_from(s.exact_end - s.end).unwrap_or(0);
+            tokens.push(Token { start: s.start, end: s.end, key: 0, pos: *pos, exact_len });
+            *pos += 1;
+        };
         if let Some(title) = title {
-            split(title, false, &mut folded, |start, end, _| {
-                tokens.push(Token { start, end, key: 0, pos });
-                pos += 1;
-            });
+            split(title, false, &mut folded, |s| push(s, &mut pos));
             pos += SEGMENT_GAP;
         }
-        split(text, false, &mut folded, |start, end, _| {
-            tokens.push(Token { start, end, key: 0, pos });
-            pos += 1;
-        });
+        split(text, false, &mut folded, |s| push(s, &mut pos));
         for t in &mut tokens {
             t.key = key(&folded[t.start..t.end]);
         }
         MatchText { folded, tokens }
     }
 
-    fn word(&self, t: &Token) -> &str {
+    fn plain(&self, t: &Token) -> &str {
         &self.folded[t.start..t.end]
+    }
+
+    fn exact(&self, t: &Token) -> &str {
+        match t.exact_len {
+            0 => self.plain(t),
+            n => &self.folded[t.end..t.end + n as usize],
+        }
     }
 }
 
@@ -401,46 +702,91 @@ impl MatchText {
 /// scripts without spaces are substrings of a token, anchored on the side where the phrase continues.
 #[derive(Debug, Clone)]
 struct Piece {
+    /// What a token must match: the exact form when the word was written with accents, else the plain form.
     lit: String,
+    accented: bool,
     /// `lit` split at `*`, when it has any.
     glob: Option<Vec<String>>,
     anchor_start: bool,
     anchor_end: bool,
-    /// Quick rejection: a matching token is at least `min_len` bytes and `token.key & mask == key`
-    /// (the key of the literal start of an anchored piece; zero otherwise).
+    /// An Arabic word that may come with proclitics attached (see [`arabic_words`]), and the word without
+    /// its article when it has one.
+    clitics: bool,
+    stem: Option<Box<Piece>>,
+    /// Quick rejection on the token's plain form: a matching token is at least `min_len` bytes and
+    /// `token.key & mask == key` (the key of the literal start of an anchored piece; zero otherwise).
     min_len: usize,
     key: u64,
     mask: u64,
 }
 
 impl Piece {
-    fn new(lit: &str, anchor_start: bool, anchor_end: bool) -> Self {
+    fn new(plain: &str, exact: &str, anchor_start: bool, anchor_end: bool, clitics: bool) -> Self {
+        let accented = plain != exact;
+        let lit = if accented { exact } else { plain };
         let glob: Option<Vec<String>> = lit.contains('*').then(|| lit.split('*').map(String::from).collect());
-        let prefix = match &glob {
+        let prefix = match plain.find('*') {
             _ if !anchor_start => "",
-            Some(parts) => parts[0].as_str(),
-            None => lit,
+            Some(i) => &plain[..i],
+            None => plain,
         };
-        Piece {
+        let mut piece = Piece {
             lit: lit.to_string(),
-            min_len: lit.len() - lit.matches('*').count(),
-            key: key(prefix),
-            mask: key_mask(prefix.len()),
+            accented,
             glob,
             anchor_start,
             anchor_end,
+            clitics: false,
+            stem: None,
+            min_len: plain.len() - plain.matches('*').count(),
+            key: key(prefix),
+            mask: key_mask(prefix.len()),
+        };
+        if clitics {
+            piece.clitics = true;
+            fn article(s: &str) -> Option<&str> {
+                s.strip_prefix("ال").filter(|rest| rest.chars().any(|c| c != '*'))
+            }
+            if let (Some(p), Some(e)) = (article(plain), article(exact)) {
+                let stem = Piece::new(p, e, anchor_start, anchor_end, false);
+                piece.min_len = piece.min_len.min(stem.min_len);
+                piece.stem = Some(Box::new(stem));
+            }
         }
+        piece
     }
 
     fn matches(&self, text: &MatchText, t: &Token) -> bool {
         let len = t.end - t.start;
-        if len < self.min_len || t.key & self.mask != self.key {
+        if len < self.min_len {
             return false;
         }
-        let tok = text.word(t);
+        let tok = || if self.accented { text.exact(t) } else { text.plain(t) };
+        if t.key & self.mask == self.key {
+            if !self.accented && self.glob.is_none() && self.anchor_start && self.anchor_end {
+                // The key comparison has seen the first 8 bytes.
+                if len == self.lit.len() && (len <= 8 || text.plain(t) == self.lit) {
+                    return true;
+                }
+            } else if self.matches_word(tok()) {
+                return true;
+            }
+        }
+        // Proclitics are Arabic letters between U+0620 and U+064A: UTF-8 lead byte D8 or D9. Without wildcards
+        // the word is the token's end.
+        self.clitics
+            && matches!(t.key as u8, 0xD8 | 0xD9)
+            && (self.glob.is_some() || tok().ends_with(self.stem.as_ref().map_or(&self.lit, |s| &s.lit)))
+            && arabic_words(tok(), |word, article_removed| {
+                self.matches_word(word) || (article_removed && self.stem.as_ref().is_some_and(|s| s.matches_word(word)))
+            })
+    }
+
+    /// `tok` in the form this piece compares with (plain or exact).
+    fn matches_word(&self, tok: &str) -> bool {
         match &self.glob {
             None => match (self.anchor_start, self.anchor_end) {
-                (true, true) => len == self.lit.len() && (len <= 8 || tok == self.lit),
+                (true, true) => tok == self.lit,
                 (true, false) => tok.starts_with(&self.lit),
                 (false, true) => tok.ends_with(&self.lit),
                 (false, false) => tok.contains(&self.lit),
@@ -448,6 +794,46 @@ impl Piece {
             Some(parts) => glob_match(parts, tok, self.anchor_start, self.anchor_end),
         }
     }
+}
+
+/// Whether an Arabic token, read as proclitics + word, satisfies `word_matches(word, article_removed)` for
+/// some split other than the whole token. The proclitics are the ones written attached to any noun: an
+/// optional conjunction و or ف, then an optional preposition ب, ل or ك, then an optional article ال (after
+/// ل the article's alef is not written: ل + البنك = للبنك). So `أرامكو` finds "وأرامكو" and "لأرامكو";
+/// "بالبنك" is found by `بنك` and by `البنك`, "للبنك" by both.
+fn arabic_words(tok: &str, mut word_matches: impl FnMut(&str, bool) -> bool) -> bool {
+    let after_conjunction = tok.strip_prefix(['و', 'ف']);
+    for (i, rest) in [Some(tok), after_conjunction].into_iter().flatten().enumerate() {
+        if i > 0 && !rest.is_empty() && word_matches(rest, false) {
+            return true;
+        }
+        if let Some(word) = rest.strip_prefix("ال").filter(|w| !w.is_empty()) {
+            if word_matches(word, true) {
+                return true;
+            }
+        }
+        let Some(prep) = rest.chars().next().filter(|c| matches!(c, 'ب' | 'ل' | 'ك')) else {
+            continue;
+        };
+        let after = &rest[prep.len_utf8()..];
+        if after.is_empty() {
+            continue;
+        }
+        if word_matches(after, false) {
+            return true;
+        }
+        let article = if prep == 'ل' { after.strip_prefix('ل') } else { after.strip_prefix("ال") };
+        if let Some(word) = article.filter(|w| !w.is_empty()) {
+            if word_matches(word, true) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn is_arabic_letter(c: char) -> bool {
+    script_of(c) == Script::Arabic && c.is_alphabetic()
 }
 
 /// `parts` is a pattern split at `*` (so at least two parts); the first and last are pinned to the token's
@@ -493,25 +879,28 @@ impl Term {
     fn compile(written: &str, col: usize) -> Result<Vec<Piece>, QueryError> {
         let mut buf = String::new();
         let mut spans = Vec::new();
-        split(written, true, &mut buf, |start, end, class| spans.push((start, end, class)));
+        split(written, true, &mut buf, |s| spans.push(s));
         if spans.is_empty() {
             return Err(QueryError::new(col, format!("`{written}` has no letters or digits to match")));
         }
         let last = spans.len() - 1;
         let mut pieces = Vec::with_capacity(spans.len());
-        for (j, (start, end, class)) in spans.into_iter().enumerate() {
-            let lit = &buf[start..end];
-            if lit.chars().all(|c| c == '*') {
+        for (j, s) in spans.into_iter().enumerate() {
+            let plain = &buf[s.start..s.end];
+            let exact = if s.exact_end > s.end { &buf[s.end..s.exact_end] } else { plain };
+            if plain.chars().all(|c| c == '*') {
                 return Err(QueryError::new(
                     col,
                     format!("`{written}`: a wildcard `*` needs letters or digits next to it"),
                 ));
             }
-            let (anchor_start, anchor_end) = match class {
+            let (anchor_start, anchor_end) = match s.class {
                 Class::NoSpace => (j > 0, j < last),
                 _ => (true, true),
             };
-            pieces.push(Piece::new(lit, anchor_start, anchor_end));
+            // Proclitics attach to the first word of a name ("وبنك مصر"), not to the words inside it.
+            let clitics = j == 0 && s.class == Class::Word && plain.chars().next().is_some_and(is_arabic_letter);
+            pieces.push(Piece::new(plain, exact, anchor_start, anchor_end, clitics));
         }
         Ok(pieces)
     }
@@ -1304,14 +1693,15 @@ mod tests {
         ("café", "Café Acme", Some(&["café"])),
         ("café", "CAFÉ ACME", Some(&["café"])),
         ("café", "cafe", None),
-        ("cafe", "café", None),
+        ("cafe", "café", Some(&["cafe"])),
         ("straße", "STRASSE", Some(&["straße"])),
         ("STRASSE", "Straße", Some(&["strasse"])),
         ("strasse", "STRAẞE", Some(&["strasse"])),
         ("istanbul", "İstanbul", Some(&["istanbul"])),
         ("İSTANBUL", "istanbul", Some(&["istanbul"])),
         ("istanbul", "ISTANBUL", Some(&["istanbul"])),
-        ("istanbul", "ıstanbul", None),
+        ("istanbul", "ıstanbul", Some(&["istanbul"])),
+        ("ıstanbul", "istanbul", None),
         ("σοφος", "ΣΟΦΟΣ", Some(&["σοφος"])),
         ("σοφός", "σοφός.", Some(&["σοφός"])),
         ("москва", "Я люблю МОСКВА!", Some(&["москва"])),
@@ -1324,7 +1714,8 @@ mod tests {
         ("acme", "«acme»", Some(&["acme"])),
         ("acme", "\u{FEFF}Acme", Some(&["acme"])),
         ("acme", "ac\u{AD}me", Some(&["acme"])),
-        ("acme", "acme\u{200B}rockets", Some(&["acme"])),
+        ("acme", "acme\u{200B}rockets", None),
+        ("acmerockets", "acme\u{200B}rockets", Some(&["acmerockets"])),
         ("\"acme rockets\"", "acme—rockets", Some(&["acme rockets"])),
         // scripts without spaces: substring matching
         ("手机", "我的新手机很好", Some(&["手机"])),
@@ -1349,6 +1740,161 @@ mod tests {
     fn query_matches_table() {
         let mut failures = Vec::new();
         for &(query, text, want) in MATCHES {
+            let got = found(query, None, text);
+            let want: Option<Vec<String>> = want.map(|w| w.iter().map(|s| s.to_string()).collect());
+            if got != want {
+                failures.push(format!("{query:?} on {text:?}: got {got:?}, want {want:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// Accents and scripts, by script: (query, text, terms reported or None for no match). A row marked
+    /// `kept` matched the same way before accent folding and script boundaries; every other row is a change.
+    const SCRIPT_MATCHES: &[(&str, &str, Option<&[&str]>)] = &[
+        // Latin accents: a word without accents finds accented forms, one with accents only that form
+        ("nestle", "Nestlé", Some(&["nestle"])),
+        ("nestle", "NESTLÉ recalls", Some(&["nestle"])),
+        ("Nestle", "nestle\u{301}", Some(&["nestle"])),
+        ("nestlé", "Nestle", None),              // kept
+        ("nestlé", "NESTLÉ", Some(&["nestlé"])), // kept
+        ("nestlé", "nestle\u{301}", Some(&["nestlé"])),
+        ("nestle\u{301}", "Nestlé", Some(&["nestle\u{301}"])),
+        ("cafe", "CAFÉ", Some(&["cafe"])),
+        ("café", "cafe", None), // kept
+        ("muller", "Müller", Some(&["muller"])),
+        ("muller", "Mu\u{308}ller", Some(&["muller"])),
+        ("Müller", "Muller", None),              // kept
+        ("Müller", "MÜLLER", Some(&["müller"])), // kept
+        ("resume", "résumé", Some(&["resume"])),
+        ("résumé", "resume", None), // kept
+        ("résume", "résumé", None), // kept: a word with an accent is compared as written
+        ("cafe*", "Cafés", Some(&["cafe*"])),
+        ("café*", "cafeteria", None),         // kept
+        ("café*", "cafés", Some(&["café*"])), // kept
+        ("\"creme brulee\"", "Crème Brûlée", Some(&["creme brulee"])),
+        ("\"crème brûlée\"", "creme brulee", None), // kept
+        ("\"crème brulee\"", "crème brûlée", Some(&["crème brulee"])),
+        ("\"crème brulee\"", "creme brûlée", None), // kept
+        ("creme NEAR/1 brulee", "crème au brûlée", Some(&["creme", "brulee"])),
+        // Vietnamese: stacked marks in canonical order, whatever order the text has them in
+        ("viet", "Việt Nam", Some(&["viet"])),
+        ("việt", "vie\u{323}\u{302}t", Some(&["việt"])),
+        ("việt", "vie\u{302}\u{323}t", Some(&["việt"])),
+        ("việt", "viết", None), // kept
+        // Greek and Cyrillic accents; Greek capitals drop the tonos, so write Greek queries without it
+        ("αθηνα", "Αθήνα", Some(&["αθηνα"])),
+        ("αθήνα", "ΑΘΗΝΑ", None), // kept
+        ("ежик", "Ёжик", Some(&["ежик"])),
+        // German
+        ("strasse", "Straße", Some(&["strasse"])), // kept
+        ("grüße", "GRÜSSE", Some(&["grüße"])),     // kept
+        ("grusse", "Grüße", Some(&["grusse"])),
+        ("grüße", "grusse", None), // kept
+        // French
+        ("francais", "Français", Some(&["francais"])),
+        ("français", "francais", None), // kept
+        ("noel", "Noël", Some(&["noel"])),
+        ("oreal", "L’Oréal", Some(&["oreal"])),
+        ("l'oréal", "L’ORÉAL", Some(&["l'oréal"])), // kept
+        ("oeuvre", "Œuvre", Some(&["oeuvre"])),
+        ("œuvre", "oeuvre", None), // kept
+        // Spanish
+        ("espana", "España", Some(&["espana"])),
+        ("nino", "NIÑO", Some(&["nino"])),
+        ("españa", "Espana", None),        // kept
+        ("niño", "NIÑO", Some(&["niño"])), // kept
+        // Turkish: İ is the capital of i; ı and the cedilla letters fold like accents
+        ("yapi kredi", "Yapı Kredi", Some(&["yapi", "kredi"])),
+        ("isbank", "İşbank", Some(&["isbank"])),
+        ("işbank", "ISBANK", None),              // kept
+        ("İŞBANK", "işbank", Some(&["işbank"])), // kept
+        ("turk telekom", "Türk Telekom", Some(&["turk", "telekom"])),
+        // letters that do not decompose
+        ("orsted", "Ørsted", Some(&["orsted"])),
+        ("ørsted", "Orsted", None), // kept
+        ("lodz", "Łódź", Some(&["lodz"])),
+        ("aero", "Ærø", Some(&["aero"])),
+        // Arabic: harakat, tatweel, hamza and madda ignored on both sides
+        ("أرامكو", "أَرَامْكُو", Some(&["أرامكو"])),
+        ("أرامكو", "أرامــكو", Some(&["أرامكو"])),
+        ("أرامكو", "ارامكو", Some(&["أرامكو"])),
+        ("ارامكو", "إرامكو", Some(&["ارامكو"])),
+        ("الجزيرة", "قناة الجزيره", Some(&["الجزيرة"])),
+        ("مصطفى", "مصطفي", Some(&["مصطفى"])),
+        ("أرامكو", "أرامكو تعلن", Some(&["أرامكو"])), // kept
+        ("أرامكو", "أرامكوية", None),                 // kept
+        // Arabic: punctuation separates words
+        ("أرامكو", "هل أرامكو؟", Some(&["أرامكو"])),
+        ("أرامكو", "أرامكو، سابك", Some(&["أرامكو"])),
+        // Arabic: right-to-left marks, embeddings and isolates inside or around words are ignored
+        ("أرامكو", "أرا\u{200F}مكو", Some(&["أرامكو"])),
+        ("أرامكو", "أرامكو\u{61C} سابك", Some(&["أرامكو"])),
+        ("أرامكو", "\u{202B}أرامكو\u{202C} تعلن", Some(&["أرامكو"])), // kept
+        ("acme", "\u{200F}ac\u{2067}me\u{2069}", Some(&["acme"])),
+        // Arabic: proclitics on the first word of a term (و ف, then ب ل ك, then ال)
+        ("أرامكو", "وأرامكو", Some(&["أرامكو"])),
+        ("أرامكو", "لأرامكو", Some(&["أرامكو"])),
+        ("أرامكو", "فبأرامكو", Some(&["أرامكو"])),
+        ("أرامكو", "سأرامكو", None), // kept: not a proclitic of nouns
+        ("بنك", "البنك", Some(&["بنك"])),
+        ("بنك", "للبنك", Some(&["بنك"])),
+        ("البنك", "للبنك", Some(&["البنك"])),
+        ("البنك", "والبنك", Some(&["البنك"])),
+        ("البنك", "بنك", None), // kept: an article written in the query is required
+        ("\"بنك مصر\"", "وبنك مصر يعلن", Some(&["بنك مصر"])),
+        ("\"بنك مصر\"", "بنك لمصر", None), // kept: not on the words inside a phrase
+        ("أرامكو NEAR/2 أرباح", "أعلنت أرامكو عن أرباح", Some(&["أرامكو", "أرباح"])), // kept
+        // Arabic next to another script: the script change ends a word
+        ("iphone", "اشتريت لـiPhone جديد", Some(&["iphone"])),
+        ("apple", "وApple", Some(&["apple"])),
+        ("أرامكو", "أرامكو2030", Some(&["أرامكو"])),
+        // Hebrew points ignored
+        ("שלום", "שָׁלוֹם", Some(&["שלום"])),
+        // Devanagari: vowel signs and viramas are inside words, dandas separate them
+        ("टाटा", "टाटा मोटर्स", Some(&["टाटा"])), // kept
+        ("टाटा", "टाटानगर", None),               // kept
+        ("टाटा", "टूटा", None),                   // kept
+        ("टाटा", "मैंने टाटा।", Some(&["टाटा"])),
+        ("टाटा", "टाटा॥", Some(&["टाटा"])),
+        ("\"टाटा मोटर्स\"", "टाटा मोटर्स की नई कार", Some(&["टाटा मोटर्स"])), // kept
+        ("\"टाटा मोटर्स\"", "टाटा की मोटर्स", None),                         // kept
+        ("tata", "Tataमोटर्स", Some(&["tata"])),
+        ("क्षेत्र", "क्\u{200D}षेत्र", Some(&["क्षेत्र"])), // kept
+        // Devanagari nukta: precomposed = decomposed, and folded like an accent
+        ("\u{95B}ोमैटो", "\u{91C}\u{93C}ोमैटो", Some(&["\u{95B}ोमैटो"])),
+        ("जोमैटो", "ज़ोमैटो", Some(&["जोमैटो"])),
+        ("ज़ोमैटो", "जोमैटो", None), // kept
+        // Japanese and Chinese: substring matching; half-width katakana, decomposed kana, compatibility ideographs
+        ("ソニー", "ソニー株式会社", Some(&["ソニー"])), // kept
+        ("ソニー", "ｿﾆｰの新製品", Some(&["ソニー"])),
+        ("ガンダム", "ｶﾞﾝﾀﾞﾑ", Some(&["ガンダム"])),
+        ("ガンダム", "カ\u{3099}ンタ\u{3099}ム", Some(&["ガンダム"])),
+        ("カンタム", "ガンダム", None), // kept: voicing marks are not accents
+        ("神社", "\u{FA19}社", Some(&["神社"])),
+        ("手机", "我的新手机很好", Some(&["手机"])), // kept
+        ("手机", "手\u{200B}机", Some(&["手机"])),
+        // Korean: substring matching on syllables, also when the text spells them in jamo
+        ("삼성", "삼성전자가 발표했다", Some(&["삼성"])), // kept
+        ("사", "삼성", None),                             // kept: syllables are not decomposed
+        ("삼성", "\u{1109}\u{1161}\u{11B7}\u{1109}\u{1165}\u{11BC}전자", Some(&["삼성"])),
+        // mixed scripts
+        ("samsung", "三星Samsung手机", Some(&["samsung"])),   // kept
+        ("\"acme 手机\"", "Acme 手机", Some(&["acme 手机"])), // kept
+        // invisible characters inside a word: soft hyphen, zero-width space, joiners
+        ("nestle", "Nes\u{AD}tlé", Some(&["nestle"])),
+        ("\"acme rockets\"", "ac\u{AD}me rock\u{AD}ets", Some(&["acme rockets"])), // kept
+        ("acme", "ac\u{200B}me", Some(&["acme"])),
+        ("acme", "👩\u{200D}🚀acme", Some(&["acme"])),           // kept
+        ("acme", "acme\u{200D}👍", Some(&["acme"])),             // kept
+        ("acme", "acme👨\u{200D}👩\u{200D}👧", Some(&["acme"])), // kept
+        ("acme", "1\u{FE0F}\u{20E3} acme", Some(&["acme"])),     // kept
+    ];
+
+    #[test]
+    fn script_matches_table() {
+        let mut failures = Vec::new();
+        for &(query, text, want) in SCRIPT_MATCHES {
             let got = found(query, None, text);
             let want: Option<Vec<String>> = want.map(|w| w.iter().map(|s| s.to_string()).collect());
             if got != want {
@@ -1412,6 +1958,8 @@ mod tests {
         ("acme ()", 6, "empty parentheses"),
         ("!!!", 1, "`!!!` has no letters or digits to match"),
         ("acme \"?!\"", 7, "`?!` has no letters or digits to match"),
+        ("\u{301}", 1, "`\u{301}` has no letters or digits to match"),
+        ("ـــ", 1, "`ـــ` has no letters or digits to match"),
         ("acme *", 6, "`*`: a wildcard `*` needs letters or digits next to it"),
         ("acme \"* rockets\"", 7, "`* rockets`: a wildcard `*` needs letters or digits next to it"),
         (
@@ -1616,8 +2164,10 @@ mod tests {
     #[test]
     fn tokens_are_folded_words() {
         let t = MatchText::new(Some("Hello, WORLD"), "Acme’s café—ß 手机 ＡＢ x_y");
-        let words: Vec<&str> = t.tokens.iter().map(|tok| t.word(tok)).collect();
-        assert_eq!(words, ["hello", "world", "acme", "s", "café", "ss", "手机", "ab", "x_y"]);
+        let plain: Vec<&str> = t.tokens.iter().map(|tok| t.plain(tok)).collect();
+        assert_eq!(plain, ["hello", "world", "acme", "s", "cafe", "ss", "手机", "ab", "x_y"]);
+        let exact: Vec<&str> = t.tokens.iter().map(|tok| t.exact(tok)).collect();
+        assert_eq!(exact, ["hello", "world", "acme", "s", "cafe\u{301}", "ss", "手机", "ab", "x_y"]);
         assert_eq!(t.tokens[2].pos, 2 + SEGMENT_GAP);
     }
 }

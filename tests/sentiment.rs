@@ -274,12 +274,12 @@ fn int8_is_as_accurate_as_f32_on_the_validation_set() {
 
 /// Labels by text length, so that order mistakes show; honours the empty-text contract.
 struct FakeClassifier {
-    calls: Vec<usize>,
+    calls: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
 }
 
 impl Classifier for FakeClassifier {
     fn classify_batch(&mut self, texts: &[&str]) -> Result<Vec<Prediction>, SentimentError> {
-        self.calls.push(texts.len());
+        self.calls.lock().unwrap().push(texts.len());
         Ok(texts
             .iter()
             .map(|t| match t.trim().chars().count() {
@@ -314,15 +314,24 @@ fn run_classify_keeps_order_and_survives_bad_input() {
             _ => input.extend_from_slice(format!("{}\n", "x".repeat(i)).as_bytes()),
         }
     }
-    let mut fake = FakeClassifier { calls: Vec::new() };
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let fake = FakeClassifier { calls: std::sync::Arc::clone(&calls) };
+    let mut models = sentiment::Models::new((Box::new(fake), vec!["en".into()]), Vec::new());
     let mut out = Vec::new();
-    let summary = run_classify(Cursor::new(input), &mut out, &mut fake, 4).unwrap();
+    // Lines 30 and 31 are "in" a language no model covers: they get no label, and the others are unaffected.
+    let lang_of = |t: &str| if t.len() == 30 || t.len() == 31 { "ko".to_string() } else { "en".to_string() };
+    let summary = run_classify(Cursor::new(input), &mut out, &mut models, &lang_of, 4).unwrap();
     assert_eq!(summary.lines, 100);
     assert_eq!(summary.invalid_utf8, 1);
-    assert!(fake.calls.iter().all(|&n| n <= 32), "read-ahead is bounded");
+    assert!(calls.lock().unwrap().iter().all(|&n| n <= 32), "read-ahead is bounded");
     let lines = output_lines(out);
     assert_eq!(lines.len(), 100);
     for (i, line) in lines.iter().enumerate() {
+        if i == 30 || i == 31 {
+            assert_eq!(*line, serde_json::json!({"label": null, "scores": null, "lang": "ko"}), "line {i}");
+            continue;
+        }
+        assert_eq!(line["lang"], "en", "line {i}: {line}");
         let expected = match i {
             // "caf\u{fffd} latin-1" has 12 characters.
             10 => ["negative", "neutral", "positive"][12 % 3],
@@ -335,17 +344,18 @@ fn run_classify_keeps_order_and_survives_bad_input() {
     }
     assert_eq!(
         lines[20],
-        serde_json::json!({"label":"neutral","scores":{"negative":0.0,"neutral":1.0,"positive":0.0}})
+        serde_json::json!({"label":"neutral","lang":"en","scores":{"negative":0.0,"neutral":1.0,"positive":0.0}})
     );
 }
 
 #[test]
 fn run_classify_with_the_model() {
     let Some(dir) = model_dir() else { return };
-    let mut model = load_native(&dir);
+    let model = load_native(&dir);
+    let mut models = sentiment::Models::new((Box::new(model), vec!["en".into()]), Vec::new());
     let input: &[u8] = b"I love it\n\n   \nthis is terrible \xff\xfe\nok\n";
     let mut out = Vec::new();
-    run_classify(input, &mut out, &mut model, 2).unwrap();
+    run_classify(input, &mut out, &mut models, &|t: &str| hearsay::lang::detect(t).0, 2).unwrap();
     let lines = output_lines(out);
     assert_eq!(lines.len(), 5);
     for i in [1, 2] {
@@ -360,7 +370,7 @@ fn run_classify_with_the_model() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_answers_concurrent_requests_in_order() {
-    let fake = FakeClassifier { calls: Vec::new() };
+    let fake = FakeClassifier { calls: Default::default() };
     let worker = ClassifierWorker::spawn(Box::new(fake), 16, 4).unwrap();
     assert_eq!(worker.model_version(), "fake-1");
     let mut tasks = Vec::new();
@@ -547,4 +557,135 @@ mod candle_backend {
         let same = native.iter().zip(&candle).filter(|(a, b)| a.label == b.label).count();
         assert!(same as f64 >= 0.995 * texts.len() as f64, "candle and native agree on {same}/{}", texts.len());
     }
+}
+
+// ------------------------------------------------------------------------------------------- multilingual model
+
+fn multilingual_dir() -> Option<PathBuf> {
+    let dir = env_or("HEARSAY_SENTIMENT_MULTILINGUAL_MODEL", "models/sentiment-multilingual");
+    if dir.join("model.safetensors").is_file() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: no multilingual sentiment model in {}", dir.display());
+        None
+    }
+}
+
+fn multilingual_reference() -> Option<Vec<Reference>> {
+    let path = manifest_path("tests/data/sentiment_multilingual_reference.json");
+    let root: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).expect("reference is JSON");
+    let cases = root["cases"].as_array().expect("cases");
+    Some(
+        cases
+            .iter()
+            .map(|c| Reference {
+                text: c["text"].as_str().expect("text").to_owned(),
+                ids: serde_json::from_value(c["input_ids"].clone()).ok(),
+                logits: serde_json::from_value(c["logits"].clone()).expect("three logits"),
+            })
+            .collect(),
+    )
+}
+
+/// The multilingual model (I8 block-quantised frozen part, float16 trained part) computes what PyTorch
+/// computes from the same file, token ids included (SentencePiece Unigram through the `tokenizers` crate).
+#[test]
+fn multilingual_model_matches_pytorch() {
+    let (Some(dir), Some(refs)) = (multilingual_dir(), multilingual_reference()) else { return };
+    let mut model = load_native_f32(&dir);
+    for r in &refs {
+        assert_eq!(Some(model.token_ids(&r.text).unwrap()), r.ids, "text {:?}", r.text);
+    }
+    let max_diff = assert_logits_match(&refs, |texts| model.logits(texts).unwrap());
+    eprintln!("{} sentences, max |logit - PyTorch| = {max_diff:e}", refs.len());
+}
+
+fn load_native_f32(dir: &Path) -> NativeClassifier {
+    let opts = LoadOptions { precision: Precision::F32, ..LoadOptions::default() };
+    let started = std::time::Instant::now();
+    let c = NativeClassifier::load(dir, &opts).expect("model loads");
+    eprintln!("model {} loaded in {:?}", c.info().version, started.elapsed());
+    c
+}
+
+/// Sentences written for this test (none from a dataset): (language, gold label, text), two complaints and
+/// two compliments per language, about the kind of thing brands hear.
+const PER_LANGUAGE: &[(&str, Label, &str)] = &[
+    ("de", Label::Negative, "Der Kundenservice ist eine Katastrophe, seit drei Wochen keine Erstattung."),
+    ("de", Label::Negative, "Die App stürzt ständig ab, ich bin total genervt."),
+    ("de", Label::Positive, "Super schnelle Lieferung und sehr freundlicher Support, danke!"),
+    ("de", Label::Positive, "Ich bin begeistert, das beste Konto, das ich je hatte."),
+    ("fr", Label::Negative, "Service client lamentable, personne ne répond depuis une semaine."),
+    ("fr", Label::Negative, "Ma carte a été débitée deux fois, c'est inadmissible."),
+    ("fr", Label::Positive, "Application géniale, tout fonctionne parfaitement, merci !"),
+    ("fr", Label::Positive, "Très contente de la livraison, rapide et soignée."),
+    ("es", Label::Negative, "Pésimo servicio, llevo un mes esperando el reembolso."),
+    ("es", Label::Negative, "La aplicación no funciona y nadie contesta, qué vergüenza."),
+    ("es", Label::Positive, "Me encanta, la atención al cliente fue excelente."),
+    ("es", Label::Positive, "Todo perfecto, el pedido llegó antes de lo previsto."),
+    ("it", Label::Negative, "Servizio clienti pessimo, nessuno risponde alle mie email."),
+    ("it", Label::Negative, "Il pacco è arrivato rotto e non mi hanno rimborsato."),
+    ("it", Label::Positive, "Ottimo prodotto, sono molto soddisfatto dell'acquisto."),
+    ("it", Label::Positive, "Personale gentilissimo e consegna velocissima, grazie!"),
+    ("pt", Label::Negative, "Atendimento horrível, estou há duas semanas sem resposta."),
+    ("pt", Label::Negative, "O aplicativo trava toda hora, que raiva."),
+    ("pt", Label::Positive, "Adorei o serviço, super rápido e eficiente!"),
+    ("pt", Label::Positive, "Excelente atendimento, recomendo a todos."),
+    ("nl", Label::Negative, "Slechte service, mijn pakket is nooit aangekomen."),
+    ("nl", Label::Negative, "De app werkt al dagen niet en niemand reageert."),
+    ("nl", Label::Positive, "Geweldige service, snel geholpen en heel vriendelijk."),
+    ("nl", Label::Positive, "Heel tevreden met mijn bestelling, aanrader!"),
+    ("ar", Label::Negative, "خدمة العملاء سيئة جدا ولم يرد أحد على شكواي"),
+    ("ar", Label::Negative, "التطبيق لا يعمل منذ أسبوع، تجربة مزعجة للغاية"),
+    ("ar", Label::Positive, "خدمة ممتازة وسريعة، شكرا جزيلا لكم"),
+    ("ar", Label::Positive, "أنا سعيد جدا بهذا المنتج، رائع حقا"),
+    ("hi", Label::Negative, "ग्राहक सेवा बहुत खराब है, कोई जवाब नहीं देता"),
+    ("hi", Label::Negative, "ऐप बार बार बंद हो जाता है, बहुत परेशान हूँ"),
+    ("hi", Label::Positive, "बहुत बढ़िया सेवा, धन्यवाद!"),
+    ("hi", Label::Positive, "यह उत्पाद शानदार है, मुझे बहुत पसंद आया"),
+    ("ja", Label::Negative, "カスタマーサポートが最悪、3週間返金なし"),
+    ("ja", Label::Negative, "アプリが何度も落ちて本当に使えない"),
+    ("ja", Label::Positive, "対応がとても丁寧で、すぐに解決しました。ありがとう！"),
+    ("ja", Label::Positive, "配送が早くて商品も最高です"),
+    ("zh", Label::Negative, "客服态度太差了，退款三周都没到账"),
+    ("zh", Label::Negative, "这个应用太慢了，总是闪退"),
+    ("zh", Label::Positive, "服务很好，发货很快，非常满意"),
+    ("zh", Label::Positive, "质量不错，物超所值，推荐购买"),
+    ("id", Label::Negative, "Pelayanannya buruk sekali, sudah seminggu tidak ada jawaban."),
+    ("id", Label::Negative, "Aplikasinya error terus, sangat mengecewakan."),
+    ("id", Label::Positive, "Pelayanannya ramah dan cepat, sangat puas!"),
+    ("id", Label::Positive, "Produknya bagus sekali, terima kasih."),
+];
+
+/// Each language's sentences go through language identification and the router to the multilingual model,
+/// as a mention's would, and come out with the label a reader would give them.
+#[test]
+fn multilingual_smoke_sentences_are_labelled_in_every_language() {
+    let (Some(primary), Some(ml)) = (model_dir(), multilingual_dir()) else { return };
+    let opts = LoadOptions { precision: Precision::Int8, ..LoadOptions::default() };
+    let mut models = sentiment::load_models(&primary, Some(&ml), Backend::Native, &opts).unwrap();
+    let langs: Vec<String> = PER_LANGUAGE.iter().map(|(_, _, t)| hearsay::lang::detect(t).0).collect();
+    let items: Vec<(&str, Option<&str>)> =
+        PER_LANGUAGE.iter().zip(&langs).map(|((_, _, t), l)| (*t, Some(l.as_str()))).collect();
+    let routed = models.classify(&items).unwrap();
+    let mut wrong = Vec::new();
+    for (((lang, gold, text), detected), r) in PER_LANGUAGE.iter().zip(&langs).zip(&routed) {
+        assert_eq!(detected, lang, "language of {text:?}");
+        match r {
+            sentiment::Routed::Labelled { prediction, model_version } => {
+                assert!(model_version.contains("multilingual"), "{text:?} went to {model_version}");
+                if prediction.label != *gold {
+                    wrong.push(format!("{lang} {text:?}: {} ({:?})", prediction.label, prediction.scores));
+                }
+            }
+            other => panic!("{text:?}: {other:?}"),
+        }
+    }
+    eprintln!("{} of {} wrong: {wrong:#?}", wrong.len(), PER_LANGUAGE.len());
+    // At most one of a language's four sentences wrong, and at most four in all.
+    for (lang, _, _) in PER_LANGUAGE.iter().step_by(4) {
+        let n = wrong.iter().filter(|w| w.starts_with(lang)).count();
+        assert!(n <= 1, "{n} of 4 {lang} sentences wrong: {wrong:#?}");
+    }
+    assert!(wrong.len() <= 4, "{wrong:#?}");
 }

@@ -11,7 +11,7 @@
 use chrono::{DateTime, Duration as CDuration, NaiveTime, Utc};
 use lettre::message::{header::ContentType, MultiPart, SinglePart};
 
-use super::email::{escape, excerpt, headers, message_id};
+use super::email::{escape, example_where, excerpt, headers, message_id};
 use crate::config::Config;
 use crate::store::{Example, QueuedEmail, Store};
 
@@ -162,7 +162,7 @@ pub fn text_body(start: DateTime<Utc>, end: DateTime<Utc>, days: &[BrandDay]) ->
             for e in &d.examples {
                 t += &format!(
                     "  - [{}] {}{}\n    {}\n",
-                    e.platform,
+                    example_where(e),
                     e.author.as_deref().map(|a| format!("{a}: ")).unwrap_or_default(),
                     excerpt(&e.text, 200),
                     e.url.as_deref().unwrap_or("")
@@ -218,7 +218,7 @@ pub fn html_body(start: DateTime<Utc>, end: DateTime<Utc>, days: &[BrandDay]) ->
                 };
                 h += &format!(
                     "<li><span style=\"color:#777\">{}{}</span> {text}</li>",
-                    escape(&e.platform),
+                    escape(&example_where(e)),
                     e.author.as_deref().map(|a| format!(" · {}", escape(a))).unwrap_or_default()
                 );
             }

@@ -166,7 +166,7 @@ pub fn text_body(c: &AlertContext<'_>) -> String {
                 for e in c.examples {
                     s += &format!(
                         "- [{}] {}: {}\n  {}\n",
-                        e.platform,
+                        example_where(e),
                         e.author.as_deref().unwrap_or("someone"),
                         excerpt(&e.text, 240),
                         e.url.as_deref().unwrap_or("")
@@ -181,6 +181,15 @@ pub fn text_body(c: &AlertContext<'_>) -> String {
         silence_command(c.brand)
     );
     s
+}
+
+/// Where an example was said: its platform, and its language when one was determined (`reddit, de`), so that
+/// a complaint wave in another language shows as such.
+pub(crate) fn example_where(e: &Example) -> String {
+    match e.lang.as_deref().filter(|l| !l.is_empty() && *l != crate::lang::UNDETERMINED) {
+        Some(lang) => format!("{}, {lang}", e.platform),
+        None => e.platform.clone(),
+    }
 }
 
 /// `s` on one line, cut to `n` characters with an ellipsis.
@@ -261,7 +270,7 @@ pub fn html_body(c: &AlertContext<'_>) -> String {
                 let link = e.url.as_deref().map(|u| format!(" <a href=\"{}\">link</a>", escape(u))).unwrap_or_default();
                 h += &format!(
                     "<li style=\"margin:6px 0\"><span style=\"color:#777\">{} · {}</span><br>{}{link}</li>",
-                    escape(&e.platform),
+                    escape(&example_where(e)),
                     escape(e.author.as_deref().unwrap_or("someone")),
                     escape(&excerpt(&e.text, 240))
                 );
@@ -382,6 +391,24 @@ pub fn top_terms(texts: &[&str], exclude: &[String], n: usize) -> Vec<(String, u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn examples_say_their_language_when_one_was_determined() {
+        let example = |lang: Option<&str>| Example {
+            id: 1,
+            platform: "reddit".into(),
+            author: None,
+            text: "Kundenservice ist eine Katastrophe".into(),
+            url: None,
+            created_at: 0,
+            score: 0.9,
+            terms: None,
+            lang: lang.map(Into::into),
+        };
+        assert_eq!(example_where(&example(Some("de"))), "reddit, de");
+        assert_eq!(example_where(&example(Some("und"))), "reddit");
+        assert_eq!(example_where(&example(None)), "reddit");
+    }
 
     #[test]
     fn p_values_in_words() {

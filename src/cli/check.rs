@@ -21,7 +21,13 @@ pub async fn check_config(ctx: &Context) -> CmdResult {
     let mut problems = Vec::new();
     let model_dir = config.model.resolve_dir();
     let model = match crate::daemon::load_classifier(&config.model).await {
-        Ok(c) => format!("{} ({}, {:?})", model_dir.display(), c.model_version(), config.model.backend),
+        Ok(c) => format!(
+            "{} ({}, {:?}; languages {})",
+            model_dir.display(),
+            c.version(),
+            config.model.backend,
+            c.languages().join(" ")
+        ),
         Err(e) => {
             problems.push(format!("model: {e:#}"));
             String::new()

@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 
 use super::{CmdResult, Context, Failure, FilterArgs, SentimentArg};
 use crate::sentiment::Label;
-use crate::store::{Access, MentionFilter, MentionRow, StatsRow};
+use crate::store::{Access, LangStatsRow, MentionFilter, MentionRow, StatsRow};
 
 #[derive(Debug, Args)]
 pub struct MentionsArgs {
@@ -50,10 +50,13 @@ pub struct StatsArgs {
     pub format: StatsFormat,
 }
 
+/// What `hearsay stats` counts by: a time bucket, or the mentions' language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Bucket {
     Hour,
     Day,
+    /// One row per language (ISO 639-1; "und": too short to tell)
+    Lang,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -89,6 +92,7 @@ fn filter(f: &FilterArgs, limit: Option<i64>) -> MentionFilter {
         since: f.since,
         until: f.until,
         search: f.search.clone(),
+        lang: f.lang.clone(),
         limit,
     }
 }
@@ -138,11 +142,20 @@ pub async fn relabel(ctx: &Context, a: RelabelArgs) -> CmdResult {
 
 pub async fn stats(ctx: &Context, a: StatsArgs) -> CmdResult {
     let store = ctx.store(Access::Existing).await?;
+    let f = MentionFilter { brand: a.brand.clone(), since: Some(a.since), ..Default::default() };
     let secs = match a.by {
         Bucket::Hour => 3600,
         Bucket::Day => 86_400,
+        Bucket::Lang => {
+            let rows = store.stats_by_lang(&f).await?;
+            let mut out = std::io::stdout().lock();
+            match a.format {
+                StatsFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?,
+                StatsFormat::Table => write_lang_stats(&mut out, &rows)?,
+            }
+            return Ok(());
+        }
     };
-    let f = MentionFilter { brand: a.brand.clone(), since: Some(a.since), ..Default::default() };
     let rows = store.stats(&f, secs).await?;
     let mut out = std::io::stdout().lock();
     match a.format {
@@ -182,6 +195,28 @@ fn write_stats(out: &mut impl Write, rows: &[StatsRow], by: Bucket) -> std::io::
     let negs: Vec<i64> = rows.iter().map(|r| r.negative).collect();
     writeln!(out, "\nall       {}", sparkline(&totals))?;
     writeln!(out, "negative  {}", sparkline(&negs))
+}
+
+fn write_lang_stats(out: &mut impl Write, rows: &[LangStatsRow]) -> std::io::Result<()> {
+    if rows.is_empty() {
+        return writeln!(out, "no mentions in this period");
+    }
+    writeln!(out, "{:<8} {:>8} {:>8} {:>8} {:>8} {:>6}", "lang", "negative", "neutral", "positive", "pending", "neg%")?;
+    let (mut n, mut u, mut p, mut q) = (0, 0, 0, 0);
+    for r in rows {
+        writeln!(
+            out,
+            "{:<8} {:>8} {:>8} {:>8} {:>8} {:>6}",
+            r.lang.as_deref().unwrap_or("-"),
+            r.negative,
+            r.neutral,
+            r.positive,
+            r.unclassified,
+            share(r.negative, r.negative + r.neutral + r.positive)
+        )?;
+        (n, u, p, q) = (n + r.negative, u + r.neutral, p + r.positive, q + r.unclassified);
+    }
+    writeln!(out, "{:<8} {:>8} {:>8} {:>8} {:>8} {:>6}", "total", n, u, p, q, share(n, n + u + p))
 }
 
 fn share(part: i64, total: i64) -> String {

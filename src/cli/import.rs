@@ -67,6 +67,8 @@ pub fn parse_line(line: &str, matchers: &[BrandMatcher]) -> Result<IngestItem, S
     if mention.rating.is_some_and(|r| !(1..=5).contains(&r)) {
         return Err("\"rating\" must be between 1 and 5".into());
     }
+    // The language first: the brands' `languages` filter on it, and it is stored with the mention.
+    let lang = crate::lang::of_mention(&mention);
     let brands = match brand {
         Some(b) => vec![BrandMatch { brand: b, terms: Vec::new() }],
         None if matchers.is_empty() => {
@@ -78,7 +80,7 @@ pub fn parse_line(line: &str, matchers: &[BrandMatcher]) -> Result<IngestItem, S
                 text: &text,
                 author: mention.author.as_deref(),
                 url: mention.url.as_deref(),
-                lang: mention.lang.as_deref(),
+                lang: Some(&lang.code),
             };
             let found: Vec<BrandMatch> = matchers
                 .iter()
@@ -95,6 +97,7 @@ pub fn parse_line(line: &str, matchers: &[BrandMatcher]) -> Result<IngestItem, S
         mention,
         source: None,
         brands,
+        lang: Some(lang),
         sentiment: sentiment.map(|label| GivenSentiment {
             label,
             scores: None,

@@ -235,6 +235,18 @@ pub struct FilterArgs {
     /// Full-text search over title and text: words, "exact phrases", OR, NOT, prefix*
     #[arg(long)]
     pub search: Option<String>,
+    /// Only mentions in this language (de, pt-BR: its primary subtag; und: too short to tell)
+    #[arg(long, value_parser = parse_lang)]
+    pub lang: Option<String>,
+}
+
+/// A `--lang` value: its primary subtag, lower-case, as `mentions.lang` stores it.
+fn parse_lang(s: &str) -> Result<String, String> {
+    if s.trim().eq_ignore_ascii_case(crate::lang::UNDETERMINED) {
+        return Ok(crate::lang::UNDETERMINED.into());
+    }
+    crate::lang::normalise_tag(s)
+        .ok_or_else(|| format!("`{s}` is not a language code; write e.g. `de`, `pt-BR` or `und`"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

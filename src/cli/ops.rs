@@ -36,19 +36,31 @@ pub struct ClassifyArgs {
     /// Model directory [default: [model] dir, $HEARSAY_MODEL_DIR, ./models/sentiment]
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// The model for the other languages [default: sentiment-multilingual next to the model directory];
+    /// `--multilingual-model ''` classifies with the one model only
+    #[arg(long)]
+    pub multilingual_model: Option<PathBuf>,
     /// f32, int8 (native), f16 (candle) or bf16 (rust-bert) [default: int8 for native, f32 otherwise]
     #[arg(long)]
     pub precision: Option<sentiment::Precision>,
 }
 
 pub fn classify(a: &ClassifyArgs) -> CmdResult {
-    let dir = a.model.clone().unwrap_or_else(crate::config::default_model_dir);
+    let model = crate::config::ModelConfig {
+        dir: Some(a.model.clone().unwrap_or_else(crate::config::default_model_dir)),
+        multilingual_dir: a.multilingual_model.clone(),
+        ..Default::default()
+    };
     let precision = a.precision.unwrap_or_else(|| a.backend.default_precision());
     let opts = LoadOptions { batch_size: a.batch_size.max(1), precision, ..LoadOptions::default() };
-    let mut c = sentiment::load(&dir, a.backend, &opts).map_err(|e| Failure::Usage(e.to_string()))?;
+    let mut models =
+        sentiment::load_models(&model.resolve_dir(), model.resolve_multilingual_dir().as_deref(), a.backend, &opts)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
     let stdin = std::io::stdin().lock();
     let stdout = std::io::BufWriter::new(std::io::stdout().lock());
-    sentiment::run_classify(stdin, stdout, c.as_mut(), a.batch_size.max(1)).map_err(|e| Failure::Runtime(e.into()))?;
+    let lang_of = |t: &str| crate::lang::detect(t).0;
+    sentiment::run_classify(stdin, stdout, &mut models, &lang_of, a.batch_size.max(1))
+        .map_err(|e| Failure::Runtime(e.into()))?;
     Ok(())
 }
 
@@ -62,6 +74,10 @@ pub struct ReclassifyArgs {
 pub async fn reclassify(ctx: &Context, a: ReclassifyArgs) -> CmdResult {
     let config = ctx.optional_config()?;
     let store = ctx.store(Access::Existing).await?;
+    let langs = store.backfill_languages(a.since).await?;
+    if langs > 0 {
+        println!("{langs} mention(s) stored before languages were recorded now have one");
+    }
     let queued = store.queue_reclassify(a.since).await?;
     let model = config.map(|c| c.model).unwrap_or_default();
     let n = crate::daemon::classify_pending(&store, &model).await?;

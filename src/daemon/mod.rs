@@ -41,21 +41,26 @@ pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()
     })
 }
 
-/// Loads the configured sentiment model on a blocking thread.
-pub async fn load_classifier(model: &ModelConfig) -> anyhow::Result<Box<dyn sentiment::Classifier>> {
+/// Loads the configured sentiment models (the primary one and, where present, the multilingual one) on a
+/// blocking thread.
+pub async fn load_classifier(model: &ModelConfig) -> anyhow::Result<sentiment::Models> {
     let dir = model.resolve_dir();
+    let multilingual = model.resolve_multilingual_dir();
     let backend = model.backend();
     let opts = LoadOptions {
         batch_size: model.batch_size,
         max_length: model.max_length,
         precision: model.precision().unwrap_or_else(|_| backend.default_precision()),
     };
-    tokio::task::spawn_blocking(move || sentiment::load(&dir, backend, &opts))
-        .await?
-        .context("cannot load the sentiment model")
+    let models =
+        tokio::task::spawn_blocking(move || sentiment::load_models(&dir, multilingual.as_deref(), backend, &opts))
+            .await?
+            .context("cannot load the sentiment model")?;
+    tracing::debug!(models = %models.version(), languages = models.languages().join(","), "sentiment models loaded");
+    Ok(models)
 }
 
-/// Classifies everything in the queue with a freshly loaded model; returns how many were labelled.
+/// Classifies everything in the queue with freshly loaded models; returns how many were labelled.
 pub async fn classify_pending(store: &Store, model: &ModelConfig) -> anyhow::Result<usize> {
     let classifier = load_classifier(model).await?;
     let mut worker = Some(classifier);
@@ -70,30 +75,33 @@ pub async fn classify_pending(store: &Store, model: &ModelConfig) -> anyhow::Res
     }
 }
 
-/// One round of classification: takes up to `limit` queued mentions, labels them, stores the labels.
-/// The classifier moves onto a blocking thread and back, so inference never blocks the async runtime.
+/// One round of classification: takes up to `limit` queued mentions, labels each with the model its language
+/// routes to (a mention stored before languages were detected is detected now), stores the results. The
+/// models move onto a blocking thread and back, so inference never blocks the async runtime.
 pub async fn classify_some(
     store: &Store,
-    mut classifier: Box<dyn sentiment::Classifier>,
+    mut models: sentiment::Models,
     limit: i64,
-) -> anyhow::Result<(usize, Box<dyn sentiment::Classifier>)> {
+) -> anyhow::Result<(usize, sentiment::Models)> {
     let pending = store.unclassified(limit).await?;
     if pending.is_empty() {
-        return Ok((0, classifier));
+        return Ok((0, models));
     }
-    let (classifier, result) = tokio::task::spawn_blocking(move || {
-        let texts: Vec<&str> = pending.iter().map(|(_, t)| t.as_str()).collect();
-        let r = classifier.classify_batch(&texts);
-        let ids: Vec<i64> = pending.iter().map(|(id, _)| *id).collect();
-        (classifier, r.map(|p| (ids.clone(), p)).map_err(|e| (ids, e)))
+    let (models, result) = tokio::task::spawn_blocking(move || {
+        let langs: Vec<String> =
+            pending.iter().map(|(_, text, lang)| lang.clone().unwrap_or_else(|| crate::lang::detect(text).0)).collect();
+        let items: Vec<(&str, Option<&str>)> =
+            pending.iter().zip(&langs).map(|((_, t, _), l)| (t.as_str(), Some(l.as_str()))).collect();
+        let r = models.classify(&items);
+        let ids: Vec<i64> = pending.iter().map(|(id, _, _)| *id).collect();
+        (models, r.map(|p| (ids.clone(), p)).map_err(|e| (ids, e)))
     })
     .await?;
     match result {
-        Ok((ids, predictions)) => {
-            let version = classifier.model_version().to_string();
-            let labels: Vec<_> = ids.iter().zip(&predictions).map(|(id, p)| (*id, p.label, p.scores)).collect();
-            store.store_labels(&labels, &version).await?;
-            Ok((labels.len(), classifier))
+        Ok((ids, routed)) => {
+            let results: Vec<_> = ids.into_iter().zip(routed).collect();
+            store.store_routed(&results).await?;
+            Ok((results.len(), models))
         }
         Err((ids, e)) => {
             store.classify_failed(&ids, &e.to_string()).await?;
@@ -106,7 +114,7 @@ pub async fn classify_some(
 struct Daemon {
     config: Config,
     store: Store,
-    classifier: Option<Box<dyn sentiment::Classifier>>,
+    classifier: Option<sentiment::Models>,
     poller: crate::sources::poll::Poller,
     metrics: std::sync::Arc<http::Metrics>,
 }

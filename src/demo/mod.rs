@@ -31,7 +31,7 @@ use tokio::sync::watch;
 
 use crate::cli::{CmdResult, Failure};
 use crate::config::Config;
-use crate::sentiment::Classifier;
+use crate::sentiment::Models;
 use crate::store::{Access, Store};
 use scenario::{Scenario, Site, Size, BRAND};
 use server::MockServer;
@@ -108,7 +108,7 @@ pub async fn main(opts: &DemoOptions) -> CmdResult {
 
 /// Runs the demo in `opts.dir`. `classifier` replaces the configured model (tests); `None` loads the model the
 /// generated config names (the shipped one).
-pub async fn run(opts: &DemoOptions, classifier: Option<Box<dyn Classifier>>) -> Result<DemoOutcome, Failure> {
+pub async fn run(opts: &DemoOptions, classifier: Option<Models>) -> Result<DemoOutcome, Failure> {
     let dir = prepare_dir(&opts.dir)?;
     let now = Utc::now().timestamp();
     let size = if opts.quick { Size::QUICK } else { Size::FULL };
@@ -135,7 +135,7 @@ pub async fn run(opts: &DemoOptions, classifier: Option<Box<dyn Classifier>>) ->
             let c = crate::daemon::load_classifier(&config.model)
                 .await
                 .map_err(|e| Failure::Runtime(e.context("the demo classifies mentions with the shipped model")))?;
-            println!("ok ({})", c.model_version());
+            println!("ok ({})", c.version());
             c
         }
     };
@@ -253,8 +253,8 @@ impl Simulation<'_> {
         t: i64,
         poller: &crate::sources::poll::Poller,
         shutdown: &watch::Receiver<bool>,
-        mut classifier: Box<dyn Classifier>,
-    ) -> Result<Box<dyn Classifier>, Failure> {
+        mut classifier: Models,
+    ) -> Result<Models, Failure> {
         self.server.set_now(t);
         // One source at a time: the local platforms answer in microseconds, and sequential ingests never contend
         // for SQLite's write lock.
@@ -520,7 +520,7 @@ fn print_flush(s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sentiment::{Label, Prediction, SentimentError};
+    use crate::sentiment::{Classifier, Label, Prediction, SentimentError};
 
     /// Stands in for the model where it is not built yet: a few words decide.
     struct Keywords;
@@ -563,11 +563,15 @@ mod tests {
         }
     }
 
+    fn keywords() -> Models {
+        Models::new((Box::new(Keywords), vec!["en".into()]), Vec::new())
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_quick_demo_fires_one_alert_with_a_keyword_classifier() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("demo");
-        let out = run(&DemoOptions { dir: dir.clone(), quick: true }, Some(Box::new(Keywords))).await.unwrap();
+        let out = run(&DemoOptions { dir: dir.clone(), quick: true }, Some(keywords())).await.unwrap();
         assert!(out.spike_at.is_some(), "the spike fired");
         assert_eq!(out.emails.len(), 1, "{:?}", out.emails);
         assert!(out.platforms >= 5, "{} platforms", out.platforms);

@@ -167,11 +167,21 @@ struct TensorEntry {
     data_offsets: [usize; 2],
 }
 
-/// Reads every tensor of a safetensors file as f32 (F32, F16 and BF16 are accepted).
+/// Reads every tensor of a safetensors file as f32 (F32, F16 and BF16 are accepted, and block-quantised
+/// I8: see [`BLOCK_SCALE_SUFFIX`]).
 pub(super) fn read_safetensors(path: &Path) -> Result<HashMap<String, HostTensor>, SentimentError> {
     let bytes = read_file(path)?;
     parse_safetensors(&bytes).map_err(|reason| invalid(path, format!("not a readable safetensors file: {reason}")))
 }
+
+/// An I8 tensor `W` of shape `[rows, cols]` comes with a tensor `W.block_scale` (F16 or F32) of shape
+/// `[rows, cols / 32]`: `W[r][c] = i8 × block_scale[r][c / 32]`. The multilingual model stores its frozen
+/// embeddings and lower layers this way: they are the 4-bit base's values, which this holds exactly at half the
+/// size of float16 (`tools/train-sentiment/multilingual/train.py`, `quantise_blocks`).
+pub(super) const BLOCK_SCALE_SUFFIX: &str = ".block_scale";
+
+/// Weights per block of a block-quantised I8 tensor.
+const QUANT_BLOCK: usize = 32;
 
 pub(super) fn parse_safetensors(bytes: &[u8]) -> Result<HashMap<String, HostTensor>, String> {
     let len_bytes: [u8; 8] = bytes.get(..8).and_then(|b| b.try_into().ok()).ok_or("shorter than its 8-byte header")?;
@@ -185,6 +195,7 @@ pub(super) fn parse_safetensors(bytes: &[u8]) -> Result<HashMap<String, HostTens
         serde_json::from_slice(&bytes[8..header_end]).map_err(|e| format!("header is not JSON: {e}"))?;
     let data = &bytes[header_end..];
     let mut out = HashMap::with_capacity(header.len());
+    let mut quantised: Vec<(String, Vec<usize>, &[u8])> = Vec::new();
     for (name, value) in header {
         if name == "__metadata__" {
             continue;
@@ -198,10 +209,15 @@ pub(super) fn parse_safetensors(bytes: &[u8]) -> Result<HashMap<String, HostTens
         let width = match entry.dtype.as_str() {
             "F32" => 4,
             "F16" | "BF16" => 2,
-            other => return Err(format!("tensor {name}: dtype {other} is not supported (F32, F16, BF16)")),
+            "I8" => 1,
+            other => return Err(format!("tensor {name}: dtype {other} is not supported (F32, F16, BF16, I8)")),
         };
         if raw.len() != count * width {
             return Err(format!("tensor {name}: {} bytes for shape {:?} of {}", raw.len(), entry.shape, entry.dtype));
+        }
+        if entry.dtype == "I8" {
+            quantised.push((name, entry.shape, raw));
+            continue;
         }
         let values: Vec<f32> = match entry.dtype.as_str() {
             "F32" => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
@@ -211,6 +227,25 @@ pub(super) fn parse_safetensors(bytes: &[u8]) -> Result<HashMap<String, HostTens
             }
         };
         out.insert(name, HostTensor { shape: entry.shape, data: values });
+    }
+    for (name, shape, raw) in quantised {
+        let scale_name = format!("{name}{BLOCK_SCALE_SUFFIX}");
+        let scale = out.remove(&scale_name).ok_or_else(|| format!("tensor {name}: I8 without {scale_name}"))?;
+        let &[rows, cols] = shape.as_slice() else {
+            return Err(format!("tensor {name}: I8 tensors must be matrices, not of shape {shape:?}"));
+        };
+        if cols % QUANT_BLOCK != 0 || scale.shape != [rows, cols / QUANT_BLOCK] {
+            return Err(format!(
+                "tensor {name}: {scale_name} has shape {:?}, expected [{rows}, {}] (one scale per {QUANT_BLOCK} weights)",
+                scale.shape,
+                cols / QUANT_BLOCK
+            ));
+        }
+        let data = raw.iter().enumerate().map(|(i, &q)| f32::from(q as i8) * scale.data[i / QUANT_BLOCK]).collect();
+        out.insert(name, HostTensor { shape, data });
+    }
+    if let Some(orphan) = out.keys().find(|k| k.ends_with(BLOCK_SCALE_SUFFIX)) {
+        return Err(format!("tensor {orphan}: a block scale without its I8 tensor"));
     }
     Ok(out)
 }
@@ -509,5 +544,32 @@ mod tests {
         assert!(parse_safetensors(&int).unwrap_err().contains("I64 is not supported"));
         assert!(parse_safetensors(&[1, 0]).unwrap_err().contains("8-byte header"));
         assert!(parse_safetensors(&[255; 16]).unwrap_err().contains("runs past the end"));
+    }
+
+    #[test]
+    fn block_quantised_i8_is_widened_with_its_scales() {
+        // A [2, 64] I8 matrix: row r, column c holds (c % 7) - 3 (so negatives too); scales 0.5, 1, 2, -0.25.
+        let q: Vec<u8> = (0..2).flat_map(|_| (0..64).map(|c| ((c % 7) as i8 - 3) as u8)).collect();
+        let mut data = q.clone();
+        for s in [0x3800u16, 0x3c00, 0x4000, 0xb400] {
+            data.extend_from_slice(&s.to_le_bytes());
+        }
+        let header = r#"{"w":{"dtype":"I8","shape":[2,64],"data_offsets":[0,128]},"w.block_scale":{"dtype":"F16","shape":[2,2],"data_offsets":[128,136]}}"#;
+        let t = parse_safetensors(&file(header, &data)).unwrap();
+        assert!(!t.contains_key("w.block_scale"), "the scales are folded into the tensor");
+        let w = &t["w"];
+        assert_eq!(w.shape, vec![2, 64]);
+        let scales = [0.5f32, 1.0, 2.0, -0.25];
+        for (i, v) in w.data.iter().enumerate() {
+            let (r, c) = (i / 64, i % 64);
+            assert_eq!(*v, f32::from((c % 7) as i8 - 3) * scales[r * 2 + c / 32], "w[{r}][{c}]");
+        }
+
+        let no_scale = file(r#"{"w":{"dtype":"I8","shape":[1,32],"data_offsets":[0,32]}}"#, &[0; 32]);
+        assert!(parse_safetensors(&no_scale).unwrap_err().contains("I8 without w.block_scale"));
+        let bad_shape = r#"{"w":{"dtype":"I8","shape":[1,32],"data_offsets":[0,32]},"w.block_scale":{"dtype":"F16","shape":[2],"data_offsets":[32,36]}}"#;
+        assert!(parse_safetensors(&file(bad_shape, &[0; 36])).unwrap_err().contains("expected [1, 1]"));
+        let orphan = file(r#"{"v.block_scale":{"dtype":"F16","shape":[1,1],"data_offsets":[0,2]}}"#, &[0; 2]);
+        assert!(parse_safetensors(&orphan).unwrap_err().contains("without its I8 tensor"));
     }
 }

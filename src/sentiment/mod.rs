@@ -26,6 +26,7 @@ mod candle;
 mod common;
 mod native;
 mod preprocess;
+mod router;
 #[cfg(feature = "rust-bert")]
 mod rustbert;
 mod worker;
@@ -41,12 +42,16 @@ use serde::{Deserialize, Serialize};
 pub use self::candle::CandleClassifier;
 pub use self::native::NativeClassifier;
 pub use self::preprocess::{preprocess_v1, PREPROCESS_V1};
+pub use self::router::{model_languages, Models, Routed, UNCOVERED_PREFIX, UNDETERMINED};
 #[cfg(feature = "rust-bert")]
 pub use self::rustbert::RustBertClassifier;
 pub use self::worker::ClassifierWorker;
 
 /// The model directory used when none is configured, relative to the working directory.
 pub const DEFAULT_MODEL_DIR: &str = "models/sentiment";
+
+/// The multilingual model's directory name, looked for next to the primary model's directory.
+pub const MULTILINGUAL_DIR_NAME: &str = "sentiment-multilingual";
 
 /// A sentiment class. The declaration order is the order of [`Prediction::scores`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -369,6 +374,22 @@ fn load_rust_bert(_dir: &Path, _opts: &LoadOptions) -> Result<Box<dyn Classifier
     Err(SentimentError::BackendUnavailable { backend: Backend::RustBert })
 }
 
+/// Loads the primary model in `primary` and, when `multilingual` is given, the model there, each with its
+/// `labels.json` languages (see [`Models`]).
+pub fn load_models(
+    primary: &Path,
+    multilingual: Option<&Path>,
+    backend: Backend,
+    opts: &LoadOptions,
+) -> Result<Models, SentimentError> {
+    let first = (load(primary, backend, opts)?, model_languages(primary)?);
+    let mut others = Vec::new();
+    if let Some(dir) = multilingual {
+        others.push((load(dir, backend, opts)?, model_languages(dir)?));
+    }
+    Ok(Models::new(first, others))
+}
+
 /// The `labels.json` file: everything about the model that is not weights or vocabulary.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -382,6 +403,9 @@ pub struct ModelInfo {
     /// Preprocess tag; only [`PREPROCESS_V1`] is known.
     pub preprocess: String,
     pub version: String,
+    /// Languages (ISO 639-1) the model labels; absent: English only. See [`Models`].
+    #[serde(default)]
+    pub languages: Option<Vec<String>>,
 }
 
 /// How many forward batches [`run_classify`] reads ahead, so that sorting by length has something
@@ -398,7 +422,9 @@ pub struct ClassifySummary {
 }
 
 /// Reads one text per line from `input` and writes one JSON object per line to `output`, in order:
-/// `{"label":"negative","scores":{"negative":0.91,"neutral":0.07,"positive":0.02}}`.
+/// `{"label":"negative","lang":"de","scores":{"negative":0.91,"neutral":0.07,"positive":0.02}}`, where
+/// `lang` is what `lang_of` says of the line (the caller's language identification) and decides which model
+/// labels it; a line in a language no model covers gets `"label":null,"scores":null`.
 ///
 /// Lines may end in `\n` or `\r\n`; invalid UTF-8 is replaced (U+FFFD) rather than rejected, and an
 /// empty line gets the neutral [`Prediction::EMPTY`], so the output always has as many lines as the
@@ -406,7 +432,8 @@ pub struct ClassifySummary {
 pub fn run_classify(
     mut input: impl BufRead,
     mut output: impl Write,
-    classifier: &mut dyn Classifier,
+    models: &mut Models,
+    lang_of: &dyn Fn(&str) -> String,
     batch_size: usize,
 ) -> Result<ClassifySummary, SentimentError> {
     let window = batch_size.max(1) * READ_AHEAD_BATCHES;
@@ -428,10 +455,11 @@ pub fn run_classify(
             texts.push(text.into_owned());
         }
         if texts.len() >= window || (n == 0 && !texts.is_empty()) {
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let predictions = classifier.classify_batch(&refs)?;
-            for p in &predictions {
-                writeln!(output, "{}", prediction_json(p)).map_err(SentimentError::Output)?;
+            let langs: Vec<String> = texts.iter().map(|t| lang_of(t)).collect();
+            let items: Vec<(&str, Option<&str>)> =
+                texts.iter().zip(&langs).map(|(t, l)| (t.as_str(), Some(l.as_str()))).collect();
+            for (routed, lang) in models.classify(&items)?.iter().zip(&langs) {
+                writeln!(output, "{}", routed_json(routed, lang)).map_err(SentimentError::Output)?;
             }
             summary.lines += texts.len();
             texts.clear();
@@ -444,14 +472,28 @@ pub fn run_classify(
     Ok(summary)
 }
 
-/// One output line of [`run_classify`], scores rounded to 4 decimals.
+/// One output line of [`run_classify`].
+pub fn routed_json(routed: &Routed, lang: &str) -> String {
+    let mut v = match routed {
+        Routed::Labelled { prediction, .. } => prediction_value(prediction),
+        Routed::Uncovered { .. } => serde_json::json!({ "label": null, "scores": null }),
+    };
+    v["lang"] = lang.into();
+    v.to_string()
+}
+
+/// A prediction as JSON, scores rounded to 4 decimals.
 pub fn prediction_json(p: &Prediction) -> String {
+    prediction_value(p).to_string()
+}
+
+fn prediction_value(p: &Prediction) -> serde_json::Value {
     let round = |x: f32| (f64::from(x) * 10_000.0).round() / 10_000.0;
     let mut scores = serde_json::Map::new();
     for label in Label::ALL {
         scores.insert(label.as_str().to_owned(), round(p.score(label)).into());
     }
-    serde_json::json!({ "label": p.label, "scores": scores }).to_string()
+    serde_json::json!({ "label": p.label, "scores": scores })
 }
 
 #[cfg(test)]

@@ -579,14 +579,16 @@ impl Poller {
 const ERROR_BODY_CAP: usize = 64 * 1024;
 
 /// Keeps only the brand's mentions: the query must match (unless the feed is the brand's own review page),
-/// and no exclusion may.
+/// and no exclusion may. Each mention's language is resolved first (`lang::of_mention`), so that the brand's
+/// `languages` see it also where the platform tags none.
 fn match_brand(page: &ParsedPage, source: &SourceConfig, brand: &BrandMatcher, feed: &Feed) -> Vec<IngestItem> {
     page.mentions
         .iter()
         .filter_map(|m| {
+            let lang = crate::lang::of_mention(m);
             let text = MatchText::new(m.title.as_deref(), &m.text);
             let cand =
-                Candidate { text: &text, author: m.author.as_deref(), url: m.url.as_deref(), lang: m.lang.as_deref() };
+                Candidate { text: &text, author: m.author.as_deref(), url: m.url.as_deref(), lang: Some(&lang.code) };
             let terms = if feed.owned {
                 if brand.excluded(&cand) {
                     return None;
@@ -600,6 +602,7 @@ fn match_brand(page: &ParsedPage, source: &SourceConfig, brand: &BrandMatcher, f
                 source: Some(source.name.clone()),
                 brands: vec![BrandMatch { brand: brand.name.clone(), terms }],
                 sentiment: None,
+                lang: Some(lang),
                 derived: None,
             })
         })

@@ -65,6 +65,8 @@ pub struct Example {
     pub created_at: i64,
     pub score: f64,
     pub terms: Option<String>,
+    /// `mentions.lang`: ISO 639-1, "und", or `None` for a mention stored untagged before languages were kept.
+    pub lang: Option<String>,
 }
 
 impl Store {
@@ -253,7 +255,8 @@ impl Store {
     ) -> Result<Vec<Example>, StoreError> {
         let rows = sqlx::query(
             "SELECT m.id, m.platform, m.author, trim(coalesce(m.title || ' — ', '') || m.text), m.url, m.created_at,
-                    CASE WHEN s.override_label = 'negative' THEN 1.0 ELSE coalesce(s.score_negative, 0.5) END, mb.terms
+                    CASE WHEN s.override_label = 'negative' THEN 1.0 ELSE coalesce(s.score_negative, 0.5) END, mb.terms,
+                    m.lang
              FROM mention_brands mb JOIN brands b ON b.id = mb.brand_id
              JOIN mentions m ON m.id = mb.mention_id
              JOIN sentiment s ON s.mention_id = mb.mention_id
@@ -278,6 +281,7 @@ impl Store {
                 created_at: r.get(5),
                 score: r.get(6),
                 terms: r.get(7),
+                lang: r.get(8),
             })
             .collect())
     }

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::{now_ts, raw, Store, StoreError};
 
+use crate::lang::Language;
 use crate::mention::NewMention;
 use crate::sentiment::Label;
 
@@ -35,6 +36,9 @@ pub struct IngestItem {
     pub source: Option<String>,
     pub brands: Vec<BrandMatch>,
     pub sentiment: Option<GivenSentiment>,
+    /// The mention's language ([`crate::lang::of_mention`]), when the caller resolved it already to match it
+    /// to brands (the poller and `hearsay import` do); `None` = resolved by `ingest`.
+    pub lang: Option<Language>,
     /// What `ingest` derives from the item, when the caller computed it already (`IngestItem::derive`;
     /// `hearsay import` does, on its parsing thread, off the writer's path); `None` = computed by `ingest`.
     pub derived: Option<Derived>,
@@ -134,10 +138,14 @@ impl Store {
             .iter()
             .map(|it| it.derived.as_ref().map_or_else(|| Cow::Owned(Derived::of(it)), Cow::Borrowed))
             .collect();
+        let langs: Vec<Cow<Language>> = items
+            .iter()
+            .map(|it| it.lang.as_ref().map_or_else(|| Cow::Owned(crate::lang::of_mention(&it.mention)), Cow::Borrowed))
+            .collect();
         let mut tx = self.write_tx().await?;
         let report = {
             let mut handle = tx.lock_handle().await?;
-            ingest_locked(&raw::Db::new(&mut handle), items, &derived, now)?
+            ingest_locked(&raw::Db::new(&mut handle), items, &derived, &langs, now)?
         };
         tx.commit().await?;
         Ok(report)
@@ -156,6 +164,14 @@ fn valid_rating(m: &NewMention) -> Option<i64> {
         );
         None
     }
+}
+
+/// A language's code and confidence as `ingest` may write them with CHECK constraints off: a code that is not
+/// a language tag is "und", a confidence outside 0–1 (or not a number) none.
+fn checked_language(lang: &Language) -> (&str, Option<f32>) {
+    let ok = (2..=3).contains(&lang.code.len()) && lang.code.bytes().all(|b| b.is_ascii_lowercase());
+    let code = if ok { lang.code.as_str() } else { crate::lang::UNDETERMINED };
+    (code, lang.confidence.filter(|c| (0.0..=1.0).contains(c)))
 }
 
 /// A given label; a mention that has one keeps it.
@@ -184,6 +200,7 @@ fn ingest_locked(
     db: &raw::Db<'_>,
     items: &[IngestItem],
     derived: &[Cow<Derived>],
+    langs: &[Cow<Language>],
     now: i64,
 ) -> Result<IngestReport, StoreError> {
     use raw::Val;
@@ -192,15 +209,16 @@ fn ingest_locked(
     // 1. Mentions. `slots[i]` = item i's stored mention (id, created_at, inserted by this batch).
     let mut insert = db.prepare(
         "INSERT OR IGNORE INTO mentions (platform, external_id, url, canonical_url, author, title, text, \
-         text_hash, created_at, fetched_at, kind, lang, rating, metrics, parent_id, source) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         text_hash, created_at, fetched_at, kind, lang, rating, metrics, parent_id, source, lang_source, \
+         lang_confidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )?;
     let mut find = db.prepare("SELECT id, created_at FROM mentions WHERE platform = ?1 AND external_id = ?2")?;
     let mut new_ids: HashSet<i64> = HashSet::with_capacity(items.len());
     let mut slots: Vec<Option<(i64, i64, bool)>> = Vec::with_capacity(items.len());
-    for (it, d) in items.iter().zip(derived) {
+    for ((it, d), lang) in items.iter().zip(derived).zip(langs) {
         let m = &it.mention;
         let created_at = m.created_at.timestamp();
+        let (lang_code, lang_confidence) = checked_language(lang);
         let row = [
             Val::Text(m.platform.as_str()),
             Val::Text(m.external_id.as_str()),
@@ -213,11 +231,13 @@ fn ingest_locked(
             Val::Int(created_at),
             Val::Int(now),
             Val::Text(m.kind.as_str()),
-            m.lang.as_deref().into(),
+            Val::Text(lang_code),
             valid_rating(m).into(),
             d.metrics.as_deref().into(),
             m.parent_id.as_deref().into(),
             it.source.as_deref().into(),
+            Val::Text(lang.source.as_str()),
+            lang_confidence.into(),
         ];
         let slot = if insert.execute(&row)? == 1 {
             let id = db.last_insert_rowid();
@@ -377,17 +397,20 @@ fn ingest_locked(
     Ok(IngestReport { inserted, duplicate: items.len() as u64 - inserted })
 }
 
+/// What a model made of one queued mention: (mention id, label and scores or none, `model_version`).
+type ModelResult<'a> = (i64, Option<(Label, [f32; 3])>, &'a str);
+
 impl Store {
-    /// Mentions waiting for a model label, oldest first.
-    pub async fn unclassified(&self, limit: i64) -> Result<Vec<(i64, String)>, StoreError> {
+    /// Mentions waiting for a model label, oldest first: (id, title and text, stored language).
+    pub async fn unclassified(&self, limit: i64) -> Result<Vec<(i64, String, Option<String>)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT m.id, trim(coalesce(m.title || '. ', '') || m.text) FROM classify_queue q
+            "SELECT m.id, trim(coalesce(m.title || '. ', '') || m.text), m.lang FROM classify_queue q
              JOIN mentions m ON m.id = q.mention_id ORDER BY q.attempts, q.mention_id LIMIT ?1",
         )
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
 
     /// Number of mentions still waiting for a model label.
@@ -397,9 +420,42 @@ impl Store {
 
     /// Records model labels (never touching manual overrides) and takes the mentions off the queue.
     pub async fn store_labels(&self, labels: &[(i64, Label, [f32; 3])], model_version: &str) -> Result<(), StoreError> {
+        let rows: Vec<_> =
+            labels.iter().map(|&(id, label, scores)| (id, Some((label, scores)), model_version)).collect();
+        self.store_model_results(&rows).await
+    }
+
+    /// Records what [`crate::sentiment::Models`] made of queued mentions, in one transaction: a label with its
+    /// model's version, or for a language no model covers a row without label whose `model_version` is
+    /// `uncovered:<lang>` (the mention leaves the queue, shows as unlabelled and stays out of the negative share
+    /// until `hearsay reclassify` after a model that covers it).
+    pub async fn store_routed(&self, results: &[(i64, crate::sentiment::Routed)]) -> Result<(), StoreError> {
+        use crate::sentiment::{Routed, UNCOVERED_PREFIX};
+        let uncovered: Vec<String> = results
+            .iter()
+            .map(|(_, r)| match r {
+                Routed::Uncovered { lang } => format!("{UNCOVERED_PREFIX}{lang}"),
+                Routed::Labelled { .. } => String::new(),
+            })
+            .collect();
+        let rows: Vec<_> = results
+            .iter()
+            .zip(&uncovered)
+            .map(|((id, r), unc)| match r {
+                Routed::Labelled { prediction, model_version } => {
+                    (*id, Some((prediction.label, prediction.scores)), &**model_version)
+                }
+                Routed::Uncovered { .. } => (*id, None, unc.as_str()),
+            })
+            .collect();
+        self.store_model_results(&rows).await
+    }
+
+    async fn store_model_results(&self, rows: &[ModelResult<'_>]) -> Result<(), StoreError> {
         let now = now_ts();
         let mut tx = self.write_tx().await?;
-        for (id, label, s) in labels {
+        for (id, label, model_version) in rows {
+            let s = label.map(|(_, s)| s);
             sqlx::query(
                 "INSERT INTO sentiment (mention_id, label, score_negative, score_neutral, score_positive, model_version, classified_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -408,11 +464,11 @@ impl Store {
                     model_version = excluded.model_version, classified_at = excluded.classified_at",
             )
             .bind(id)
-            .bind(label.as_str())
-            .bind(s[0])
-            .bind(s[1])
-            .bind(s[2])
-            .bind(model_version)
+            .bind(label.map(|(l, _)| l.as_str()))
+            .bind(s.map(|s| s[0]))
+            .bind(s.map(|s| s[1]))
+            .bind(s.map(|s| s[2]))
+            .bind(*model_version)
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -549,7 +605,8 @@ impl Store {
 
     /// Counts per sentiment per time bucket (`hearsay stats`), oldest bucket first. Syndicated copies count once.
     pub async fn stats(&self, f: &MentionFilter, bucket_secs: i64) -> Result<Vec<StatsRow>, StoreError> {
-        if f.platform.is_some() || f.search.is_some() || bucket_secs <= 0 || bucket_secs % 3600 != 0 {
+        if f.platform.is_some() || f.search.is_some() || f.lang.is_some() || bucket_secs <= 0 || bucket_secs % 3600 != 0
+        {
             return self.stats_scan(f, bucket_secs).await;
         }
         // Whole hours come from the `brand_hours` rollup (one row per brand, hour and label instead of one per
@@ -628,7 +685,7 @@ impl Store {
             sql.push_str(" AND mb.brand_id IN (SELECT id FROM brands)");
         }
         let mut binds = Vec::new();
-        let needs_mention = f.platform.is_some() || f.search.is_some();
+        let needs_mention = f.platform.is_some() || f.search.is_some() || f.lang.is_some();
         if needs_mention {
             sql =
                 sql.replace("FROM mention_brands mb", "FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id");
@@ -640,13 +697,91 @@ impl Store {
         Ok(rows.iter().map(stats_row).collect())
     }
 
+    /// Gives mentions stored before languages were recorded (`lang_source` NULL) created since `since` their
+    /// language, as a new mention would get it (`lang::of_parts`; the stored tag is the platform's); returns
+    /// how many. `hearsay reclassify` runs it first. Batches of 2,000, each its own transaction.
+    pub async fn backfill_languages(&self, since: Option<DateTime<Utc>>) -> Result<u64, StoreError> {
+        let since = since.map_or(i64::MIN, |t| t.timestamp());
+        let (mut after, mut done) = (0i64, 0u64);
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, platform, lang, title, text FROM mentions
+                 WHERE lang_source IS NULL AND id > ?1 AND created_at >= ?2 ORDER BY id LIMIT 2000",
+            )
+            .bind(after)
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?;
+            let Some(last) = rows.last() else { return Ok(done) };
+            after = last.get(0);
+            let langs: Vec<(i64, Language)> = rows
+                .iter()
+                .map(|r| {
+                    let lang = crate::lang::of_parts(
+                        r.get::<&str, _>(1),
+                        r.get::<Option<&str>, _>(2),
+                        r.get::<Option<&str>, _>(3),
+                        r.get::<&str, _>(4),
+                    );
+                    (r.get(0), lang)
+                })
+                .collect();
+            let mut tx = self.write_tx().await?;
+            for (id, lang) in &langs {
+                let (code, confidence) = checked_language(lang);
+                sqlx::query("UPDATE mentions SET lang = ?2, lang_source = ?3, lang_confidence = ?4 WHERE id = ?1")
+                    .bind(id)
+                    .bind(code)
+                    .bind(lang.source.as_str())
+                    .bind(confidence)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            done += langs.len() as u64;
+        }
+    }
+
+    /// Counts per sentiment per language (`hearsay stats --by lang`), most frequent language first. Syndicated
+    /// copies count once; mentions stored before languages were recorded (and never tagged) have `lang` `None`.
+    pub async fn stats_by_lang(&self, f: &MentionFilter) -> Result<Vec<LangStatsRow>, StoreError> {
+        let mut sql = String::from(
+            "SELECT m.lang, sum(mb.label = 'negative'), sum(mb.label = 'neutral'), sum(mb.label = 'positive'),
+                    sum(mb.label IS NULL)
+             FROM mention_brands mb
+             JOIN brands b ON b.id = mb.brand_id
+             JOIN mentions m ON m.id = mb.mention_id
+             WHERE mb.first_copy = 1",
+        );
+        if f.brand.is_none() {
+            // As in `stats_scan`: one range scan of the (brand, time, …) index per brand.
+            sql.push_str(" AND mb.brand_id IN (SELECT id FROM brands)");
+        }
+        let mut binds = Vec::new();
+        let cols = FilterCols { time: "mb.created_at", id: "mb.mention_id" };
+        push_filters(&mut sql, &mut binds, &MentionFilter { limit: None, ..f.clone() }, cols);
+        sql.push_str(" GROUP BY m.lang ORDER BY count(*) DESC, m.lang");
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(|r| LangStatsRow {
+                lang: r.get(0),
+                negative: r.get::<Option<i64>, _>(1).unwrap_or(0),
+                neutral: r.get::<Option<i64>, _>(2).unwrap_or(0),
+                positive: r.get::<Option<i64>, _>(3).unwrap_or(0),
+                unclassified: r.get::<Option<i64>, _>(4).unwrap_or(0),
+            })
+            .collect())
+    }
+
     /// Names of the brands in the database.
     pub async fn brand_names(&self) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT name FROM brands ORDER BY name").fetch_all(&self.pool).await?)
     }
 
     /// Per-brand 5-minute buckets `(bucket_start_ts, total, negative)` since `since`, syndicated copies once:
-    /// the series the spike detector reads.
+    /// the series the spike detector reads. `total` counts labelled mentions only: one without a label (not
+    /// classified yet, or in a language no model covers) says nothing about the negative share.
     pub async fn brand_buckets(
         &self,
         brand: &str,
@@ -655,7 +790,7 @@ impl Store {
         bucket_secs: i64,
     ) -> Result<Vec<(i64, i64, i64)>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT (mb.created_at / {bucket_secs}) * {bucket_secs} AS bucket, count(*), coalesce(sum(mb.label = 'negative'), 0)
+            "SELECT (mb.created_at / {bucket_secs}) * {bucket_secs} AS bucket, count(mb.label), coalesce(sum(mb.label = 'negative'), 0)
              FROM mention_brands mb
              JOIN brands b ON b.id = mb.brand_id
              WHERE b.name = ?1 AND mb.first_copy = 1 AND mb.created_at >= ?2 AND mb.created_at < ?3
@@ -734,6 +869,10 @@ fn push_filters(sql: &mut String, binds: &mut Vec<Bind>, f: &MentionFilter, cols
     if let Some(s) = f.sentiment {
         sql.push_str(" AND mb.label = ?");
         binds.push(Bind::Text(s.as_str().into()));
+    }
+    if let Some(l) = &f.lang {
+        sql.push_str(" AND m.lang = ?");
+        binds.push(Bind::Text(l.clone()));
     }
     if let Some(t) = f.since {
         sql.push_str(&format!(" AND {time_col} >= ?"));
@@ -825,6 +964,8 @@ pub struct MentionFilter {
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub search: Option<String>,
+    /// Only mentions in this language: a lower-case ISO 639-1 code as stored in `mentions.lang`, or "und".
+    pub lang: Option<String>,
     pub limit: Option<i64>,
 }
 
@@ -849,6 +990,18 @@ pub struct MentionRow {
     pub terms: Vec<String>,
     pub rating: Option<i64>,
     pub lang: Option<String>,
+}
+
+/// One language of `hearsay stats --by lang`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LangStatsRow {
+    /// As stored in `mentions.lang`: ISO 639-1, "und" (too short to tell), `None` (stored untagged before
+    /// languages were recorded).
+    pub lang: Option<String>,
+    pub negative: i64,
+    pub neutral: i64,
+    pub positive: i64,
+    pub unclassified: i64,
 }
 
 /// One time bucket of `hearsay stats`.

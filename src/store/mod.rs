@@ -29,13 +29,14 @@ pub use state::*;
 /// cargo build sqlx and the whole SQLite library a second time for the build host; the version, description and
 /// checksum (SHA-384 of the file) are what the macro gives, so databases migrated by earlier builds match
 /// (`embedded_migrations_keep_their_checksums` pins them).
-const MIGRATIONS: [(i64, &str, &str); 6] = [
+const MIGRATIONS: [(i64, &str, &str); 7] = [
     (1, "initial", include_str!("../../migrations/0001_initial.sql")),
     (2, "quota usage", include_str!("../../migrations/0002_quota_usage.sql")),
     (3, "mention brands label", include_str!("../../migrations/0003_mention_brands_label.sql")),
     (4, "brand hours", include_str!("../../migrations/0004_brand_hours.sql")),
     (5, "bulk ingest", include_str!("../../migrations/0005_bulk_ingest.sql")),
     (6, "ingest without triggers", include_str!("../../migrations/0006_ingest_without_triggers.sql")),
+    (7, "mention language", include_str!("../../migrations/0007_mention_language.sql")),
 ];
 
 #[derive(Debug)]
@@ -331,6 +332,11 @@ mod tests {
                 6,
                 "ingest without triggers",
                 "96d120795ca63290d2d9e8f1c5cdc97de6714791862b1c2f9b034a8463b615f06d6c690cf21ba04d3ae1206af20d5e98",
+            ),
+            (
+                7,
+                "mention language",
+                "07119456f61186d4e1b2276c8969b5e159264a4c775d4e716573748aeed02f3a0ea177b6cfcdbdf85df4192e3606ec27",
             ),
         ];
         let resolved = sqlx::migrate::MigrationSource::resolve(Embedded).await.unwrap();

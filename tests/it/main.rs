@@ -7,6 +7,7 @@ mod config;
 mod daemon;
 mod demo;
 mod e2e;
+mod lang;
 mod poll;
 mod report;
 mod store;

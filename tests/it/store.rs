@@ -28,6 +28,7 @@ fn item(m: NewMention, label: Option<Label>) -> IngestItem {
         source: Some("test".into()),
         brands: vec![BrandMatch { brand: "Acme".into(), terms: vec!["acme".into()] }],
         sentiment: label.map(|label| GivenSentiment { label, scores: None, model_version: "test".into() }),
+        lang: None,
         derived: None,
     }
 }
@@ -37,7 +38,7 @@ async fn migrations_apply_to_a_new_file_and_again_to_an_existing_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/dir/h.db");
     let s = Store::open(&path, Access::ReadWrite).await.unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 6);
+    assert_eq!(s.schema_version().await.unwrap(), 7);
     s.ingest(&[item(mention("reddit", "1", "acme is great", "https://x.test/1"), Some(Label::Positive))])
         .await
         .unwrap();
@@ -223,6 +224,7 @@ async fn upgrading_a_first_schema_database_fills_in_the_label_copy() {
          CREATE TRIGGER mentions_fts_ai AFTER INSERT ON mentions BEGIN
              INSERT INTO mentions_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
          END;
+         ALTER TABLE mentions DROP COLUMN lang_source; ALTER TABLE mentions DROP COLUMN lang_confidence;
          DELETE FROM _sqlx_migrations WHERE version > 1;",
     )
     .execute(s.pool())

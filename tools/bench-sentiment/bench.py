@@ -23,6 +23,14 @@ labels on which the two agree. Run from the repository root:
     python3 tools/bench-sentiment/bench.py --variant native:int8 --variant native:f32 --variant candle:f32 \\
         --variant candle:f16 --variant rust-bert:f32 --variant rust-bert:bf16
 
+`--multilingual DIR` benchmarks the mixed stream instead: half English texts (tweets and reviews), half the
+other languages' (tweets and reviews of `sentiment-multilingual/train.tsv`, round robin over its languages). Python
+runs the English model's pipeline on the English texts and DIR's (widened to float32 in a temporary HF directory)
+on the others, routed by the data's own language column; the Rust side identifies every text's language itself
+(inside its timed loop) and routes it as the daemon does:
+
+    python3 tools/bench-sentiment/bench.py --multilingual models/sentiment-multilingual
+
 The machine should be otherwise idle; other jobs on the cores make both sides slower unevenly.
 """
 
@@ -57,6 +65,80 @@ def read_texts(data_dir, n):
     if not texts:
         sys.exit(f"no texts found in {data_dir}")
     return texts
+
+
+def read_mixed(data_root, n):
+    """(texts, langs): n/2 English (half tweets, half reviews), n/2 in the other languages, interleaved."""
+    english = read_texts(os.path.join(data_root, "sentiment"), n // 4)
+    with open(os.path.join(data_root, "sentiment", "reviews_train.tsv"), encoding="utf-8") as fh:
+        next(fh)
+        english += [line.rstrip("\n").split("\t", 1)[1] for _, line in zip(range(n // 2 - len(english)), fh)]
+    by_lang = {}
+    with open(os.path.join(data_root, "sentiment-multilingual", "train.tsv"), encoding="utf-8") as fh:
+        next(fh)
+        for line in fh:
+            lang, _label, _source, text = line.rstrip("\n").split("\t", 3)
+            if lang not in ("en", "ms"):
+                by_lang.setdefault(lang, []).append(text)
+    others, langs = [], sorted(by_lang)
+    while len(others) < n - len(english):
+        lang = langs[len(others) % len(langs)]
+        others.append((by_lang[lang][len(others) // len(langs)], lang))
+    texts, tags = [], []
+    for i in range(max(len(english), len(others))):
+        if i < len(english):
+            texts.append(english[i])
+            tags.append("en")
+        if i < len(others):
+            texts.append(others[i][0])
+            tags.append(others[i][1])
+    return texts, tags
+
+
+def hf_copy(model_dir, out_dir):
+    """A float32, HF-loadable copy of a hearsay model directory (I8 block-quantised tensors widened)."""
+    import numpy as np
+    from safetensors.numpy import load_file, save_file
+    raw = load_file(os.path.join(model_dir, "model.safetensors"))
+    state = {}
+    for k, v in raw.items():
+        if k.endswith(".block_scale"):
+            continue
+        if v.dtype == np.int8:
+            d = raw[k + ".block_scale"].astype(np.float32)
+            v = (v.astype(np.float32).reshape(v.shape[0], -1, 32) * d[:, :, None]).reshape(v.shape)
+        state[k] = np.ascontiguousarray(v.astype(np.float32))
+    save_file(state, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
+    for name in ("config.json", "tokenizer.json", "labels.json"):
+        with open(os.path.join(model_dir, name), "rb") as src, open(os.path.join(out_dir, name), "wb") as dst:
+            dst.write(src.read())
+    max_length = json.load(open(os.path.join(model_dir, "labels.json")))["max_length"]
+    json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "pad_token": "<pad>", "unk_token": "<unk>",
+               "cls_token": "<s>", "sep_token": "</s>", "model_max_length": max_length},
+              open(os.path.join(out_dir, "tokenizer_config.json"), "w"))
+    return out_dir
+
+
+def bench_python_mixed(en_dir, ml_dir, texts, langs, batch_size, threads, repeat):
+    """Both pipelines, each on its own texts; rates over all texts (sum of the two times per repeat)."""
+    en_idx = [i for i, g in enumerate(langs) if g == "en"]
+    ml_idx = [i for i, g in enumerate(langs) if g != "en"]
+    with tempfile.TemporaryDirectory() as tmp:
+        en = bench_python(en_dir, [texts[i] for i in en_idx], batch_size, threads, repeat)
+        ml = bench_python(hf_copy(ml_dir, tmp), [texts[i] for i in ml_idx], batch_size, threads, repeat)
+    labels = [None] * len(texts)
+    for part, res in ((en_idx, en), (ml_idx, ml)):
+        for i, lab in zip(part, res["labels"]):
+            labels[i] = lab
+
+    def combined(name):
+        # best and median of the two halves' times added up (each half timed on its own)
+        t_best = len(en_idx) / en[name]["best_per_s"] + len(ml_idx) / ml[name]["best_per_s"]
+        t_med = len(en_idx) / en[name]["median_per_s"] + len(ml_idx) / ml[name]["median_per_s"]
+        return {"best_per_s": len(texts) / t_best, "median_per_s": len(texts) / t_med}
+
+    return {"load_s": en["load_s"] + ml["load_s"], "pipeline": combined("pipeline"),
+            "torch_loop": combined("torch_loop"), "reduced": {}, "labels": labels}
 
 
 def bench_python(model_dir, texts, batch_size, threads, repeat):
@@ -128,7 +210,7 @@ def bench_python(model_dir, texts, batch_size, threads, repeat):
     }
 
 
-def bench_rust(rust_bin, model_dir, texts_file, batch_size, variant, threads, repeat):
+def bench_rust(rust_bin, model_dir, texts_file, batch_size, variant, threads, repeat, multilingual=None):
     backend, precision = variant.split(":")
     with tempfile.NamedTemporaryFile("r", suffix=".labels") as out:
         env = dict(os.environ)
@@ -138,6 +220,8 @@ def bench_rust(rust_bin, model_dir, texts_file, batch_size, variant, threads, re
             env["HEARSAY_INFERENCE_THREADS"] = str(threads)
         cmd = [rust_bin, "--model", model_dir, "--texts", texts_file, "--batch-size", str(batch_size),
                "--backend", backend, "--precision", precision, "--repeat", str(repeat), "--out", out.name]
+        if multilingual:
+            cmd += ["--multilingual", multilingual]
         res = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
         report = json.loads(res.stdout.strip().splitlines()[-1])
         report["labels"] = out.read().split("\n")[:-1]
@@ -158,22 +242,33 @@ def main():
                          "rust-bert:f32, rust-bert:bf16 (candle and rust-bert need a bench binary built with "
                          "--features candle / rust-bert); repeatable")
     ap.add_argument("--skip-python", action="store_true")
+    ap.add_argument("--multilingual", help="model directory for the other languages: benchmark the mixed stream")
     args = ap.parse_args()
     precisions = args.variant or ["native:int8", "native:f32"]
 
-    texts = read_texts(args.data, args.n)
+    if args.multilingual:
+        texts, langs = read_mixed(os.path.dirname(args.data), args.n)
+    else:
+        texts = read_texts(args.data, args.n)
     print(f"{len(texts)} texts, batch {args.batch_size}, {args.threads} threads, model {args.model}")
     with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8") as fh:
         fh.write("\n".join(texts) + "\n")
         fh.flush()
         def run_rust():
-            return {p: bench_rust(args.rust_bin, args.model, fh.name, args.batch_size, p, args.threads, args.repeat)
+            return {p: bench_rust(args.rust_bin, args.model, fh.name, args.batch_size, p, args.threads, args.repeat,
+                                  args.multilingual)
                     for p in precisions}
 
         # Rust runs before and after Python and keeps its better run, so that a change in background
         # load during the benchmark does not favour whichever side happened to run in the quiet part.
         rust = run_rust()
-        py = None if args.skip_python else bench_python(args.model, texts, args.batch_size, args.threads, args.repeat)
+        if args.skip_python:
+            py = None
+        elif args.multilingual:
+            py = bench_python_mixed(args.model, args.multilingual, texts, langs, args.batch_size, args.threads,
+                                    args.repeat)
+        else:
+            py = bench_python(args.model, texts, args.batch_size, args.threads, args.repeat)
         if py:
             for p, again in run_rust().items():
                 if again["best_per_s"] > rust[p]["best_per_s"]:

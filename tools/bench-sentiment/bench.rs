@@ -6,6 +6,10 @@
 //! line with the load time and the best and median sentences per second. `--out FILE` writes the
 //! predicted labels so that `bench.py` can check that Rust and Python agree.
 //!
+//! With `--multilingual DIR` it runs what the daemon runs on a mixed stream instead: every text's language
+//! identified (`hearsay::lang::detect`, inside the timed loop) and each text labelled by the model its
+//! language routes to (`sentiment::Models`: `--model` for English and undetermined texts, DIR for the others).
+//!
 //! Not a test and not part of the daemon: it exists so that performance claims can be re-measured.
 
 use std::path::PathBuf;
@@ -20,6 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut opts = LoadOptions::default();
     let mut repeat = 3usize;
     let mut backend = Backend::Native;
+    let mut multilingual: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -32,6 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--repeat" => repeat = value()?.parse()?,
             "--precision" => opts.precision = value()?.parse()?,
             "--backend" => backend = value()?.parse()?,
+            "--multilingual" => multilingual = Some(value()?.into()),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -41,19 +47,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let texts: Vec<&str> = data.lines().collect();
 
     let started = Instant::now();
-    let mut classifier = hearsay::sentiment::load(&model, backend, &opts)?;
+    let mut models = match &multilingual {
+        Some(dir) => hearsay::sentiment::load_models(&model, Some(dir), backend, &opts)?,
+        None => hearsay::sentiment::Models::new(
+            (hearsay::sentiment::load(&model, backend, &opts)?, vec!["en".into()]),
+            Vec::new(),
+        ),
+    };
     let load_s = started.elapsed().as_secs_f64();
 
     let mut times = Vec::with_capacity(repeat);
-    let mut predictions = Vec::new();
+    let mut labels: Vec<String> = Vec::new();
     for _ in 0..repeat.max(1) {
         let started = Instant::now();
-        predictions = classifier.classify_batch(&texts)?;
+        let routed = if multilingual.is_some() {
+            let langs: Vec<String> = texts.iter().map(|t| hearsay::lang::detect(t).0).collect();
+            let items: Vec<(&str, Option<&str>)> =
+                texts.iter().zip(&langs).map(|(t, l)| (*t, Some(l.as_str()))).collect();
+            models.classify(&items)?
+        } else {
+            let items: Vec<(&str, Option<&str>)> = texts.iter().map(|t| (*t, None)).collect();
+            models.classify(&items)?
+        };
         times.push(started.elapsed().as_secs_f64());
+        labels = routed
+            .iter()
+            .map(|r| match r {
+                hearsay::sentiment::Routed::Labelled { prediction, .. } => prediction.label.as_str().to_owned(),
+                hearsay::sentiment::Routed::Uncovered { lang } => format!("uncovered:{lang}"),
+            })
+            .collect();
     }
     times.sort_by(f64::total_cmp);
     if let Some(out) = out {
-        let labels: Vec<&str> = predictions.iter().map(|p| p.label.as_str()).collect();
         std::fs::write(out, labels.join("\n") + "\n")?;
     }
     let n = texts.len() as f64;
@@ -67,7 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "load_s": load_s,
         "best_per_s": n / times[0],
         "median_per_s": n / times[times.len() / 2],
-        "model_version": classifier.model_version(),
+        "model_version": models.version(),
     });
     println!("{report}");
     Ok(())

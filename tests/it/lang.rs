@@ -1,0 +1,230 @@
+//! Every mention's language: detected where the platform tags none (poll and import alike), stored with where
+//! it came from, filtered on by `languages = [...]`, and shown by `mentions --lang`, `stats --by lang` and
+//! `classify`.
+
+use std::path::Path;
+
+use chrono::Utc;
+use hearsay::config::Config;
+use hearsay::sources::poll::Poller;
+use hearsay::store::{Access, Store};
+use predicates::prelude::*;
+use serde_json::json;
+use tokio::sync::watch;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use super::{hearsay, write_file};
+
+const GERMAN: &str = "Der Kundenservice von Acme ist eine Katastrophe, seit drei Wochen keine Erstattung";
+const ENGLISH: &str = "Acme support fixed my billing issue in minutes, what a great team";
+
+/// Two brands on the same query: one only in English, one in every language.
+const BRANDS: &str = "[[brands]]\nname = \"Acme\"\nquery = \"acme\"\nlanguages = [\"en\"]\n\n\
+                      [[brands]]\nname = \"AcmeWorld\"\nquery = \"acme\"\n";
+
+/// (external_id, lang, lang_source, lang_confidence is set, brands it matched).
+type StoredRow = (String, Option<String>, Option<String>, bool, String);
+
+/// Every stored mention's [`StoredRow`].
+async fn stored(db: &Path) -> Vec<StoredRow> {
+    let s = Store::open(db, Access::Existing).await.unwrap();
+    let rows = sqlx::query_as(
+        "SELECT m.external_id, m.lang, m.lang_source, m.lang_confidence IS NOT NULL,
+                (SELECT group_concat(name, ',') FROM (SELECT b.name FROM mention_brands mb
+                 JOIN brands b ON b.id = mb.brand_id WHERE mb.mention_id = m.id ORDER BY b.name))
+         FROM mentions m ORDER BY m.external_id",
+    )
+    .fetch_all(s.pool())
+    .await
+    .unwrap();
+    s.close().await;
+    rows
+}
+
+fn row(id: &str, lang: &str, source: &str, confident: bool, brands: &str) -> StoredRow {
+    (id.into(), Some(lang.into()), Some(source.into()), confident, brands.into())
+}
+
+#[tokio::test]
+async fn an_untagged_german_post_is_stored_as_detected_german_and_an_english_only_brand_skips_it() {
+    let server = MockServer::start().await;
+    let t = Utc::now().timestamp();
+    let hit = |id: &str, ago: i64, title: &str| {
+        json!({
+            "objectID": id, "created_at_i": t - ago,
+            "created_at": chrono::DateTime::from_timestamp(t - ago, 0).unwrap().to_rfc3339(),
+            "title": title, "url": null, "author": "pg", "points": 3, "story_text": null, "comment_text": null,
+            "num_comments": 0, "_tags": ["story"]
+        })
+    };
+    let body = json!({
+        "hits": [hit("2", 100, GERMAN), hit("1", 200, ENGLISH)], "page": 0, "nbPages": 1, "hitsPerPage": 100,
+        "nbHits": 2
+    });
+    Mock::given(method("GET"))
+        .and(path("/api/v1/search_by_date"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[storage]\ndatabase = \"{0}/h.db\"\noutbox_dir = \"{0}/outbox\"\n\n{BRANDS}\n\
+         [[sources]]\ntype = \"hackernews\"\nname = \"hn\"\nbase_url = \"{1}\"\n",
+        dir.path().display(),
+        server.uri()
+    );
+    let config = Config::parse(&text, &dir.path().join("hearsay.toml")).unwrap();
+    let s = Store::open(&dir.path().join("h.db"), Access::ReadWrite).await.unwrap();
+    let (_tx, rx) = watch::channel(false);
+    for o in Poller::new(&config).unwrap().poll_due(&s, &rx, None, true).await {
+        assert!(o.error.is_none(), "{o:?}");
+    }
+    s.close().await;
+    // Hacker News tags no language: both were detected; the German story is not Acme's (English only).
+    assert_eq!(
+        stored(&dir.path().join("h.db")).await,
+        [row("1", "en", "detected", true, "Acme,AcmeWorld"), row("2", "de", "detected", true, "AcmeWorld")]
+    );
+}
+
+#[tokio::test]
+async fn import_detects_untagged_languages_keeps_platform_tags_and_checks_mastodon_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hearsay.toml");
+    std::fs::write(&config, format!("[storage]\ndatabase = \"{}/h.db\"\n\n{BRANDS}", dir.path().display())).unwrap();
+    let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let rec = |platform: &str, id: &str, lang: Option<&str>, text: &str| {
+        let mut r = json!({"platform": platform, "external_id": id, "created_at": now, "kind": "post", "text": text});
+        if let Some(l) = lang {
+            r["lang"] = l.into();
+        }
+        r.to_string()
+    };
+    let lines = vec![
+        rec("reddit", "de-untagged", None, GERMAN),
+        rec("reddit", "en-untagged", None, ENGLISH),
+        // A platform's tag is taken as given (primary subtag), even where the text disagrees.
+        rec("trustpilot", "tagged", Some("en-GB"), "Acme hat mein Paket verloren und niemand antwortet seit Tagen"),
+        // Mastodon's tag is the author's choice: a confident detection that disagrees wins.
+        rec(
+            "mastodon",
+            "mastodon-wrong",
+            Some("en"),
+            "Die neue Acme App stürzt ständig ab, ich bin wirklich enttäuscht",
+        ),
+        rec("mastodon", "mastodon-right", Some("de"), "Acme hat mir nach drei Wochen endlich das Geld zurückerstattet"),
+        // Too short to tell: "und", which every language filter lets through.
+        rec("reddit", "short", None, "acme 👍👍"),
+    ];
+    let file = write_file(dir.path(), "in.jsonl", &lines);
+    hearsay().arg("--config").arg(&config).arg("import").arg(&file).assert().success();
+    assert_eq!(
+        stored(&dir.path().join("h.db")).await,
+        [
+            row("de-untagged", "de", "detected", true, "AcmeWorld"),
+            row("en-untagged", "en", "detected", true, "Acme,AcmeWorld"),
+            row("mastodon-right", "de", "platform", true, "AcmeWorld"),
+            row("mastodon-wrong", "de", "detected", true, "AcmeWorld"),
+            row("short", "und", "detected", false, "Acme,AcmeWorld"),
+            row("tagged", "en", "platform", false, "Acme,AcmeWorld"),
+        ]
+    );
+
+    // `mentions --lang` and `stats --by lang`.
+    let db = dir.path().join("h.db");
+    let out = hearsay().arg("--db").arg(&db).args(["mentions", "--lang", "de", "--format", "jsonl"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut ids: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .inspect(|r| assert_eq!(r["lang"], "de"))
+        .map(|r| r["external_id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["de-untagged", "mastodon-right", "mastodon-wrong"]);
+    hearsay()
+        .arg("--db")
+        .arg(&db)
+        .args(["mentions", "--lang", "pt-BR"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Acme").not());
+    hearsay().arg("--db").arg(&db).args(["mentions", "--lang", "not a language"]).assert().code(2);
+
+    let out = hearsay()
+        .arg("--db")
+        .arg(&db)
+        .args(["stats", "--by", "lang", "--brand", "AcmeWorld", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let counts: Vec<(String, i64)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let n: i64 =
+                ["negative", "neutral", "positive", "unclassified"].iter().map(|k| r[k].as_i64().unwrap()).sum();
+            (r["lang"].as_str().unwrap().to_string(), n)
+        })
+        .collect();
+    assert_eq!(counts, [("de".to_string(), 3), ("en".to_string(), 2), ("und".to_string(), 1)]);
+    hearsay()
+        .arg("--db")
+        .arg(&db)
+        .args(["stats", "--by", "lang"])
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match(r"(?m)^lang +negative +neutral +positive +pending +neg%$").unwrap())
+        .stdout(predicate::str::is_match(r"(?m)^de( +\d+){4} +(-|\d+\.\d)$").unwrap())
+        .stdout(predicate::str::is_match(r"(?m)^total ").unwrap());
+}
+
+#[test]
+fn classify_prints_the_language_beside_label_and_scores() {
+    let out = hearsay()
+        .arg("classify")
+        .write_stdin(format!("{GERMAN}\nカスタマーサポートが最悪、3週間返金なし\n👍\n"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let langs: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert!(v.get("label").is_some() && v.get("scores").is_some(), "{l}");
+            v["lang"].clone()
+        })
+        .collect();
+    assert_eq!(langs, ["de", "ja", "und"]);
+}
+
+#[tokio::test]
+async fn reclassify_gives_mentions_stored_before_languages_theirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = vec![
+        super::record("reddit", "old-de", "Acme", "negative", "2026-11-20T12:00:00Z", GERMAN),
+        super::record("youtube", "old-tagged", "Acme", "positive", "2026-11-20T13:00:00Z", ENGLISH),
+    ];
+    let file = write_file(dir.path(), "in.jsonl", &lines);
+    let db = dir.path().join("h.db");
+    hearsay().arg("--db").arg(&db).arg("import").arg(&file).assert().success();
+    // As a database from before migration 7 has them: the platform's tag as given, or nothing.
+    let s = Store::open(&db, Access::ReadWrite).await.unwrap();
+    sqlx::query("UPDATE mentions SET lang = NULL, lang_source = NULL, lang_confidence = NULL")
+        .execute(s.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE mentions SET lang = 'en-US' WHERE external_id = 'old-tagged'").execute(s.pool()).await.unwrap();
+    assert_eq!(s.backfill_languages(None).await.unwrap(), 2);
+    assert_eq!(s.backfill_languages(None).await.unwrap(), 0, "done once");
+    s.close().await;
+    assert_eq!(
+        stored(&db).await,
+        [row("old-de", "de", "detected", true, "Acme"), row("old-tagged", "en", "platform", false, "Acme")]
+    );
+}
