@@ -36,10 +36,12 @@ pub struct ClassifyArgs {
     /// Model directory [default: [model] dir, $HEARSAY_MODEL_DIR, ./models/sentiment]
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// The model for the other languages [default: sentiment-multilingual next to the model directory];
-    /// `--multilingual-model ''` classifies with the one model only
-    #[arg(long)]
+    /// The model for the other languages [default: sentiment-multilingual next to the model directory]
+    #[arg(long, conflicts_with = "no_multilingual")]
     pub multilingual_model: Option<PathBuf>,
+    /// Only the one model: texts in the languages it does not list get no label
+    #[arg(long)]
+    pub no_multilingual: bool,
     /// f32, int8 (native), f16 (candle) or bf16 (rust-bert) [default: int8 for native, f32 otherwise]
     #[arg(long)]
     pub precision: Option<sentiment::Precision>,
@@ -48,7 +50,7 @@ pub struct ClassifyArgs {
 pub fn classify(a: &ClassifyArgs) -> CmdResult {
     let model = crate::config::ModelConfig {
         dir: Some(a.model.clone().unwrap_or_else(crate::config::default_model_dir)),
-        multilingual_dir: a.multilingual_model.clone(),
+        multilingual_dir: if a.no_multilingual { Some(PathBuf::new()) } else { a.multilingual_model.clone() },
         ..Default::default()
     };
     let precision = a.precision.unwrap_or_else(|| a.backend.default_precision());

@@ -365,6 +365,34 @@ impl Simulation<'_> {
             pct(pos, total),
             self.server.requests()
         );
+        let langs = sqlx::query(
+            "SELECT coalesce(m.lang, '?'), count(*), coalesce(sum(s.effective = 'negative'), 0)
+             FROM mentions m LEFT JOIN sentiment s ON s.mention_id = m.id GROUP BY 1 ORDER BY 2 DESC",
+        )
+        .fetch_all(self.store.pool())
+        .await
+        .map_err(anyhow::Error::from)?;
+        let langs: Vec<String> = langs
+            .iter()
+            .map(|r| {
+                let (lang, n, neg): (String, i64, i64) = (r.get(0), r.get(1), r.get(2));
+                format!("{lang} {n} ({neg} negative)")
+            })
+            .collect();
+        println!("   languages: {} (`hearsay stats --by lang`)", langs.join(", "));
+        let german: (i64, i64) = sqlx::query_as(
+            "SELECT count(*), coalesce(sum(s.effective = 'negative'), 0) FROM mentions m
+             JOIN sentiment s ON s.mention_id = m.id WHERE m.lang = 'de' AND m.created_at >= ?1",
+        )
+        .bind(self.story.incident_at)
+        .fetch_one(self.store.pool())
+        .await
+        .map_err(anyhow::Error::from)?;
+        println!(
+            "   during the incident {} mentions were in German ({} of them negative, counted in the spike like the \
+             English ones): Mastodon tagged them \"en\", hearsay detected German and the multilingual model labelled them",
+            german.0, german.1
+        );
         let excluded = self.story.posts.iter().filter(|p| p.tone == scenario::Tone::OffTopic).count();
         println!(
             "   {excluded} posts about the \"Nimbus Bank Arena\" concert venue were dropped by the brand's exclusion"

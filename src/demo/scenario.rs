@@ -1,5 +1,7 @@
 //! The demo's story: weeks of ordinary chatter about a fictional bank, then an afternoon when its card payments
-//! fail and go through twice.
+//! fail and go through twice. The bank has customers in Germany too: some of its Mastodon chatter is in German,
+//! and during the incident nearly half of the Mastodon complaints are (their posts tagged "en", the app's
+//! default, which hearsay's language check corrects), so the alert counts a complaint wave in two languages.
 //!
 //! Everything here is generated from a fixed seed and the end time, so two runs tell the same story. Texts come
 //! from templates written for this demo (none is copied from a real platform) with slots for merchants, amounts,
@@ -236,8 +238,36 @@ impl Generator {
                 let title = self.fill(title, false);
                 self.hn_story(at, &title, tone)
             }
+            (Site::Mastodon, tone) if tone != Tone::OffTopic && self.rng.chance(GERMAN_SHARE_ORDINARY) => {
+                self.social_german(at, tone)
+            }
             (site, tone) => self.social(site, at, tone),
         }
+    }
+
+    /// A Mastodon post in German: no English openers or tails, so that it reads as one language.
+    fn social_german(&mut self, at: i64, tone: Tone) {
+        let templates: &[&str] = match tone {
+            Tone::Positive => &SOCIAL_POSITIVE_DE,
+            Tone::Negative => &SOCIAL_NEGATIVE_DE,
+            Tone::Incident => &SOCIAL_INCIDENT_DE,
+            _ => &SOCIAL_NEUTRAL_DE,
+        };
+        let mut text = String::new();
+        for attempt in 0..32 {
+            let template = *self.rng.pick(templates);
+            text = self.fill(template, true);
+            if attempt > 0 {
+                text = format!("{text} {}", self.rng.pick(&CLOSERS_DE));
+            }
+            if attempt > 4 {
+                text = format!("{text} Kunde seit {} Jahren.", 2 + self.rng.below(9));
+            }
+            if self.seen.insert(text.clone()) {
+                break;
+            }
+        }
+        self.push_social(Site::Mastodon, at, text, tone)
     }
 
     /// A complaint (or a worried question) during the incident, `minute` minutes in.
@@ -252,6 +282,9 @@ impl Generator {
         let tone = if minute < 10 && self.rng.chance(0.5) { Tone::Neutral } else { Tone::Incident };
         match site {
             Site::AppStore => self.review(at, Tone::Incident),
+            Site::Mastodon if tone == Tone::Incident && self.rng.chance(GERMAN_SHARE_INCIDENT) => {
+                self.social_german(at, Tone::Incident)
+            }
             _ if tone == Tone::Neutral => {
                 let text = self.unique(&INCIDENT_QUESTIONS);
                 self.push_social(site, at, text, Tone::Neutral)
@@ -455,6 +488,7 @@ impl Generator {
                     let cur = if self.rng.chance(0.5) { "£" } else { "$" };
                     format!("{cur}{}.{:02}", 3 + self.rng.below(180), self.rng.below(100))
                 }
+                "euro" => format!("{},{:02} €", 3 + self.rng.below(180), self.rng.below(100)),
                 "rate" => format!("{}.{}", 3 + self.rng.below(2), self.rng.below(10)),
                 "millions" => format!("{}.{}", 2 + self.rng.below(3), self.rng.below(10)),
                 other => other.to_string(),
@@ -662,6 +696,53 @@ const SOCIAL_NEGATIVE: [&str; 10] = [
     "Bit disappointed that {brand} dropped the cashback on groceries.",
     "{brand} support keeps sending me the same copy-paste answer. Frustrating.",
     "The {brand} app is painfully slow on my older phone since the last update.",
+];
+
+/// Shares of the bank's Mastodon posts written in German: of the ordinary chatter, and of the incident complaints.
+const GERMAN_SHARE_ORDINARY: f64 = 0.12;
+const GERMAN_SHARE_INCIDENT: f64 = 0.45;
+
+const CLOSERS_DE: [&str; 6] = ["Echt jetzt?", "#banking", "Nur so als Info.", "Grüße aus Berlin.", "🙃", "#fintech"];
+
+const SOCIAL_POSITIVE_DE: [&str; 6] = [
+    "Der Support von {brand} hat mein Kartenproblem in {duration} gelöst. Sehr zufrieden!",
+    "Ich bin begeistert von der {brand} App, alles funktioniert schnell und einfach.",
+    "{brand} hat eine falsche Abbuchung von {merchant} sofort erstattet. Super Service!",
+    "Konto bei {brand} in zehn Minuten eröffnet, ganz ohne Filiale. Klasse.",
+    "Seit Jahren bei {brand} und immer noch glücklich. Bestes Konto, das ich hatte.",
+    "Danke {brand}, die neue Sparfunktion ist wirklich hilfreich.",
+];
+
+const SOCIAL_NEUTRAL_DE: [&str; 6] = [
+    "Bietet {brand} eigentlich Gemeinschaftskonten an? Überlege zu wechseln.",
+    "Weiß jemand, ob {brand} Gebühren für Bargeld im Ausland verlangt?",
+    "Wie lange dauert eine Überweisung von {brand} auf ein anderes Konto normalerweise?",
+    "{brand} ändert nächsten Monat seine Geschäftsbedingungen, hauptsächlich beim Dispo.",
+    "Vergleiche gerade {brand} mit anderen Onlinebanken für ein Geschäftskonto. Meinungen?",
+    "Gibt es bei {brand} eine Karte für Kinder?",
+];
+
+const SOCIAL_NEGATIVE_DE: [&str; 5] = [
+    "Seit {duration} in der Warteschleife bei {brand}. Nervig.",
+    "Die {brand} App hat mich heute dreimal ausgeloggt, langsam reicht es.",
+    "Der Support von {brand} schickt mir immer dieselbe Textbaustein-Antwort. Frustrierend.",
+    "Enttäuscht, dass {brand} das Cashback beim Einkaufen gestrichen hat.",
+    "Die {brand} App ist seit dem letzten Update furchtbar langsam.",
+];
+
+const SOCIAL_INCIDENT_DE: [&str; 12] = [
+    "Meine {brand} Karte wurde bei {merchant} dreimal abgelehnt, obwohl genug Geld auf dem Konto ist. Was ist da los?",
+    "{brand} hat {euro} doppelt abgebucht, und morgen ist die Miete fällig. Eine Katastrophe!",
+    "Seit über einer Stunde in der Warteschleife bei {brand}, niemand geht ran. Karte immer noch gesperrt.",
+    "Alle Kartenzahlungen heute doppelt abgebucht. {brand}, das ist eine absolute Frechheit.",
+    "Stehe mit vollem Einkaufswagen an der Kasse und die {brand} Karte wird abgelehnt. Total peinlich.",
+    "{brand} hat mir {euro} zweimal abgezogen und jetzt platzt meine Lastschrift. Wer zahlt die Gebühren?",
+    "Die Statusseite von {brand} sagt, alles läuft. Meine abgelehnte Karte sagt etwas anderes. Unglaublich.",
+    "Kein Wort von {brand} zu den doppelten Abbuchungen. Schlechteste Bank, die ich je hatte.",
+    "Wechsle nach heute weg von {brand}. Abgelehnte Karten, doppelte Buchungen und null Kommunikation.",
+    "{brand} sagt, ich soll 5 bis 7 Werktage auf mein eigenes Geld warten. Absolut inakzeptabel.",
+    "Was auch immer {brand} über Nacht geändert hat, die Kartenzahlung ist kaputt. Ich bin wütend.",
+    "Jeder, den ich bei {brand} kenne, hat heute abgelehnte Karten oder doppelte Abbuchungen. Furchtbar.",
 ];
 
 const SOCIAL_INCIDENT: [&str; 22] = [

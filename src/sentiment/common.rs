@@ -153,11 +153,44 @@ impl ModelDir {
     }
 }
 
-/// One tensor of a safetensors file, widened to f32, row-major.
+/// One tensor of a safetensors file, widened to f32, row-major; or, read with [`read_safetensors_compact`], a
+/// block-quantised I8 tensor kept as it is stored (`data` empty, `blocks` set).
 #[derive(Debug, Clone)]
 pub(super) struct HostTensor {
     pub shape: Vec<usize>,
     pub data: Vec<f32>,
+    pub blocks: Option<I8Blocks>,
+}
+
+/// A block-quantised I8 matrix: `value[r][c] = values[r][c] × scales[r][c / 32]` (see [`BLOCK_SCALE_SUFFIX`]).
+#[derive(Debug, Clone)]
+pub(super) struct I8Blocks {
+    pub values: Vec<i8>,
+    pub scales: Vec<f32>,
+}
+
+impl I8Blocks {
+    /// Element `i` (row-major) widened.
+    #[inline]
+    pub fn get(&self, i: usize) -> f32 {
+        f32::from(self.values[i]) * self.scales[i / QUANT_BLOCK]
+    }
+}
+
+impl HostTensor {
+    /// The same tensor with its values in `data`.
+    pub fn widened(self) -> HostTensor {
+        let shape = self.shape.clone();
+        HostTensor { shape, data: self.into_f32(), blocks: None }
+    }
+
+    /// The values as f32, widening a block-quantised tensor.
+    pub fn into_f32(self) -> Vec<f32> {
+        match self.blocks {
+            Some(b) => (0..b.values.len()).map(|i| b.get(i)).collect(),
+            None => self.data,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -169,9 +202,18 @@ struct TensorEntry {
 
 /// Reads every tensor of a safetensors file as f32 (F32, F16 and BF16 are accepted, and block-quantised
 /// I8: see [`BLOCK_SCALE_SUFFIX`]).
+/// (The candle and rust-bert backends' reader; the native one reads [`read_safetensors_compact`].)
+#[cfg_attr(not(any(feature = "candle", feature = "rust-bert")), allow(dead_code))]
 pub(super) fn read_safetensors(path: &Path) -> Result<HashMap<String, HostTensor>, SentimentError> {
     let bytes = read_file(path)?;
     parse_safetensors(&bytes).map_err(|reason| invalid(path, format!("not a readable safetensors file: {reason}")))
+}
+
+/// As [`read_safetensors`], but block-quantised I8 tensors stay quantised ([`HostTensor::blocks`]): a quarter of
+/// the memory, for the native backend, which keeps the multilingual model's word embeddings that way.
+pub(super) fn read_safetensors_compact(path: &Path) -> Result<HashMap<String, HostTensor>, SentimentError> {
+    let bytes = read_file(path)?;
+    parse_tensors(&bytes, false).map_err(|reason| invalid(path, format!("not a readable safetensors file: {reason}")))
 }
 
 /// An I8 tensor `W` of shape `[rows, cols]` comes with a tensor `W.block_scale` (F16 or F32) of shape
@@ -183,7 +225,12 @@ pub(super) const BLOCK_SCALE_SUFFIX: &str = ".block_scale";
 /// Weights per block of a block-quantised I8 tensor.
 const QUANT_BLOCK: usize = 32;
 
+#[cfg_attr(not(any(feature = "candle", feature = "rust-bert", test)), allow(dead_code))]
 pub(super) fn parse_safetensors(bytes: &[u8]) -> Result<HashMap<String, HostTensor>, String> {
+    parse_tensors(bytes, true)
+}
+
+fn parse_tensors(bytes: &[u8], widen: bool) -> Result<HashMap<String, HostTensor>, String> {
     let len_bytes: [u8; 8] = bytes.get(..8).and_then(|b| b.try_into().ok()).ok_or("shorter than its 8-byte header")?;
     let header_len = u64::from_le_bytes(len_bytes);
     let header_end = usize::try_from(header_len)
@@ -226,7 +273,7 @@ pub(super) fn parse_safetensors(bytes: &[u8]) -> Result<HashMap<String, HostTens
                 raw.chunks_exact(2).map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16)).collect()
             }
         };
-        out.insert(name, HostTensor { shape: entry.shape, data: values });
+        out.insert(name, HostTensor { shape: entry.shape, data: values, blocks: None });
     }
     for (name, shape, raw) in quantised {
         let scale_name = format!("{name}{BLOCK_SCALE_SUFFIX}");
@@ -241,8 +288,9 @@ pub(super) fn parse_safetensors(bytes: &[u8]) -> Result<HashMap<String, HostTens
                 cols / QUANT_BLOCK
             ));
         }
-        let data = raw.iter().enumerate().map(|(i, &q)| f32::from(q as i8) * scale.data[i / QUANT_BLOCK]).collect();
-        out.insert(name, HostTensor { shape, data });
+        let blocks = I8Blocks { values: raw.iter().map(|&q| q as i8).collect(), scales: scale.data };
+        let tensor = HostTensor { shape, data: Vec::new(), blocks: Some(blocks) };
+        out.insert(name, if widen { tensor.widened() } else { tensor });
     }
     if let Some(orphan) = out.keys().find(|k| k.ends_with(BLOCK_SCALE_SUFFIX)) {
         return Err(format!("tensor {orphan}: a block scale without its I8 tensor"));

@@ -558,7 +558,7 @@ impl Store {
         let mut sql = format!(
             "SELECT m.id, b.name, m.platform, s.effective, s.override_label IS NOT NULL, m.created_at, m.author,
                     m.title, m.text, m.url, m.kind, m.external_id, s.score_negative, s.score_neutral, s.score_positive,
-                    mb.terms, m.rating, m.lang
+                    mb.terms, m.rating, m.lang, s.model_version
              FROM {from}
              JOIN brands b ON b.id = mb.brand_id
              LEFT JOIN sentiment s ON s.mention_id = m.id
@@ -598,6 +598,7 @@ impl Store {
                         .unwrap_or_default(),
                     rating: r.get(16),
                     lang: r.get(17),
+                    model_version: r.get(18),
                 }
             })
             .collect())
@@ -990,6 +991,9 @@ pub struct MentionRow {
     pub terms: Vec<String>,
     pub rating: Option<i64>,
     pub lang: Option<String>,
+    /// The model that labelled it (`labels.json` version), `uncovered:<lang>` when no model covers its language,
+    /// `imported` for a label that came with `hearsay import`; none while it waits for classification.
+    pub model_version: Option<String>,
 }
 
 /// One language of `hearsay stats --by lang`.

@@ -228,3 +228,69 @@ async fn reclassify_gives_mentions_stored_before_languages_theirs() {
         [row("old-de", "de", "detected", true, "Acme"), row("old-tagged", "en", "platform", false, "Acme")]
     );
 }
+
+/// Through the real models: German goes to the multilingual model, English to the English one, and Korean, which
+/// no shipped model covers, is stored without a label (`uncovered:ko`), shown as such, and left out of the totals
+/// the detector compares negatives with.
+#[tokio::test]
+async fn each_language_is_labelled_by_its_model_and_an_uncovered_one_gets_no_label() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !root.join("models/sentiment-multilingual/model.safetensors").exists() {
+        eprintln!("skipped: no multilingual model in models/");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let now = Utc::now();
+    let at = (now - chrono::Duration::minutes(10)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let rec = |id: &str, text: &str| {
+        json!({"platform": "reddit", "external_id": id, "brand": "Acme", "created_at": at, "kind": "post",
+               "text": text})
+        .to_string()
+    };
+    let lines = vec![
+        rec("de", GERMAN),
+        rec("en", "Acme support ignored me for three weeks and still no refund, awful"),
+        rec("ko", "Acme 고객 서비스가 정말 최악이에요, 환불을 3주째 기다리고 있어요"),
+    ];
+    let file = write_file(dir.path(), "in.jsonl", &lines);
+    let db = dir.path().join("h.db");
+    hearsay().current_dir(root).arg("--db").arg(&db).arg("import").arg(&file).assert().success();
+
+    let out = hearsay().arg("--db").arg(&db).args(["mentions", "--format", "jsonl"]).output().unwrap();
+    assert!(out.status.success());
+    let mut rows: Vec<(String, String, serde_json::Value, serde_json::Value)> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["external_id"].as_str().unwrap().to_owned(),
+                v["lang"].as_str().unwrap().to_owned(),
+                v["sentiment"].clone(),
+                v["model_version"].clone(),
+            )
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        rows,
+        [
+            ("de".into(), "de".into(), json!("negative"), json!("hearsay-sentiment-multilingual-1")),
+            ("en".into(), "en".into(), json!("negative"), json!("hearsay-sentiment-4")),
+            ("ko".into(), "ko".into(), json!(null), json!("uncovered:ko")),
+        ]
+    );
+    hearsay()
+        .arg("--db")
+        .arg(&db)
+        .arg("mentions")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("none:ko").and(predicate::str::contains("(none:xx = no sentiment model")));
+
+    // The detector's series: three mentions, two of them labelled (both negative); the Korean one is not in the
+    // total the negative share is taken of.
+    let s = Store::open(&db, Access::Existing).await.unwrap();
+    let buckets = s.brand_buckets("Acme", now - chrono::Duration::hours(1), now, 300).await.unwrap();
+    assert_eq!(buckets.iter().map(|b| (b.1, b.2)).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1)), (2, 2));
+}

@@ -29,8 +29,8 @@ use tokenizers::Tokenizer;
 use self::int8::{QuantDense, QuantScratch};
 use self::ops::Span;
 use super::common::{
-    check_tensors, classify_texts, encode, inference_threads, invalid, read_safetensors, run_sorted_batches, token_ids,
-    BatchLogits, BertShape, HostTensor, ModelDir,
+    check_tensors, classify_texts, encode, inference_threads, invalid, read_safetensors_compact, run_sorted_batches,
+    token_ids, BatchLogits, BertShape, HostTensor, I8Blocks, ModelDir,
 };
 use super::preprocess::preprocess_v1;
 use super::{Backend, Classifier, Label, LoadOptions, ModelInfo, Precision, Prediction, SentimentError};
@@ -99,11 +99,40 @@ struct Layer {
     out_norm: Norm,
 }
 
+/// The word embeddings: f32, or kept block-quantised as stored (the multilingual model's 86k rows: a quarter of
+/// the memory; a row is widened when a token looks it up, which is a rounding error of the forward pass).
+enum WordTable {
+    F32(Vec<f32>),
+    Blocks(I8Blocks),
+}
+
+impl WordTable {
+    fn from(t: HostTensor) -> WordTable {
+        match t.blocks {
+            Some(b) => WordTable::Blocks(b),
+            None => WordTable::F32(t.data),
+        }
+    }
+
+    /// Appends `row id + position + token_type` (each `h` wide) to `x`.
+    fn push_embedding(&self, id: usize, h: usize, position: &[f32], token_type: &[f32], x: &mut Vec<f32>) {
+        let start = id * h;
+        match self {
+            WordTable::F32(w) => {
+                x.extend(w[start..][..h].iter().zip(position).zip(token_type).map(|((w, p), t)| w + p + t))
+            }
+            WordTable::Blocks(b) => {
+                x.extend((0..h).map(|j| b.get(start + j) + position[j] + token_type[j]));
+            }
+        }
+    }
+}
+
 struct Encoder {
     hidden: usize,
     heads: usize,
     eps: f32,
-    word: Vec<f32>,
+    word: WordTable,
     position: Vec<f32>,
     /// Token type 0's embedding (hearsay classifies single texts, so every token has type 0).
     token_type: Vec<f32>,
@@ -121,9 +150,9 @@ impl Encoder {
         precision: Precision,
     ) -> Encoder {
         // `check_tensors` ran first, so every name is present with the right shape.
-        let mut take = |name: &str| tensors.remove(name).map(|t| t.data).expect("checked tensor");
         let h = shape.hidden_size;
-        let word = take("bert.embeddings.word_embeddings.weight");
+        let word = WordTable::from(tensors.remove("bert.embeddings.word_embeddings.weight").expect("checked tensor"));
+        let mut take = |name: &str| tensors.remove(name).map(HostTensor::into_f32).expect("checked tensor");
         let position = take("bert.embeddings.position_embeddings.weight");
         let token_type = take("bert.embeddings.token_type_embeddings.weight")[..h].to_vec();
         let embed_norm =
@@ -179,9 +208,7 @@ impl Encoder {
         for seq in batch {
             spans.push(Span { start: x.len() / h, len: seq.len() });
             for (pos, &id) in seq.iter().enumerate() {
-                let word = &self.word[id as usize * h..][..h];
-                let position = &self.position[pos * h..][..h];
-                x.extend(word.iter().zip(position).zip(&self.token_type).map(|((w, p), t)| w + p + t));
+                self.word.push_embedding(id as usize, h, &self.position[pos * h..][..h], &self.token_type, &mut x);
             }
         }
         let tokens = x.len() / h;
@@ -243,7 +270,7 @@ impl NativeClassifier {
             return Err(SentimentError::Inference(problem));
         }
         let precision = opts.precision;
-        let tensors = read_safetensors(&weights_path)?;
+        let tensors = read_safetensors_compact(&weights_path)?;
         check_tensors(&weights_path, &tensors, &shape)?;
         let encoder = Encoder::build(tensors, &shape, precision);
         let kernel = if precision == Precision::Int8 { self::int8::Kernel::best().name() } else { "f32" };

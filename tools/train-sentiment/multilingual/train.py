@@ -392,7 +392,10 @@ def export(args):
         fh.write("\n")
     with open(os.path.join(args.out, "metrics.json"), "w") as fh:
         json.dump({"version": args.version, "temperature": temperature, "summary": head_line, "holdout": rows,
-                   "train": {k: trained[k] for k in ("steps", "seconds", "args", "frozen")}}, fh, indent=1)
+                   "train": {**{k: trained[k] for k in ("steps", "seconds", "frozen")},
+                             # paths are the machine's own: left out
+                             "args": {k: v for k, v in trained["args"].items() if k not in ("base", "work", "init")}}},
+                  fh, indent=1)
         fh.write("\n")
     print(json.dumps(head_line), file=sys.stderr)
 
