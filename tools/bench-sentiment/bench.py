@@ -97,17 +97,10 @@ def read_mixed(data_root, n):
 
 def hf_copy(model_dir, out_dir):
     """A float32, HF-loadable copy of a hearsay model directory (I8 block-quantised tensors widened)."""
-    import numpy as np
-    from safetensors.numpy import load_file, save_file
-    raw = load_file(os.path.join(model_dir, "model.safetensors"))
-    state = {}
-    for k, v in raw.items():
-        if k.endswith(".block_scale"):
-            continue
-        if v.dtype == np.int8:
-            d = raw[k + ".block_scale"].astype(np.float32)
-            v = (v.astype(np.float32).reshape(v.shape[0], -1, 32) * d[:, :, None]).reshape(v.shape)
-        state[k] = np.ascontiguousarray(v.astype(np.float32))
+    from safetensors.numpy import save_file
+    sys.path.insert(0, os.path.join(ROOT, "tools", "train-sentiment", "multilingual"))
+    from train import read_widened  # noqa: E402 - pulls in torch, which the Python side needs anyway
+    state = read_widened(os.path.join(model_dir, "model.safetensors"))
     save_file(state, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
     for name in ("config.json", "tokenizer.json", "labels.json"):
         with open(os.path.join(model_dir, name), "rb") as src, open(os.path.join(out_dir, name), "wb") as dst:

@@ -400,9 +400,9 @@ def export(args):
     print(json.dumps(head_line), file=sys.stderr)
 
 
-def load_exported(model_dir):
-    """The shipped model as float32 torch (I8 tensors widened with their block scales, as hearsay does)."""
-    raw = load_file(os.path.join(model_dir, "model.safetensors"))
+def read_widened(path):
+    """A hearsay model file as float32 numpy arrays (I8 tensors widened with their block scales, as hearsay does)."""
+    raw = load_file(path)
     state = {}
     for k, v in raw.items():
         if k.endswith(".block_scale"):
@@ -410,7 +410,13 @@ def load_exported(model_dir):
         if v.dtype == np.int8:
             d = raw[k + ".block_scale"].astype(np.float32)
             v = (v.astype(np.float32).reshape(v.shape[0], -1, QK) * d[:, :, None]).reshape(v.shape)
-        state[k] = torch.from_numpy(v.astype(np.float32))
+        state[k] = np.ascontiguousarray(v.astype(np.float32))
+    return state
+
+
+def load_exported(model_dir):
+    """The shipped model as float32 torch."""
+    state = {k: torch.from_numpy(v) for k, v in read_widened(os.path.join(model_dir, "model.safetensors")).items()}
     cfg = json.load(open(os.path.join(model_dir, "config.json")))
     model = Bert(cfg)
     model.load_state_dict(state, strict=True)
