@@ -1381,7 +1381,8 @@ pub struct Candidate<'a> {
     pub text: &'a MatchText,
     pub author: Option<&'a str>,
     pub url: Option<&'a str>,
-    /// BCP 47 tag as the platform gave it.
+    /// The mention's language as `crate::lang` resolved it (ISO 639-1, or "und"); `None` only where no caller
+    /// resolved one, which the language filter lets through like "und".
     pub lang: Option<&'a str>,
 }
 
