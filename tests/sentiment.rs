@@ -484,6 +484,14 @@ mod rust_bert_backend {
     }
 
     #[test]
+    fn multilingual_model_matches_pytorch_on_rust_bert() {
+        let (Some(dir), Some(refs)) = (multilingual_dir(), multilingual_reference()) else { return };
+        let mut model = load(&dir, Precision::F32);
+        let max_diff = assert_logits_match(&refs, |texts| model.logits(texts).unwrap());
+        eprintln!("rust-bert, multilingual: {} sentences, max |logit - PyTorch| = {max_diff:e}", refs.len());
+    }
+
+    #[test]
     fn agrees_with_the_native_backend_on_the_validation_set() {
         let Some(dir) = model_dir() else { return };
         let Some(rows) = validation_rows(usize::MAX) else { return };
@@ -556,6 +564,14 @@ mod candle_backend {
         let candle = model.classify_batch(&texts).unwrap();
         let same = native.iter().zip(&candle).filter(|(a, b)| a.label == b.label).count();
         assert!(same as f64 >= 0.995 * texts.len() as f64, "candle and native agree on {same}/{}", texts.len());
+    }
+
+    #[test]
+    fn candle_matches_pytorch_on_the_multilingual_model() {
+        let (Some(dir), Some(refs)) = (multilingual_dir(), multilingual_reference()) else { return };
+        let mut model = CandleClassifier::load(&dir, &LoadOptions::default()).unwrap();
+        let max_diff = assert_logits_match(&refs, |texts| model.logits(texts).unwrap());
+        eprintln!("candle, multilingual: {} sentences, max |logit - PyTorch| = {max_diff:e}", refs.len());
     }
 }
 

@@ -398,7 +398,7 @@ fn ingest_locked(
 }
 
 /// What a model made of one queued mention: (mention id, label and scores or none, `model_version`).
-type ModelResult<'a> = (i64, Option<(Label, [f32; 3])>, &'a str);
+type ModelResult<'a> = (i64, Option<(Label, [f32; 3])>, std::borrow::Cow<'a, str>);
 
 impl Store {
     /// Mentions waiting for a model label, oldest first: (id, title and text, stored language).
@@ -421,7 +421,7 @@ impl Store {
     /// Records model labels (never touching manual overrides) and takes the mentions off the queue.
     pub async fn store_labels(&self, labels: &[(i64, Label, [f32; 3])], model_version: &str) -> Result<(), StoreError> {
         let rows: Vec<_> =
-            labels.iter().map(|&(id, label, scores)| (id, Some((label, scores)), model_version)).collect();
+            labels.iter().map(|&(id, label, scores)| (id, Some((label, scores)), model_version.into())).collect();
         self.store_model_results(&rows).await
     }
 
@@ -431,21 +431,13 @@ impl Store {
     /// until `hearsay reclassify` after a model that covers it).
     pub async fn store_routed(&self, results: &[(i64, crate::sentiment::Routed)]) -> Result<(), StoreError> {
         use crate::sentiment::{Routed, UNCOVERED_PREFIX};
-        let uncovered: Vec<String> = results
-            .iter()
-            .map(|(_, r)| match r {
-                Routed::Uncovered { lang } => format!("{UNCOVERED_PREFIX}{lang}"),
-                Routed::Labelled { .. } => String::new(),
-            })
-            .collect();
         let rows: Vec<_> = results
             .iter()
-            .zip(&uncovered)
-            .map(|((id, r), unc)| match r {
+            .map(|(id, r)| match r {
                 Routed::Labelled { prediction, model_version } => {
-                    (*id, Some((prediction.label, prediction.scores)), &**model_version)
+                    (*id, Some((prediction.label, prediction.scores)), (&**model_version).into())
                 }
-                Routed::Uncovered { .. } => (*id, None, unc.as_str()),
+                Routed::Uncovered { lang } => (*id, None, format!("{UNCOVERED_PREFIX}{lang}").into()),
             })
             .collect();
         self.store_model_results(&rows).await
@@ -468,7 +460,7 @@ impl Store {
             .bind(s.map(|s| s[0]))
             .bind(s.map(|s| s[1]))
             .bind(s.map(|s| s[2]))
-            .bind(*model_version)
+            .bind(model_version.as_ref())
             .bind(now)
             .execute(&mut *tx)
             .await?;

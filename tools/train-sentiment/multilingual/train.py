@@ -62,6 +62,12 @@ def config(base):
         "pad_token_id": 1,
         "id2label": {str(i): name for i, name in enumerate(LABELS)},
         "label2id": {name: i for i, name in enumerate(LABELS)},
+        # the keys rust-bert's and candle's BERT configs require (unused by the native backend)
+        "initializer_range": 0.02,
+        "is_decoder": False,
+        "add_cross_attention": False,
+        "classifier_dropout": None,
+        "use_cache": True,
     }
 
 
