@@ -245,13 +245,13 @@ fn write_table(out: &mut impl Write, rows: &[MentionRow], width: usize) -> std::
     if rows.is_empty() {
         return writeln!(out, "no mentions match");
     }
-    // id, time, brand, platform, sentiment, author are fixed; the text takes what is left.
-    let fixed = 8 + 1 + 16 + 1 + 10 + 1 + 10 + 1 + 9 + 1 + 12 + 1;
+    // id, time, brand, platform, language, sentiment, author are fixed; the text takes what is left.
+    let fixed = 8 + 1 + 16 + 1 + 10 + 1 + 10 + 1 + 4 + 1 + 9 + 1 + 12 + 1;
     let text_w = width.saturating_sub(fixed).max(1);
     writeln!(
         out,
-        "{:>8} {:<16} {:<10} {:<10} {:<9} {:<12} text",
-        "id", "created (UTC)", "brand", "platform", "sentiment", "author"
+        "{:>8} {:<16} {:<10} {:<10} {:<4} {:<9} {:<12} text",
+        "id", "created (UTC)", "brand", "platform", "lang", "sentiment", "author"
     )?;
     for r in rows {
         let sentiment = match (r.sentiment, r.overridden) {
@@ -270,11 +270,12 @@ fn write_table(out: &mut impl Write, rows: &[MentionRow], width: usize) -> std::
         };
         writeln!(
             out,
-            "{:>8} {:<16} {:<10} {:<10} {:<9} {:<12} {}",
+            "{:>8} {:<16} {:<10} {:<10} {:<4} {:<9} {:<12} {}",
             r.id,
             r.created_at.format("%Y-%m-%d %H:%M"),
             clip(&r.brand, 10),
             clip(&r.platform, 10),
+            clip(r.lang.as_deref().unwrap_or("-"), 4),
             sentiment,
             clip(r.author.as_deref().unwrap_or("-"), 12),
             clip(&text.replace(['\n', '\r', '\t'], " "), text_w)
