@@ -24,7 +24,12 @@ fn env_or(var: &str, default: &str) -> PathBuf {
 }
 
 fn model_dir() -> Option<PathBuf> {
-    let dir = env_or("HEARSAY_SENTIMENT_MODEL", "models/sentiment");
+    shipped_model("HEARSAY_SENTIMENT_MODEL", "models/sentiment")
+}
+
+/// The model directory `var` names, or the repository's `default`; `None` (saying so) when it holds no model.
+fn shipped_model(var: &str, default: &str) -> Option<PathBuf> {
+    let dir = env_or(var, default);
     if dir.join("model.safetensors").is_file() {
         Some(dir)
     } else {
@@ -578,13 +583,7 @@ mod candle_backend {
 // ------------------------------------------------------------------------------------------- multilingual model
 
 fn multilingual_dir() -> Option<PathBuf> {
-    let dir = env_or("HEARSAY_SENTIMENT_MULTILINGUAL_MODEL", "models/sentiment-multilingual");
-    if dir.join("model.safetensors").is_file() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: no multilingual sentiment model in {}", dir.display());
-        None
-    }
+    shipped_model("HEARSAY_SENTIMENT_MULTILINGUAL_MODEL", "models/sentiment-multilingual")
 }
 
 fn multilingual_reference() -> Option<Vec<Reference>> {
