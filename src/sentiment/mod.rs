@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 pub use self::candle::CandleClassifier;
 pub use self::native::NativeClassifier;
 pub use self::preprocess::{preprocess_v1, PREPROCESS_V1};
-pub use self::router::{model_languages, Models, Routed, UNCOVERED_PREFIX, UNDETERMINED};
+pub use self::router::{model_languages, Models, Routed, UNCOVERED_PREFIX};
 #[cfg(feature = "rust-bert")]
 pub use self::rustbert::RustBertClassifier;
 pub use self::worker::ClassifierWorker;

@@ -16,9 +16,7 @@ use std::sync::Arc;
 
 use super::common::read_json;
 use super::{Classifier, ModelInfo, Prediction, SentimentError};
-
-/// The language code of a text whose language could not be told.
-pub const UNDETERMINED: &str = "und";
+use crate::lang::normalise_tag;
 
 /// The `model_version` stored with a mention that no model covers: `uncovered:<lang>`.
 pub const UNCOVERED_PREFIX: &str = "uncovered:";
@@ -54,30 +52,24 @@ impl Models {
             .map(|(classifier, languages)| Routee {
                 version: Arc::from(classifier.model_version()),
                 classifier,
-                languages: languages.iter().map(|l| primary_subtag(l)).collect(),
+                languages: languages.iter().filter_map(|l| normalise_tag(l)).collect(),
             })
             .collect();
         Models { models }
     }
 
-    /// Which model takes a text in `lang`; `None` when none covers it.
-    fn route(&self, lang: Option<&str>) -> Option<usize> {
-        let lang = lang.map(primary_subtag).filter(|l| !l.is_empty() && l != UNDETERMINED);
-        match lang {
-            None => Some(0),
-            Some(l) => self.models.iter().position(|m| m.languages.contains(&l)),
-        }
-    }
-
-    /// Whether some loaded model labels text in `lang` (`None` or `und`: always).
-    pub fn covers(&self, lang: Option<&str>) -> bool {
-        self.route(lang).is_some()
-    }
-
     /// Labels `items` (text, language) with the model each language routes to, in input order. Each model
     /// sees all of its texts in one call, so its length sorting and batching work as for one model.
     pub fn classify(&mut self, items: &[(&str, Option<&str>)]) -> Result<Vec<Routed>, SentimentError> {
-        let routes: Vec<Option<usize>> = items.iter().map(|(_, lang)| self.route(*lang)).collect();
+        // Each text's primary subtag; none (no language, "und"): the primary model.
+        let langs: Vec<Option<String>> = items.iter().map(|(_, lang)| lang.and_then(normalise_tag)).collect();
+        let routes: Vec<Option<usize>> = langs
+            .iter()
+            .map(|lang| match lang {
+                None => Some(0),
+                Some(l) => self.models.iter().position(|m| m.languages.contains(l)),
+            })
+            .collect();
         let mut out: Vec<Option<Routed>> = vec![None; items.len()];
         for (m, model) in self.models.iter_mut().enumerate() {
             let mine: Vec<usize> = (0..items.len()).filter(|&i| routes[i] == Some(m)).collect();
@@ -92,10 +84,8 @@ impl Models {
         }
         Ok(out
             .into_iter()
-            .zip(items)
-            .map(|(r, (_, lang))| {
-                r.unwrap_or_else(|| Routed::Uncovered { lang: lang.map(primary_subtag).unwrap_or_default() })
-            })
+            .zip(langs)
+            .map(|(r, lang)| r.unwrap_or_else(|| Routed::Uncovered { lang: lang.unwrap_or_default() }))
             .collect())
     }
 
@@ -117,11 +107,6 @@ impl Models {
 pub fn model_languages(dir: &Path) -> Result<Vec<String>, SentimentError> {
     let info: ModelInfo = read_json(&dir.join("labels.json"))?;
     Ok(info.languages.unwrap_or_else(|| vec!["en".to_owned()]))
-}
-
-/// `de-AT` → `de`, `PT_br` → `pt`.
-fn primary_subtag(tag: &str) -> String {
-    tag.split(['-', '_']).next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
 #[cfg(test)]
@@ -169,6 +154,7 @@ mod tests {
             ("?", None),
             ("??", Some("und")),
             ("ruim", Some("pt-BR")),
+            ("mies", Some("de-AT")),
             ("나쁘다", Some("ko")),
             ("最悪", Some("JA")),
         ];
@@ -188,13 +174,13 @@ mod tests {
                 "positive/en-1",
                 "positive/en-1",
                 "negative/ml-1",
+                "negative/ml-1",
                 "uncovered ko",
                 "negative/ml-1"
             ]
         );
         // one call per model, however the languages interleave
         assert_eq!(calls.iter().map(|c| c.load(std::sync::atomic::Ordering::SeqCst)).collect::<Vec<_>>(), [1, 1]);
-        assert!(m.covers(None) && m.covers(Some("und")) && m.covers(Some("de-AT")) && !m.covers(Some("ko")));
         assert_eq!(m.languages(), ["de", "en", "ja", "pt"]);
         assert_eq!(m.version(), "en-1 + ml-1");
     }
