@@ -257,12 +257,10 @@ fn write_table(out: &mut impl Write, rows: &[MentionRow], width: usize) -> std::
         let sentiment = match (r.sentiment, r.overridden) {
             (Some(l), true) => format!("{}*", l.as_str()),
             (Some(l), false) => l.as_str().to_string(),
-            (None, _) => {
-                match r.model_version.as_deref().and_then(|v| v.strip_prefix(crate::sentiment::UNCOVERED_PREFIX)) {
-                    Some(lang) => format!("none:{lang}"),
-                    None => "pending".into(),
-                }
-            }
+            (None, _) => match uncovered_lang(r) {
+                Some(lang) => format!("none:{lang}"),
+                None => "pending".into(),
+            },
         };
         let text = match &r.title {
             Some(t) if !t.is_empty() => format!("{t} — {}", r.text),
@@ -284,14 +282,15 @@ fn write_table(out: &mut impl Write, rows: &[MentionRow], width: usize) -> std::
     if rows.iter().any(|r| r.overridden) {
         writeln!(out, "(* = manual override)")?;
     }
-    if rows.iter().any(|r| r.sentiment.is_none() && r.model_version.as_deref().is_some_and(is_uncovered)) {
+    if rows.iter().any(|r| r.sentiment.is_none() && uncovered_lang(r).is_some()) {
         writeln!(out, "(none:xx = no sentiment model covers language xx; see README \"Sentiment\")")?;
     }
     Ok(())
 }
 
-fn is_uncovered(model_version: &str) -> bool {
-    model_version.starts_with(crate::sentiment::UNCOVERED_PREFIX)
+/// The language of a mention that no sentiment model covers (`model_version` = `uncovered:<lang>`).
+fn uncovered_lang(r: &MentionRow) -> Option<&str> {
+    r.model_version.as_deref()?.strip_prefix(crate::sentiment::UNCOVERED_PREFIX)
 }
 
 /// Cuts to `n` characters with an ellipsis, never inside a UTF-8 sequence.
