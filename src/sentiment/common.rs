@@ -205,15 +205,18 @@ struct TensorEntry {
 /// (The candle and rust-bert backends' reader; the native one reads [`read_safetensors_compact`].)
 #[cfg_attr(not(any(feature = "candle", feature = "rust-bert")), allow(dead_code))]
 pub(super) fn read_safetensors(path: &Path) -> Result<HashMap<String, HostTensor>, SentimentError> {
-    let bytes = read_file(path)?;
-    parse_safetensors(&bytes).map_err(|reason| invalid(path, format!("not a readable safetensors file: {reason}")))
+    read_tensors(path, true)
 }
 
 /// As [`read_safetensors`], but block-quantised I8 tensors stay quantised ([`HostTensor::blocks`]): a quarter of
 /// the memory, for the native backend, which keeps the multilingual model's word embeddings that way.
 pub(super) fn read_safetensors_compact(path: &Path) -> Result<HashMap<String, HostTensor>, SentimentError> {
+    read_tensors(path, false)
+}
+
+fn read_tensors(path: &Path, widen: bool) -> Result<HashMap<String, HostTensor>, SentimentError> {
     let bytes = read_file(path)?;
-    parse_tensors(&bytes, false).map_err(|reason| invalid(path, format!("not a readable safetensors file: {reason}")))
+    parse_tensors(&bytes, widen).map_err(|reason| invalid(path, format!("not a readable safetensors file: {reason}")))
 }
 
 /// An I8 tensor `W` of shape `[rows, cols]` comes with a tensor `W.block_scale` (F16 or F32) of shape
@@ -225,8 +228,9 @@ pub(super) const BLOCK_SCALE_SUFFIX: &str = ".block_scale";
 /// Weights per block of a block-quantised I8 tensor.
 const QUANT_BLOCK: usize = 32;
 
-#[cfg_attr(not(any(feature = "candle", feature = "rust-bert", test)), allow(dead_code))]
-pub(super) fn parse_safetensors(bytes: &[u8]) -> Result<HashMap<String, HostTensor>, String> {
+/// [`read_safetensors`] on bytes in memory (the format's tests).
+#[cfg(test)]
+fn parse_safetensors(bytes: &[u8]) -> Result<HashMap<String, HostTensor>, String> {
     parse_tensors(bytes, true)
 }
 
