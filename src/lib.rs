@@ -14,6 +14,8 @@ pub mod demo;
 pub mod detect;
 pub mod duration;
 pub mod lang;
+pub mod link;
+pub mod logging;
 pub mod mention;
 pub mod query;
 pub mod report;

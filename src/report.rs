@@ -8,7 +8,8 @@
 //!
 //! Self-contained means: inline SVG and one `<style>` block, no script, no external stylesheet, font or image, so
 //! the page renders offline and survives being attached to an email. Every text that comes from a mention or the
-//! database is HTML-escaped. Links to the mentions themselves are ordinary `<a href>`s.
+//! database is HTML-escaped. Links to the mentions themselves are ordinary `<a href>`s, written only for the URLs
+//! that [`crate::link::safe_href`] accepts (absolute `http`/`https`).
 //!
 //! Read-only: the report queries the store and writes nothing to it.
 
@@ -272,8 +273,8 @@ async fn brand_section(
                 Some(t) if !t.is_empty() => t.clone(),
                 _ => m.text.clone(),
             });
-            let link = match m.url.as_deref().filter(|u| u.starts_with("https://") || u.starts_with("http://")) {
-                Some(u) => format!(" <a href=\"{}\">open</a>", escape(u)),
+            let link = match m.url.as_deref().and_then(crate::link::safe_href) {
+                Some(u) => format!(" <a href=\"{}\">open</a>", escape(u.as_str())),
                 None => String::new(),
             };
             let counters: Vec<String> = m.metrics.iter().map(|(k, v)| format!("{v} {}", k.replace('_', " "))).collect();

@@ -7,12 +7,16 @@
 //! a second message with the same id, so restarts, repeated cycles and crashes between queueing and sending never
 //! produce a second digest for the same day. A day the daemon was not running when `digest_at` passed gets its
 //! digest at the next cycle; only the latest day is sent.
+//!
+//! A mention's URL is a link (and is shown in the text part) only when [`crate::link::safe_href`] says it is a
+//! web link; otherwise the mention is listed as text.
 
 use chrono::{DateTime, Duration as CDuration, NaiveTime, Utc};
 use lettre::message::{header::ContentType, MultiPart, SinglePart};
 
-use super::email::{escape, example_where, excerpt, headers, message_id};
+use super::email::{escape, example_where, excerpt, headers, message_id, text_link};
 use crate::config::Config;
+use crate::link::safe_href;
 use crate::store::{Example, QueuedEmail, Store};
 
 /// One brand's day.
@@ -165,7 +169,7 @@ pub fn text_body(start: DateTime<Utc>, end: DateTime<Utc>, days: &[BrandDay]) ->
                     example_where(e),
                     e.author.as_deref().map(|a| format!("{a}: ")).unwrap_or_default(),
                     excerpt(&e.text, 200),
-                    e.url.as_deref().unwrap_or("")
+                    text_link(e)
                 );
             }
         }
@@ -212,8 +216,8 @@ pub fn html_body(start: DateTime<Utc>, end: DateTime<Utc>, days: &[BrandDay]) ->
             h += "<p style=\"margin-bottom:2px\"><b>Most negative</b></p><ul style=\"margin-top:0\">";
             for e in &d.examples {
                 let text = escape(&excerpt(&e.text, 200));
-                let text = match &e.url {
-                    Some(u) => format!("<a href=\"{}\">{text}</a>", escape(u)),
+                let text = match e.url.as_deref().and_then(safe_href) {
+                    Some(u) => format!("<a href=\"{}\">{text}</a>", escape(u.as_str())),
                     None => text,
                 };
                 h += &format!(
@@ -277,5 +281,48 @@ mod tests {
         assert!(body.contains("40 mentions (usually 20 a day), 10 negative = 25% (usually 10%)"), "{body}");
         let html = html_body(start, start, &[day("<Acme>", 40, 10, 0)]);
         assert!(html.contains("&lt;Acme&gt;") && !html.contains("<Acme>"));
+    }
+
+    /// A mention link the payload chose is an `href` only when it is a web link, and the text part shows only
+    /// web links (mail clients linkify text), normalised.
+    #[test]
+    fn only_web_links_become_hrefs_or_text_links() {
+        use crate::link::fixtures::{hrefs, HOSTILE, WEB};
+        let examples: Vec<Example> = HOSTILE
+            .iter()
+            .chain([&WEB.0])
+            .enumerate()
+            .map(|(i, url)| Example {
+                id: i as i64,
+                platform: "feed".into(),
+                author: None,
+                text: format!("Acme complaint {i}"),
+                url: Some((*url).into()),
+                created_at: 0,
+                score: 1.0,
+                terms: None,
+                lang: None,
+            })
+            .collect();
+        let day = BrandDay {
+            brand: "Acme".into(),
+            total: 10,
+            negative: 10,
+            usual_share: None,
+            usual_total: 0.0,
+            platforms: vec![],
+            alerts: vec![],
+            examples,
+        };
+        let start = DateTime::parse_from_rfc3339("2026-11-25T08:00:00Z").unwrap().with_timezone(&Utc);
+        let days = [day];
+        let html = html_body(start, start, &days);
+        assert_eq!(hrefs(&html), [WEB.1], "{html}");
+        assert!(html.contains("Acme complaint 0"), "a mention without a web link is still listed, as text");
+        let text = text_body(start, start, &days).to_lowercase();
+        for bad in ["script:", "data:", "file:"] {
+            assert!(!text.contains(bad), "{bad} in the text part: {text}");
+        }
+        assert!(text.contains("\n    https://news.example/a%20b?x=1&y=2\n"), "{text}");
     }
 }

@@ -1,7 +1,8 @@
 //! Composing alert emails: a subject readable on a phone, plain text + HTML (multipart/alternative) with the
 //! chart inline (multipart/related), and a footer that says how to silence the brand.
 //!
-//! Composition is pure: everything it shows is passed in as an [`AlertContext`].
+//! Composition is pure: everything it shows is passed in as an [`AlertContext`]. A mention's URL is a link (and is
+//! shown in the text part) only when [`crate::link::safe_href`] says it is a web link.
 
 use chrono::{DateTime, Utc};
 use lettre::message::header::ContentType;
@@ -9,6 +10,7 @@ use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
 use crate::detect::{AlertKind, Finding};
+use crate::link::safe_href;
 use crate::store::Example;
 
 /// Everything an alert email shows.
@@ -169,7 +171,7 @@ pub fn text_body(c: &AlertContext<'_>) -> String {
                         example_where(e),
                         e.author.as_deref().unwrap_or("someone"),
                         excerpt(&e.text, 240),
-                        e.url.as_deref().unwrap_or("")
+                        text_link(e)
                     );
                 }
             }
@@ -190,6 +192,12 @@ pub(crate) fn example_where(e: &Example) -> String {
         Some(lang) => format!("{}, {lang}", e.platform),
         None => e.platform.clone(),
     }
+}
+
+/// An example's URL for a plain-text part: mail clients make links of URLs in text, so only a web link is shown,
+/// normalised (one line, spaces encoded); anything else is left out ([`crate::link`]).
+pub(crate) fn text_link(e: &Example) -> String {
+    e.url.as_deref().and_then(safe_href).map(String::from).unwrap_or_default()
 }
 
 /// `s` on one line, cut to `n` characters with an ellipsis.
@@ -267,7 +275,12 @@ pub fn html_body(c: &AlertContext<'_>) -> String {
         if !c.examples.is_empty() {
             h += "<h3 style=\"margin:16px 0 4px\">Representative negative mentions</h3><ul style=\"padding-left:18px;margin:0\">";
             for e in c.examples {
-                let link = e.url.as_deref().map(|u| format!(" <a href=\"{}\">link</a>", escape(u))).unwrap_or_default();
+                let link = e
+                    .url
+                    .as_deref()
+                    .and_then(safe_href)
+                    .map(|u| format!(" <a href=\"{}\">link</a>", escape(u.as_str())))
+                    .unwrap_or_default();
                 h += &format!(
                     "<li style=\"margin:6px 0\"><span style=\"color:#777\">{} · {}</span><br>{}{link}</li>",
                     escape(&example_where(e)),
@@ -428,6 +441,70 @@ mod tests {
         assert_eq!(t[0], ("double charged".to_string(), 2));
         assert!(t.iter().any(|(w, _)| w == "refund"));
         assert!(!t.iter().any(|(w, _)| w.contains("acme")));
+    }
+
+    /// A mention link the payload chose is an `href` only when it is a web link, and the text part shows only
+    /// web links (mail clients linkify text), normalised.
+    #[test]
+    fn only_web_links_become_hrefs_or_text_links() {
+        use crate::detect::{Finding, Level};
+        use crate::link::fixtures::{hrefs, HOSTILE, WEB};
+        let now = Utc::now();
+        let finding = Finding {
+            kind: AlertKind::NegativeSpike,
+            brand: "Acme".into(),
+            level: Level::Firing,
+            window_start: now - chrono::Duration::hours(1),
+            window_end: now,
+            observed: 30,
+            expected: 3.0,
+            p_value: 1e-9,
+            ratio: 10.0,
+            total: 40,
+            expected_total: 30.0,
+            negative_share: 0.75,
+            baseline_share: 0.1,
+            share_p_value: 1e-9,
+            cold_start: false,
+            top_platforms: vec![],
+            platform: None,
+            since: None,
+        };
+        let examples: Vec<Example> = HOSTILE
+            .iter()
+            .chain([&WEB.0])
+            .enumerate()
+            .map(|(i, url)| Example {
+                id: i as i64,
+                platform: "feed".into(),
+                author: None,
+                text: format!("Acme complaint {i}"),
+                url: Some((*url).into()),
+                created_at: 0,
+                score: 1.0,
+                terms: None,
+                lang: None,
+            })
+            .collect();
+        let c = AlertContext {
+            brand: "Acme",
+            kind: AlertKind::NegativeSpike,
+            event: "firing",
+            finding: &finding,
+            fired_at: now,
+            window: std::time::Duration::from_secs(3600),
+            examples: &examples,
+            top_terms: &[],
+            hourly_observed: &[],
+            hourly_expected: &[],
+        };
+        let html = html_body(&c);
+        assert_eq!(hrefs(&html), [WEB.1], "{html}");
+        let text = text_body(&c).to_lowercase();
+        for bad in ["script:", "data:", "file:"] {
+            assert!(!text.contains(bad), "{bad} in the text part: {text}");
+        }
+        assert!(text.contains("\n  https://news.example/a%20b?x=1&y=2\n"), "{text}");
     }
 
     #[test]

@@ -497,13 +497,61 @@ pub(crate) fn non_empty(s: String) -> Option<String> {
     (!s.trim().is_empty()).then_some(s)
 }
 
-/// Resolves `link` against `base` (when given); absolute links and unparsable bases pass through.
+/// The URL to store for a link found in a payload: a web link (`crate::link`) resolved against `base` (the page
+/// it was found on) and normalised; anything else exactly as given, trimmed.
+///
+/// Only `http`/`https` links count as absolute here. A link with another scheme (`javascript:`, `data:`,
+/// `vbscript:`, `file:`, `mailto:`, also written `" JaVaScRiPt:"` or `"java\tscript:"`) is neither resolved nor
+/// normalised nor dropped: the mention is stored with the value the source sent, and no renderer makes it a link
+/// because they all ask [`crate::link::safe_href`]. A relative link without a usable web base stays as given too.
 pub(crate) fn resolve_link(base: Option<&str>, link: &str) -> String {
     let link = link.trim();
     if let Ok(abs) = url::Url::parse(link) {
-        return abs.into();
+        return if crate::link::is_web(&abs) { abs.into() } else { link.to_string() };
     }
     base.and_then(|b| url::Url::parse(b).ok())
         .and_then(|b| b.join(link).ok())
+        .filter(crate::link::is_web)
         .map_or_else(|| link.to_string(), String::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Web links are resolved against the page and normalised; a link with any other scheme is kept exactly as
+    /// the payload gave it (trimmed), never resolved and never a web link (`crate::link`).
+    #[test]
+    fn resolve_link_resolves_web_links_and_keeps_other_schemes_as_given() {
+        let page = Some("https://forum.example/latest/");
+        let cases: &[(Option<&str>, &str, &str)] = &[
+            (page, "/thread/1#p1", "https://forum.example/thread/1#p1"),
+            (page, "t/2", "https://forum.example/latest/t/2"),
+            (page, "//cdn.example/x", "https://cdn.example/x"),
+            (page, " HTTPS://Other.Example/t/2 ", "https://other.example/t/2"),
+            (None, "/thread/1", "/thread/1"),
+            (Some("not a url"), "/thread/1", "/thread/1"),
+            (Some("file:///srv/page.html"), "thread/1", "thread/1"),
+            (page, "javascript:alert(1)", "javascript:alert(1)"),
+            (page, " JaVaScRiPt:alert(1)", "JaVaScRiPt:alert(1)"),
+            (page, "java\tscript:alert(1)", "java\tscript:alert(1)"),
+            (page, "\u{1}javascript:alert(1)", "\u{1}javascript:alert(1)"),
+            (page, "data:text/html,<script>alert(1)</script>", "data:text/html,<script>alert(1)</script>"),
+            (page, "VBScript:msgbox(1)", "VBScript:msgbox(1)"),
+            (page, "file:///etc/passwd", "file:///etc/passwd"),
+            (page, "mailto:press@forum.example", "mailto:press@forum.example"),
+        ];
+        let mut wrong = Vec::new();
+        for (base, link, want) in cases {
+            let got = resolve_link(*base, link);
+            if got != *want {
+                wrong.push(format!("{base:?} + {link:?}: got {got:?}, want {want:?}"));
+            }
+            let web = crate::link::safe_href(&got).is_some();
+            if web != want.starts_with("https://") {
+                wrong.push(format!("{base:?} + {link:?}: stored {got:?} is a web link: {web}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
 }
