@@ -1,19 +1,70 @@
-//! The optional `[http]` endpoint of the daemon: `/metrics` (Prometheus text format 0.0.4) and `/healthz`.
+//! The optional `[http]` server of the daemon: `/metrics` (Prometheus text format 0.0.4) and `/healthz`.
 //!
-//! A deliberately small HTTP/1.1 responder on a tokio listener (GET/HEAD only, one request per connection,
-//! request head capped at 8 KiB and 5 s): a scrape endpoint does not justify a web framework. It reads the
-//! in-process counters of [`Metrics`] and a few cheap aggregates from the store; it never writes.
+//! Routes are an axum [`Router`] over [`AppState`] ([`router`]); issue 24's web console adds its pages to the same
+//! router. The handlers read the in-process counters of [`Metrics`] and a few cheap aggregates from the store; they
+//! never write.
+//!
+//! The accept loop is hearsay's own rather than `axum::serve`, because a listener that anyone on the network can
+//! reach must stay bounded whatever clients do:
+//! - **connections**: at most [`MAX_CONNECTIONS`] open. At the cap a new connection takes the place of the oldest
+//!   one that has not sent its request head yet (`Connections`), so a flood of idle or slowloris connections
+//!   cannot lock a scrape or a health check out; only when every open connection is inside a request is the new
+//!   one closed unanswered.
+//! - **time**: the request head within [`HEADER_READ_TIMEOUT`] (hyper's `header_read_timeout`, which also closes
+//!   connections that send nothing), the handler and body within [`REQUEST_TIMEOUT`] (503), and the whole
+//!   connection within [`CONNECTION_LIFETIME`] (a client that never reads its response).
+//! - **size**: the request head within [`MAX_HEAD_BYTES`] (hyper answers 431), a request body within
+//!   [`MAX_BODY_BYTES`] (413).
+//! - **accept errors**: out of file descriptors (`EMFILE`, `ENFILE`) or memory, the loop sleeps 100 ms, doubling
+//!   to 1 s, instead of retrying at once: retrying would spin a core until a descriptor frees up.
+//!
+//! One request per connection (keep-alive off, every response says `connection: close`): a scrape every few
+//! seconds gains nothing from keeping it, and a client that reads to the end of the stream gets its end.
+//!
+//! What it does not do: TLS or authentication (put it behind a reverse proxy, or listen on localhost), HTTP/2.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::Notify;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::sources::poll::PollOutcome;
 use crate::store::Store;
+
+/// Open connections at most. Far above what a Prometheus server and a few people at a console need, far below the
+/// 1,024 descriptors systemd gives a service by default (polls, SQLite and the journal need some too).
+pub const MAX_CONNECTIONS: usize = 256;
+/// The request head (request line and headers) must arrive within this time of the connection opening.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// A request, from its head to the handler's response, must be done within this time. Prometheus's default scrape
+/// timeout is 10 s too, and `/healthz` gives the database 2 s.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection is closed this long after it opened, whatever it is doing: the bound on a client that sends its
+/// request and then never reads the response (hyper has no write timeout).
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+/// Request line and headers together (hyper's read buffer; 8 KiB is its minimum). Room for a console's cookies.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Request bodies: nothing here takes one yet; a console's forms are a few KiB.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Connections the kernel completes and queues for `accept` (capped by `net.core.somaxconn`, 4,096 by default).
+const LISTEN_BACKLOG: u32 = 1024;
+/// The pause after a failed `accept`, doubled after each failure in a row up to [`ACCEPT_BACKOFF_MAX`].
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(100);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// Counters the daemon updates as it works (since the process started; Prometheus handles restarts).
 #[derive(Default)]
@@ -55,67 +106,221 @@ impl Metrics {
     }
 }
 
-/// Binds `listen` now (so a taken port is a start-up error) and serves until the runtime stops.
+/// What every route can reach (axum's `State`); cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Every route of the `[http]` server. `get` routes answer HEAD with the same headers and no body; other methods on
+/// a known path get 405 (with `allow`), unknown paths 404. Every response says `cache-control: no-store`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_page))
+        .route("/healthz", get(healthz_page))
+        .fallback(not_found)
+        // The last layer added is the outermost: the limit and the timeout answer before the routes do, and their
+        // answers (413, 503) get `no-store` too.
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+        .layer(axum::middleware::map_response(no_store))
+        .with_state(state)
+}
+
+async fn metrics_page(State(s): State<AppState>) -> Response {
+    match render_metrics(&s.store, &s.metrics).await {
+        Ok(body) => ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+    }
+}
+
+async fn healthz_page(State(s): State<AppState>) -> Response {
+    let (healthy, body) = health(&s.store).await;
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, [(CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn not_found() -> (StatusCode, &'static str) {
+    (StatusCode::NOT_FOUND, "try /metrics or /healthz\n")
+}
+
+/// Counters and health are live values: no cache between here and the client may keep them.
+async fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Binds `listen` now (so a taken port is a start-up error) and serves [`router`] until the runtime stops.
 pub async fn serve(listen: &str, store: Store, metrics: Arc<Metrics>) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("[http] listen = {listen:?}: cannot listen there: {e}"))?;
+    let listener =
+        bind(listen).await.map_err(|e| anyhow::anyhow!("[http] listen = {listen:?}: cannot listen there: {e}"))?;
     tracing::info!(listen, "serving /metrics and /healthz");
-    tokio::spawn(async move {
-        loop {
-            let Ok((conn, _)) = listener.accept().await else { continue };
-            let (store, metrics) = (store.clone(), metrics.clone());
-            tokio::spawn(async move {
-                if let Err(e) = handle(conn, &store, &metrics).await {
-                    tracing::debug!(error = %e, "http connection");
-                }
-            });
-        }
-    });
+    let app = router(AppState { store, metrics });
+    tokio::spawn(accept_loop(listener, app, Connections::new(MAX_CONNECTIONS)));
     Ok(())
 }
 
-async fn handle(mut conn: TcpStream, store: &Store, metrics: &Metrics) -> std::io::Result<()> {
-    let mut buf = Vec::with_capacity(1024);
-    let read = async {
-        let mut chunk = [0u8; 1024];
-        while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 8192 {
-            let n = conn.read(&mut chunk).await?;
-            if n == 0 {
-                break;
+/// `TcpListener::bind` with a deeper accept queue: std's 128 fills within milliseconds of a flood whenever the
+/// daemon is off the CPU, and a client whose handshake is dropped then waits a second (then three) to try again,
+/// health checks and scrapes included.
+async fn bind(listen: &str) -> std::io::Result<TcpListener> {
+    let mut error = None;
+    for addr in tokio::net::lookup_host(listen).await? {
+        let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        // As std does on Unix: a restarted daemon can listen while its old connections sit in TIME_WAIT.
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr) {
+            Ok(()) => return socket.listen(LISTEN_BACKLOG),
+            Err(e) => error = Some(e),
+        }
+    }
+    Err(error.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to listen on")))
+}
+
+async fn accept_loop(listener: TcpListener, app: Router, conns: Arc<Connections>) {
+    let mut failures = 0u32;
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            // The peer gave up before we took its connection: nothing wrong with the listener.
+            Err(e) if is_peer_error(&e) => continue,
+            Err(e) => {
+                failures += 1;
+                if failures == 1 {
+                    tracing::warn!(error = %e, "[http] cannot accept connections; retrying with a pause");
+                } else {
+                    tracing::debug!(error = %e, failures, "[http] accept failed again");
+                }
+                tokio::time::sleep(accept_backoff(failures)).await;
+                continue;
             }
-            buf.extend_from_slice(&chunk[..n]);
+        };
+        if failures > 0 {
+            tracing::info!(failures, "[http] accepting connections again");
+            failures = 0;
         }
-        Ok::<_, std::io::Error>(())
-    };
-    if tokio::time::timeout(Duration::from_secs(5), read).await.is_err() {
-        return Ok(());
+        match conns.admit() {
+            Some(ticket) => {
+                tokio::spawn(serve_connection(stream, app.clone(), ticket));
+            }
+            None => tracing::debug!("[http] every connection is inside a request; closing a new one"),
+        }
+        // Let the connections read what they have been sent before taking the next one (tokio polls the socket
+        // driver before resuming a yielded task): in a flood, a client that sent its request head gets it read, and
+        // so stops being evictable, before hundreds more connections can push it out.
+        tokio::task::yield_now().await;
     }
-    let head = String::from_utf8_lossy(&buf);
-    let mut parts = head.lines().next().unwrap_or_default().split_whitespace();
-    let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
-    let path = target.split('?').next().unwrap_or_default();
-    let (status, ctype, body) = match (method, path) {
-        ("GET" | "HEAD", "/metrics") => match render_metrics(store, metrics).await {
-            Ok(b) => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", b),
-            Err(e) => ("500 Internal Server Error", "text/plain; charset=utf-8", format!("{e}\n")),
+}
+
+/// Errors of one half-open connection, as opposed to the listener's (descriptors, memory).
+fn is_peer_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), ConnectionAborted | ConnectionReset | ConnectionRefused | Interrupted)
+}
+
+/// 100 ms, 200 ms, 400 ms, 800 ms, then 1 s for the `failures`-th failure in a row.
+fn accept_backoff(failures: u32) -> Duration {
+    ACCEPT_BACKOFF_MIN.saturating_mul(1 << failures.saturating_sub(1).min(4)).min(ACCEPT_BACKOFF_MAX)
+}
+
+/// One connection, one request, through hyper's HTTP/1 server; until it ends, is evicted or outlives its lifetime.
+async fn serve_connection(stream: TcpStream, app: Router, ticket: Ticket) {
+    let routes = TowerToHyperService::new(app);
+    let slot = ticket.slot.clone();
+    // hyper calls the service once the request head is parsed: from then on the connection is not evictable.
+    let service = hyper::service::service_fn(move |request| {
+        slot.in_request.store(true, Ordering::Relaxed);
+        hyper::service::Service::call(&routes, request)
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(stream), service);
+    // Dropping the connection future closes the socket.
+    tokio::select! {
+        outcome = tokio::time::timeout(CONNECTION_LIFETIME, connection) => match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "[http] connection"),
+            Err(_) => tracing::debug!("[http] connection closed after {CONNECTION_LIFETIME:?}"),
         },
-        ("GET" | "HEAD", "/healthz") => {
-            let (healthy, body) = health(store).await;
-            (if healthy { "200 OK" } else { "503 Service Unavailable" }, "application/json", body)
-        }
-        ("GET" | "HEAD", _) => ("404 Not Found", "text/plain; charset=utf-8", "try /metrics or /healthz\n".into()),
-        _ => ("405 Method Not Allowed", "text/plain; charset=utf-8", "GET only\n".into()),
-    };
-    let mut resp = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
-    if method != "HEAD" {
-        resp.push_str(&body);
+        () = ticket.slot.evict.notified() => tracing::debug!("[http] idle connection closed to make room"),
     }
-    conn.write_all(resp.as_bytes()).await?;
-    conn.shutdown().await
+}
+
+/// The open connections, oldest first, and which of them are still waiting for their request head.
+///
+/// Waiting connections are the ones a flood consists of (connect and say nothing, or a byte a second), so at the
+/// cap the oldest of them is closed for the newcomer: a real client sends its head right after connecting, and the
+/// accept loop lets each new connection read before it takes the next one, so that head is read long before `cap`
+/// newer connections arrive (in the test's flood, 2,000 connections in 80 ms, 256 take 10 ms; a client an RTT
+/// longer than that away can lose its place to such a flood). Connections inside a request are left alone; they
+/// end within [`REQUEST_TIMEOUT`] (handler) or [`CONNECTION_LIFETIME`] (writing). With keep-alive on, `in_request`
+/// would have to be cleared between requests.
+struct Connections {
+    cap: usize,
+    table: Mutex<Table>,
+}
+
+#[derive(Default)]
+struct Table {
+    next_id: u64,
+    /// Ids grow with time, so the first entry is the oldest connection.
+    open: BTreeMap<u64, Arc<Slot>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    /// Set when the request head has been read. Relaxed: a stale `false` only evicts a connection whose request
+    /// began a moment ago, which the same race with a slightly earlier newcomer would have done anyway.
+    in_request: AtomicBool,
+    /// Notified (once) to close the connection; `Notify` keeps the permit if its task is not waiting yet.
+    evict: Notify,
+}
+
+/// An admitted connection's place in [`Connections`]; dropping it frees the place.
+struct Ticket {
+    id: u64,
+    slot: Arc<Slot>,
+    conns: Arc<Connections>,
+}
+
+impl Connections {
+    fn new(cap: usize) -> Arc<Self> {
+        Arc::new(Connections { cap, table: Mutex::default() })
+    }
+
+    /// A place for a new connection, after evicting the oldest waiting one if the table is full; `None` when it is
+    /// full of connections inside a request.
+    fn admit(self: &Arc<Self>) -> Option<Ticket> {
+        let mut table = self.table.lock().expect("connections lock");
+        if table.open.len() >= self.cap {
+            let oldest_waiting =
+                table.open.iter().find(|(_, slot)| !slot.in_request.load(Ordering::Relaxed)).map(|(id, _)| *id)?;
+            if let Some(slot) = table.open.remove(&oldest_waiting) {
+                slot.evict.notify_one();
+            }
+        }
+        let id = table.next_id;
+        table.next_id += 1;
+        let slot = Arc::new(Slot::default());
+        table.open.insert(id, slot.clone());
+        Some(Ticket { id, slot, conns: self.clone() })
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.table.lock().expect("connections lock").open.len()
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        // Already gone if it was evicted.
+        self.conns.table.lock().expect("connections lock").open.remove(&self.id);
+    }
 }
 
 /// Prometheus label value escaping (backslash, quote, newline).
@@ -253,9 +458,39 @@ async fn health(store: &Store) -> (bool, String) {
 
 #[cfg(test)]
 mod tests {
+    use futures::FutureExt as _;
+
     use super::*;
     use crate::sources::poll::{ErrorClass, PollError};
     use crate::store::{Access, PollRecord, PollStatus, SourceState};
+
+    #[test]
+    fn a_full_table_evicts_the_oldest_connection_still_waiting_for_its_request() {
+        let conns = Connections::new(2);
+        let a = conns.admit().unwrap();
+        let b = conns.admit().unwrap();
+        a.slot.in_request.store(true, Ordering::Relaxed);
+        let c = conns.admit().expect("b is waiting: c takes its place");
+        assert!(b.slot.evict.notified().now_or_never().is_some(), "b told to close");
+        assert!(a.slot.evict.notified().now_or_never().is_none(), "a is inside a request");
+        assert_eq!(conns.len(), 2);
+        drop(b); // the evicted connection's task ends: its place is already taken, nothing else moves
+        assert_eq!(conns.len(), 2);
+
+        c.slot.in_request.store(true, Ordering::Relaxed);
+        assert!(conns.admit().is_none(), "every connection is inside a request");
+        drop(a);
+        let d = conns.admit().expect("a's place is free");
+        assert!(c.slot.evict.notified().now_or_never().is_none());
+        assert_eq!((conns.len(), d.id), (2, 3));
+    }
+
+    #[test]
+    fn accept_backoff_doubles_from_100_ms_to_1_s() {
+        let ms: Vec<u128> = (1..=7).map(|n| accept_backoff(n).as_millis()).collect();
+        assert_eq!(ms, [100, 200, 400, 800, 1000, 1000, 1000]);
+        assert_eq!(accept_backoff(u32::MAX), Duration::from_secs(1));
+    }
 
     #[tokio::test]
     async fn metrics_count_polls_by_outcome_and_health_names_degraded_sources() {

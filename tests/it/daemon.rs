@@ -13,7 +13,7 @@ fn signal(pid: u32, sig: &str) {
 }
 
 /// Kills the process when a test fails half-way, so no daemon outlives its test.
-struct KillOnDrop(std::process::Child);
+pub(super) struct KillOnDrop(pub(super) std::process::Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
