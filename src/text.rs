@@ -249,152 +249,29 @@ fn find_ascii_ci(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
 }
 
-/// Decodes HTML character references: named (the common ones), decimal `&#39;` and hex `&#x27;`.
-/// Unknown or malformed references are left as written; code points that are not characters
-/// (0, surrogates, > U+10FFFF) become U+FFFD. `&nbsp;` becomes a plain space.
+/// Decodes HTML character references as the WHATWG HTML tokenizer does (with `htmlize`, which carries the spec's
+/// table): every named reference (`&hellip;`, `&eacute;`, `&rarr;`, …), decimal and hex references, where
+/// 128–159 are read as windows-1252 (`&#150;` is `–`, as browsers do) and 0, surrogates and numbers past U+10FFFF
+/// become U+FFFD. Unknown names stay as written (`&bogus;`, `Q&A`).
+///
+/// The legacy names that the spec reads without a semicolon (`&amp`, `&copy`, `&eacute`) are decoded by its rule
+/// for attribute values: not when a letter, digit or `=` follows, so a bare link's query string
+/// (`?id=1&region=eu&timestamp=2`) stays intact. Platforms hand us text that is escaped but not HTML (markdown,
+/// feeds' plain-text descriptions) full of such links; in text content the spec would make that `®ion=eu`.
+///
+/// Every character stays the character it is: `&shy;` is U+00AD, `&zwj;` U+200D (so emoji sequences hold),
+/// `&nbsp;` U+00A0. The brand matcher skips invisible characters inside words (`src/query.rs`), so `ac&shy;me`
+/// is still found by `acme`; [`collapse_whitespace`] turns the no-break space, which is whitespace, into a space.
 pub fn decode_entities(s: &str) -> Cow<'_, str> {
-    if !s.contains('&') {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp + 1..];
-        // Longest entity we know is well under 32 bytes; bounding the look-ahead keeps this linear.
-        let window_end = after.char_indices().nth(32).map_or(after.len(), |(i, _)| i);
-        match after[..window_end].find(';').and_then(|semi| Some((semi, decode_reference(&after[..semi])?))) {
-            Some((semi, c)) => {
-                out.push(c);
-                rest = &after[semi + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    Cow::Owned(out)
+    htmlize::unescape_attribute(s)
 }
 
-fn decode_reference(name: &str) -> Option<char> {
-    if let Some(num) = name.strip_prefix('#') {
-        let code = if let Some(hex) = num.strip_prefix(['x', 'X']) {
-            u32::from_str_radix(hex, 16).ok()?
-        } else {
-            num.parse::<u32>().ok()?
-        };
-        return Some(char::from_u32(code).filter(|&c| c != '\0').unwrap_or('\u{FFFD}'));
-    }
-    let c = match name {
-        "amp" | "AMP" => '&',
-        "lt" | "LT" => '<',
-        "gt" | "GT" => '>',
-        "quot" | "QUOT" => '"',
-        "apos" => '\'',
-        "nbsp" | "ensp" | "emsp" | "thinsp" => ' ',
-        "shy" | "zwj" | "zwnj" => '\u{200B}',
-        "copy" => '©',
-        "reg" => '®',
-        "trade" => '™',
-        "hellip" => '…',
-        "mdash" => '—',
-        "ndash" => '–',
-        "lsquo" => '‘',
-        "rsquo" => '’',
-        "sbquo" => '‚',
-        "ldquo" => '“',
-        "rdquo" => '”',
-        "bdquo" => '„',
-        "laquo" => '«',
-        "raquo" => '»',
-        "lsaquo" => '‹',
-        "rsaquo" => '›',
-        "bull" => '•',
-        "middot" => '·',
-        "dagger" => '†',
-        "deg" => '°',
-        "times" => '×',
-        "divide" => '÷',
-        "plusmn" => '±',
-        "para" => '¶',
-        "sect" => '§',
-        "euro" => '€',
-        "pound" => '£',
-        "yen" => '¥',
-        "cent" => '¢',
-        "iexcl" => '¡',
-        "iquest" => '¿',
-        "frac12" => '½',
-        "frac14" => '¼',
-        "frac34" => '¾',
-        "larr" => '←',
-        "rarr" => '→',
-        "uarr" => '↑',
-        "darr" => '↓',
-        "hearts" => '♥',
-        "star" => '☆',
-        "check" => '✓',
-        "agrave" => 'à',
-        "aacute" => 'á',
-        "acirc" => 'â',
-        "atilde" => 'ã',
-        "auml" => 'ä',
-        "aring" => 'å',
-        "aelig" => 'æ',
-        "ccedil" => 'ç',
-        "egrave" => 'è',
-        "eacute" => 'é',
-        "ecirc" => 'ê',
-        "euml" => 'ë',
-        "igrave" => 'ì',
-        "iacute" => 'í',
-        "icirc" => 'î',
-        "iuml" => 'ï',
-        "ntilde" => 'ñ',
-        "ograve" => 'ò',
-        "oacute" => 'ó',
-        "ocirc" => 'ô',
-        "otilde" => 'õ',
-        "ouml" => 'ö',
-        "oslash" => 'ø',
-        "ugrave" => 'ù',
-        "uacute" => 'ú',
-        "ucirc" => 'û',
-        "uuml" => 'ü',
-        "yacute" => 'ý',
-        "yuml" => 'ÿ',
-        "szlig" => 'ß',
-        "Agrave" => 'À',
-        "Aacute" => 'Á',
-        "Acirc" => 'Â',
-        "Atilde" => 'Ã',
-        "Auml" => 'Ä',
-        "Aring" => 'Å',
-        "AElig" => 'Æ',
-        "Ccedil" => 'Ç',
-        "Egrave" => 'È',
-        "Eacute" => 'É',
-        "Ecirc" => 'Ê',
-        "Euml" => 'Ë',
-        "Iacute" => 'Í',
-        "Ntilde" => 'Ñ',
-        "Oacute" => 'Ó',
-        "Ouml" => 'Ö',
-        "Oslash" => 'Ø',
-        "Uacute" => 'Ú',
-        "Uuml" => 'Ü',
-        _ => return None,
-    };
-    Some(c)
-}
-
-/// Collapses every run of whitespace (including zero-width spaces left by `&shy;`) to one space and
-/// trims the ends.
+/// Collapses every run of whitespace to one space and trims the ends. Only whitespace: zero-width and other
+/// invisible characters (U+200B, U+200D, U+00AD, U+2060, U+FEFF) are not spaces and stay where they are, inside
+/// their word or emoji sequence.
 pub fn collapse_whitespace(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for word in s.split(|c: char| c.is_whitespace() || c == '\u{200B}').filter(|w| !w.is_empty()) {
+    for word in s.split(char::is_whitespace).filter(|w| !w.is_empty()) {
         if !out.is_empty() {
             out.push(' ');
         }
@@ -521,4 +398,99 @@ pub fn text_hash(title: Option<&str>, text: &str) -> String {
     }
     let digest = Sha256::digest(norm.trim_end().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::{MatchText, Query};
+
+    fn found(query: &str, text: &str) -> bool {
+        Query::parse(query).unwrap().matches(&MatchText::new(None, text)).is_some()
+    }
+
+    /// Soft hyphens and zero-width characters stay the invisible characters they are, so the brand matcher
+    /// (which skips them inside words) still sees one word.
+    #[test]
+    fn invisible_entities_stay_inside_their_word() {
+        for html in ["ac&shy;me", "ac&#173;me", "ac&#xAD;me", "ac&zwnj;me", "ac&zwj;me", "ac&#8203;me", "ac&NoBreak;me"]
+        {
+            let text = html_to_text(html);
+            assert!(found("acme", &text), "{html} → {text:?}");
+            assert!(!text.contains(' '), "{html} → {text:?}");
+        }
+        assert_eq!(html_to_text("ac&shy;me rockets"), "ac\u{AD}me rockets");
+        assert_eq!(plain_text("ac&shy;me"), "ac\u{AD}me");
+        assert_eq!(collapse_whitespace(" a\u{200B}b \u{FEFF}c\u{2060}d\n"), "a\u{200B}b \u{FEFF}c\u{2060}d");
+    }
+
+    #[test]
+    fn zwj_emoji_sequences_survive() {
+        let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}";
+        assert_eq!(
+            html_to_text("family &#x1F468;&zwj;&#x1F469;&zwj;&#x1F467; at acme"),
+            format!("family {family} at acme")
+        );
+        assert_eq!(html_to_text(&format!("<p>{family}</p>")), family);
+        assert_eq!(plain_text("\u{1F469}&#8205;\u{1F680} acme"), "\u{1F469}\u{200D}\u{1F680} acme");
+        assert!(found("acme", &html_to_text(&format!("acme{family}"))));
+    }
+
+    /// The WHATWG numeric character reference rules: 0x80–0x9F are read as windows-1252, and code points
+    /// that cannot be characters become U+FFFD.
+    #[test]
+    fn numeric_references_follow_the_html_spec() {
+        for (html, want) in [
+            ("&#150;", "–"),
+            ("&#x96;", "–"),
+            ("&#128;", "€"),
+            ("&#146;", "’"),
+            ("&#159;", "Ÿ"),
+            ("&#129;", "\u{81}"), // no windows-1252 character there: kept as is
+            ("&#233;", "é"),
+            ("&#0;", "\u{FFFD}"),
+            ("&#xD800;", "\u{FFFD}"),
+            ("&#x110000;", "\u{FFFD}"),
+            ("&#99999999999999;", "\u{FFFD}"),
+            ("&#39", "'"),
+        ] {
+            assert_eq!(decode_entities(html), want, "{html}");
+        }
+    }
+
+    #[test]
+    fn named_references_use_the_full_table() {
+        for (html, want) in [
+            ("&hellip;", "…"),
+            ("&eacute;", "é"),
+            ("&rarr;", "→"),
+            ("&Ccaron;", "Č"),
+            ("&lsquo;x&rsquo;", "‘x’"),
+            ("&amp;", "&"),
+            // The legacy forms without a semicolon that the spec still reads.
+            ("AT&amp T", "AT& T"),
+            ("&copy 2024", "© 2024"),
+            ("caf&eacute", "café"),
+            // Unknown names, and names the spec only knows with a semicolon, stay as written.
+            ("&bogus;", "&bogus;"),
+            ("&hellip", "&hellip"),
+            ("Q&A", "Q&A"),
+            ("a & b", "a & b"),
+        ] {
+            assert_eq!(decode_entities(html), want, "{html}");
+        }
+        assert_eq!(html_to_text("wait&hellip; <b>caf&eacute;</b> &rarr; ok"), "wait… café → ok");
+        // `&nbsp;` is the no-break space, which is whitespace like any other.
+        assert_eq!(html_to_text("a&nbsp;&nbsp;b"), "a b");
+    }
+
+    /// A legacy name followed by a letter, digit or `=` is not a reference (the spec's rule for attribute values),
+    /// so links in text keep their query strings.
+    #[test]
+    fn bare_links_keep_their_query_strings() {
+        let link = "https://shop.example/?id=1&region=eu&copy=2&timestamp=3&notify";
+        assert_eq!(decode_entities(link), link);
+        assert_eq!(html_to_text(&format!("<p>see {link}</p>")), format!("see {link}"));
+        assert_eq!(decode_entities("&copy2024 &amp;region=eu"), "&copy2024 &region=eu");
+    }
 }

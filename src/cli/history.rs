@@ -84,8 +84,13 @@ pub enum ExportFormat {
     Jsonl,
 }
 
-fn filter(f: &FilterArgs, limit: Option<i64>) -> MentionFilter {
-    MentionFilter {
+/// The store's filter for these arguments. A `--search` that does not parse is a usage error naming its column,
+/// found before the store is opened (the store would quietly match nothing).
+fn filter(f: &FilterArgs, limit: Option<i64>) -> Result<MentionFilter, Failure> {
+    if let Some(q) = &f.search {
+        crate::store::fts_query(q).map_err(|e| Failure::Usage(format!("--search: {e}")))?;
+    }
+    Ok(MentionFilter {
         brand: f.brand.clone(),
         platform: f.platform.clone(),
         sentiment: f.sentiment.map(Label::from),
@@ -94,12 +99,13 @@ fn filter(f: &FilterArgs, limit: Option<i64>) -> MentionFilter {
         search: f.search.clone(),
         lang: f.lang.clone(),
         limit,
-    }
+    })
 }
 
 pub async fn mentions(ctx: &Context, a: MentionsArgs) -> CmdResult {
+    let filter = filter(&a.filter, Some(a.limit))?;
     let store = ctx.store(Access::Existing).await?;
-    let rows = store.mentions(&filter(&a.filter, Some(a.limit))).await?;
+    let rows = store.mentions(&filter).await?;
     let mut out = std::io::stdout().lock();
     match a.format {
         Format::Table => write_table(&mut out, &rows, terminal_width())?,
@@ -111,8 +117,9 @@ pub async fn mentions(ctx: &Context, a: MentionsArgs) -> CmdResult {
 }
 
 pub async fn export(ctx: &Context, a: ExportArgs) -> CmdResult {
+    let filter = filter(&a.filter, a.limit)?;
     let store = ctx.store(Access::Existing).await?;
-    let rows = store.mentions(&filter(&a.filter, a.limit)).await?;
+    let rows = store.mentions(&filter).await?;
     let mut out: Box<dyn Write> = match &a.output {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).map_err(|e| Failure::Usage(format!("cannot create {}: {e}", p.display())))?,

@@ -7,7 +7,14 @@
 //! We read the handful of fields a mention needs rather than model every feed extension.
 //!
 //! Titles and bodies are treated as HTML (feeds routinely put markup or entities in both) and turned
-//! into plain text. Items without a date are skipped and counted, like items without an id or link.
+//! into plain text. Character references are read as HTML reads them, in the XML too (`&#150;` is the en dash
+//! a feed means, not the C1 control XML would make of it; RSS 0.91's DTD declares the HTML names).
+//!
+//! Items without a date (RSS 0.91 has none, 0.92 and hand-written feeds often leave it out) are kept, as feed
+//! readers keep them: they get the time they were fetched ([`ParseContext::fetched_at`]), which the store keeps
+//! as their first-seen time because later polls find the same id (the guid, else the link, else a hash of title
+//! and text). An item whose date is there but does not parse is skipped and counted, like one with nothing to
+//! identify it: better missing than filed at the wrong time.
 
 use chrono::{DateTime, Utc};
 use quick_xml::events::{BytesStart, Event};
@@ -15,11 +22,11 @@ use quick_xml::Reader;
 use serde_json::Value;
 
 use super::{
-    at, mention, non_empty, parse_json, parse_time, resolve_link, str_at, string_at, time_at, ParseContext, ParseError,
+    at, mention, non_empty, parse_json, parse_time, resolve_link, str_at, string_at, ParseContext, ParseError,
     ParsedPage, Platform,
 };
 use crate::mention::{MentionKind, NewMention};
-use crate::text::{decode_entities, html_to_text, unwrap_google_redirect_str};
+use crate::text::{decode_entities, html_to_text, text_hash, unwrap_google_redirect_str};
 
 const P: Platform = Platform::Feed;
 
@@ -27,12 +34,15 @@ const P: Platform = Platform::Feed;
 pub const MAX_DEPTH: usize = 256;
 
 /// Parses an XML or JSON feed. `next_page` is an Atom `rel="next"` link or JSON Feed `next_url`.
+///
+/// Items without a date get `ctx.fetched_at` (default: now), one time for the whole page.
 pub fn parse(text: &str, ctx: &ParseContext) -> Result<ParsedPage, ParseError> {
     let trimmed = text.trim_start_matches('\u{FEFF}').trim_start();
+    let fetched_at = ctx.fetched_at.unwrap_or_else(Utc::now);
     if trimmed.starts_with('{') {
-        return parse_json_feed(trimmed, ctx);
+        return parse_json_feed(trimmed, ctx, fetched_at);
     }
-    parse_xml(trimmed, ctx)
+    parse_xml(trimmed, ctx, fetched_at)
 }
 
 /// One item as read from the XML, before validation.
@@ -71,7 +81,7 @@ enum Field {
     Summary,
 }
 
-fn parse_xml(text: &str, ctx: &ParseContext) -> Result<ParsedPage, ParseError> {
+fn parse_xml(text: &str, ctx: &ParseContext, fetched_at: DateTime<Utc>) -> Result<ParsedPage, ParseError> {
     let mut reader = Reader::from_str(text);
     let config = reader.config_mut();
     config.check_end_names = false;
@@ -157,7 +167,7 @@ fn parse_xml(text: &str, ctx: &ParseContext) -> Result<ParsedPage, ParseError> {
                 match item.as_ref().map(|(_, d)| *d) {
                     Some(item_depth) if depth == item_depth => {
                         if let Some((raw, _)) = item.take() {
-                            match finish(raw, channel_lang.as_deref(), ctx) {
+                            match finish(raw, channel_lang.as_deref(), ctx, fetched_at) {
                                 Some(m) => page.mentions.push(m),
                                 None => page.skipped += 1,
                             }
@@ -184,13 +194,9 @@ fn parse_xml(text: &str, ctx: &ParseContext) -> Result<ParsedPage, ParseError> {
                 on_text(&mut item, field, &s, reading_channel_lang, &mut channel_lang);
             }
             Event::GeneralRef(r) => {
-                let resolved = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    _ => {
-                        let name = r.decode().unwrap_or_default();
-                        decode_entities(&format!("&{name};")).into_owned()
-                    }
-                };
+                // Character references too, not quick-xml's XML reading of them: see the module docs.
+                let name = r.decode().unwrap_or_default();
+                let resolved = decode_entities(&format!("&{name};")).into_owned();
                 on_text(&mut item, field, &resolved, reading_channel_lang, &mut channel_lang);
             }
             Event::Eof => break,
@@ -258,7 +264,12 @@ fn child_field(name: &str, local: &str) -> Field {
     }
 }
 
-fn finish(raw: RawItem, channel_lang: Option<&str>, ctx: &ParseContext) -> Option<NewMention> {
+fn finish(
+    raw: RawItem,
+    channel_lang: Option<&str>,
+    ctx: &ParseContext,
+    fetched_at: DateTime<Utc>,
+) -> Option<NewMention> {
     let base = ctx.base_url.as_deref();
     let link = raw
         .link
@@ -266,19 +277,42 @@ fn finish(raw: RawItem, channel_lang: Option<&str>, ctx: &ParseContext) -> Optio
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .map(|l| unwrap_google_redirect_str(&resolve_link(base, l)));
-    let id = raw.id.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).or(raw.about).or_else(|| link.clone())?;
-    let created_at = parse_time(&raw.published).or_else(|| parse_time(&raw.updated))?;
+    let title = non_empty(html_to_text(&raw.title));
+    let body = if raw.content.trim().is_empty() { &raw.summary } else { &raw.content };
+    let text = html_to_text(body);
+    let id = raw
+        .id
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or(raw.about)
+        .or_else(|| link.clone())
+        .or_else(|| content_id(title.as_deref(), &text))?;
+    let created_at = item_time(&[&raw.published, &raw.updated], fetched_at)?;
     let mut m = mention(P, id, created_at, MentionKind::Article);
     m.url = link;
-    m.title = non_empty(html_to_text(&raw.title));
+    m.title = title;
     let author = non_empty(html_to_text(&raw.author))
         .or_else(|| non_empty(html_to_text(&raw.rss_author)).map(|a| rss_author_name(&a)))
         .or_else(|| non_empty(html_to_text(&raw.source)));
     m.author = author;
-    let body = if raw.content.trim().is_empty() { &raw.summary } else { &raw.content };
-    m.text = html_to_text(body);
+    m.text = text;
     m.lang = raw.lang.or_else(|| channel_lang.map(str::to_string)).and_then(|l| non_empty(normalise_lang(&l)));
     Some(m)
+}
+
+/// An item's time: the first of its dates that parses; `fetched_at` when it has no date at all; `None` (skip it)
+/// when it has one that does not parse.
+fn item_time(dates: &[&str], fetched_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if dates.iter().all(|d| d.trim().is_empty()) {
+        return Some(fetched_at);
+    }
+    dates.iter().find_map(|d| parse_time(d))
+}
+
+/// The id of an item with neither guid nor link: the syndication hash of its title and text, the same on every
+/// poll as long as the item reads the same. `None` for an item with neither.
+fn content_id(title: Option<&str>, text: &str) -> Option<String> {
+    (title.is_some() || !text.is_empty()).then(|| text_hash(title, text))
 }
 
 /// RSS `<author>` is `email (Name)`; the name is what people recognise.
@@ -312,7 +346,7 @@ fn attr(e: &BytesStart<'_>, key: &[u8]) -> Option<String> {
 }
 
 /// JSON Feed 1.0 / 1.1 (`https://jsonfeed.org/version/1.1`).
-fn parse_json_feed(text: &str, ctx: &ParseContext) -> Result<ParsedPage, ParseError> {
+fn parse_json_feed(text: &str, ctx: &ParseContext, fetched_at: DateTime<Utc>) -> Result<ParsedPage, ParseError> {
     let root = parse_json(P, text)?;
     let is_json_feed = str_at(&root, &["version"]).is_some_and(|v| v.contains("jsonfeed.org"));
     let Some(Value::Array(items)) = at(&root, &["items"]).filter(|_| is_json_feed) else {
@@ -322,7 +356,7 @@ fn parse_json_feed(text: &str, ctx: &ParseContext) -> Result<ParsedPage, ParseEr
     let feed_author = json_feed_author(&root);
     let mut page = ParsedPage::default();
     for it in items {
-        match json_feed_item(it, feed_lang.as_deref(), feed_author.as_deref(), ctx) {
+        match json_feed_item(it, feed_lang.as_deref(), feed_author.as_deref(), ctx, fetched_at) {
             Some(m) => page.mentions.push(m),
             None => page.skipped += 1,
         }
@@ -336,23 +370,31 @@ fn json_feed_item(
     feed_lang: Option<&str>,
     feed_author: Option<&str>,
     ctx: &ParseContext,
+    fetched_at: DateTime<Utc>,
 ) -> Option<NewMention> {
     let link = str_at(it, &["url"])
         .or_else(|| str_at(it, &["external_url"]))
         .map(|l| resolve_link(ctx.base_url.as_deref(), l));
-    let id = super::id_at(it, &["id"]).or_else(|| link.clone())?;
-    let created_at: DateTime<Utc> = time_at(it, &["date_published"]).or_else(|| time_at(it, &["date_modified"]))?;
-    let mut m = mention(P, id, created_at, MentionKind::Article);
-    m.url = link;
-    m.title = str_at(it, &["title"]).map(html_to_text).and_then(non_empty);
-    m.author = json_feed_author(it).or_else(|| feed_author.map(str::to_string));
-    m.text = match str_at(it, &["content_html"]) {
+    let title = str_at(it, &["title"]).map(html_to_text).and_then(non_empty);
+    let text = match str_at(it, &["content_html"]) {
         Some(h) => html_to_text(h),
         None => str_at(it, &["content_text"])
             .or_else(|| str_at(it, &["summary"]))
             .map(crate::text::collapse_whitespace)
             .unwrap_or_default(),
     };
+    let id = super::id_at(it, &["id"]).or_else(|| link.clone()).or_else(|| content_id(title.as_deref(), &text))?;
+    // Absent or null is no date; a number is a date that does not parse.
+    let date = |key| match at(it, &[key]) {
+        None | Some(Value::Null) => "",
+        Some(v) => v.as_str().unwrap_or("?"),
+    };
+    let created_at = item_time(&[date("date_published"), date("date_modified")], fetched_at)?;
+    let mut m = mention(P, id, created_at, MentionKind::Article);
+    m.url = link;
+    m.title = title;
+    m.author = json_feed_author(it).or_else(|| feed_author.map(str::to_string));
+    m.text = text;
     m.lang = string_at(it, &["language"]).or_else(|| feed_lang.map(str::to_string));
     Some(m)
 }

@@ -10,6 +10,7 @@ use super::{now_ts, raw, Store, StoreError};
 
 use crate::lang::Language;
 use crate::mention::NewMention;
+use crate::query::QueryError;
 use crate::sentiment::Label;
 
 /// A brand a mention matched, with the query terms that matched it.
@@ -796,6 +797,18 @@ impl Store {
         .await?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
+
+    /// When a brand's history begins: the time of its oldest stored mention (`None` before the first). The
+    /// detector's series starts there, not weeks of zeros earlier, so a new brand is known to be one.
+    pub async fn brand_history_start(&self, brand: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let first: Option<i64> = sqlx::query_scalar(
+            "SELECT min(mb.created_at) FROM mention_brands mb JOIN brands b ON b.id = mb.brand_id WHERE b.name = ?1",
+        )
+        .bind(brand)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(first.and_then(|t| DateTime::from_timestamp(t, 0)))
+    }
 }
 
 enum Bind {
@@ -879,7 +892,8 @@ fn push_filters(sql: &mut String, binds: &mut Vec<Bind>, f: &MentionFilter, cols
         // The match set becomes one in-memory list that the (brand, time) index scan probes; a correlated
         // `EXISTS (… MATCH … AND rowid = …)` re-runs the full-text query per candidate and was 150× slower.
         sql.push_str(&format!(" AND {id_col} IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ?"));
-        binds.push(Bind::Text(fts_query(q)));
+        // The command line refuses a search that does not parse; any other caller's finds nothing.
+        binds.push(Bind::Text(fts_query(q).unwrap_or_else(|_| MATCH_NOTHING.into())));
         // With a start time, only mention ids from the lowest one in range up can match, and FTS5 seeks its
         // lists to that rowid: ids grow with time as the daemon stores mentions, so "refund in the last 7 days"
         // reads the last week of the word's list instead of all of it. (Out-of-order ids, from importing
@@ -906,45 +920,255 @@ fn push_filters(sql: &mut String, binds: &mut Vec<Bind>, f: &MentionFilter, cols
     }
 }
 
-/// Turns what a user types into a safe FTS5 query: each word becomes a quoted term (so `-`, `:`, `*` in
-/// user text cannot be mistaken for syntax), `OR` / `NOT` / `AND` keep their meaning, a trailing `*` keeps
-/// prefix search, and `"quoted phrases"` stay phrases.
-pub fn fts_query(input: &str) -> String {
-    let mut out: Vec<String> = Vec::new();
-    let mut rest = input.trim();
-    while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix('"') {
-            let (phrase, tail) = after.split_once('"').unwrap_or((after, ""));
-            if !phrase.trim().is_empty() {
-                out.push(format!("\"{}\"", phrase.replace('"', "")));
-            }
-            rest = tail.trim_start();
+/// What the store searches for when a search does not parse: FTS5's empty phrase, which matches nothing.
+const MATCH_NOTHING: &str = "\"\"";
+
+/// Deepest parenthesis nesting a search accepts. FTS5's parser has a stack of 100 entries, and each level of a
+/// search can hold nine of them (`x OR y z NOT (…)`); eight levels leave room to spare and are more than anyone types.
+const MAX_SEARCH_DEPTH: usize = 8;
+
+/// Translates a search as users type it (`--search`) into an FTS5 query, or says what is wrong with it and at
+/// which column, in the shape of a brand query's error ([`QueryError`]): the command line refuses such a search
+/// before it opens the store (the store itself matches nothing for one).
+///
+/// The syntax is the brand query language's (`src/query.rs`) less what FTS5 cannot do the same way (`NEAR/n`,
+/// a `*` anywhere but at the end of a word): words, `"exact phrases"`, `AND` (also implied between terms), `OR`,
+/// binary `NOT` (`refund NOT acme`), parentheses, `prefix*`. Keywords are operators only in upper case; `NOT`
+/// binds tighter than `AND`, `AND` tighter than `OR`. Every word is quoted in the output, so punctuation in what
+/// users type (`-`, `:`, `^`) is never FTS5 syntax, and every group is parenthesised, so FTS5 applies exactly
+/// the precedence parsed here.
+pub fn fts_query(input: &str) -> Result<String, QueryError> {
+    let mut p = SearchParser { toks: lex_search(input)?, next: 0, depth: 0 };
+    let out = p.or(SearchCtx::Start)?;
+    match p.toks.get(p.next) {
+        // Everything that can continue an expression was consumed; only a `)` is left over.
+        Some(&(_, col)) => Err(search_error(col, "unbalanced parenthesis")),
+        None => Ok(out),
+    }
+}
+
+fn search_error(column: usize, message: impl Into<String>) -> QueryError {
+    QueryError { column, message: message.into() }
+}
+
+#[derive(Debug, PartialEq)]
+enum SearchTok {
+    /// An FTS5 string, quoted, with `*` when it is a prefix.
+    Term(String),
+    LParen,
+    RParen,
+    And,
+    Or,
+    Not,
+}
+
+fn is_search_quote(c: char) -> bool {
+    matches!(c, '"' | '“' | '”')
+}
+
+/// Tokens with their 1-based character columns.
+fn lex_search(src: &str) -> Result<Vec<(SearchTok, usize)>, QueryError> {
+    let chars: Vec<char> = src.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let (c, col) = (chars[i], i + 1);
+        let tok = if c.is_whitespace() {
+            i += 1;
             continue;
-        }
-        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        let word = &rest[..end];
-        rest = rest[end..].trim_start();
-        match word {
-            "OR" | "AND" | "NOT" => out.push(word.to_string()),
-            _ => {
-                let (w, star) = word.strip_suffix('*').map_or((word, ""), |w| (w, "*"));
-                let w = w.replace('"', "");
-                if !w.is_empty() {
-                    out.push(format!("\"{w}\"{star}"));
+        } else if c == '(' || c == ')' {
+            i += 1;
+            if c == '(' {
+                SearchTok::LParen
+            } else {
+                SearchTok::RParen
+            }
+        } else if is_search_quote(c) {
+            let len = chars[i + 1..]
+                .iter()
+                .position(|&c| is_search_quote(c))
+                .ok_or_else(|| search_error(col, "unterminated quote"))?;
+            let phrase: String = chars[i + 1..i + 1 + len].iter().collect();
+            i += len + 2;
+            if phrase.trim().is_empty() {
+                return Err(search_error(col, "empty phrase"));
+            }
+            if phrase.contains('*') {
+                return Err(search_error(col, format!("`{phrase}`: prefix search `*` works on words, not in phrases")));
+            }
+            SearchTok::Term(fts_string(&phrase, col + 1, "")?)
+        } else {
+            let len = chars[i..]
+                .iter()
+                .position(|&c| c.is_whitespace() || c == '(' || c == ')' || is_search_quote(c))
+                .unwrap_or(chars.len() - i);
+            let word: String = chars[i..i + len].iter().collect();
+            i += len;
+            match word.as_str() {
+                "AND" => SearchTok::And,
+                "OR" => SearchTok::Or,
+                "NOT" => SearchTok::Not,
+                w if w == "NEAR" || w.starts_with("NEAR/") => {
+                    return Err(search_error(col, "NEAR/ is for brand queries; a search has AND, OR and NOT"))
+                }
+                w => {
+                    let (stem, star) = w.strip_suffix('*').map_or((w, ""), |s| (s, "*"));
+                    if stem.contains('*') {
+                        return Err(search_error(col, format!("`{w}`: prefix search `*` goes at the end of a word")));
+                    }
+                    SearchTok::Term(fts_string(stem, col, star)?)
                 }
             }
+        };
+        out.push((tok, col));
+    }
+    Ok(out)
+}
+
+/// `text` as an FTS5 string (`"…"`, quotes doubled), followed by `suffix`; an error when FTS5 would find no
+/// token in it to search for.
+fn fts_string(text: &str, col: usize, suffix: &str) -> Result<String, QueryError> {
+    if !text.chars().any(char::is_alphanumeric) {
+        let shown = if text.is_empty() { suffix } else { text };
+        return Err(search_error(col, format!("`{shown}` has no letters or digits to search for")));
+    }
+    Ok(format!("\"{}\"{suffix}", text.replace('"', "\"\"")))
+}
+
+/// What came just before the expression being parsed, to word the error when it is missing.
+#[derive(Clone, Copy)]
+enum SearchCtx {
+    Start,
+    /// After a binary operator: its name and column.
+    Op(&'static str, usize),
+    /// After `(` at this column.
+    Paren(usize),
+}
+
+/// A recursive-descent parser that writes the FTS5 query as it goes.
+struct SearchParser {
+    toks: Vec<(SearchTok, usize)>,
+    next: usize,
+    depth: usize,
+}
+
+impl SearchParser {
+    fn peek(&self) -> Option<&SearchTok> {
+        self.toks.get(self.next).map(|t| &t.0)
+    }
+
+    fn col(&self) -> usize {
+        self.toks.get(self.next).map_or(0, |t| t.1)
+    }
+
+    fn or(&mut self, ctx: SearchCtx) -> Result<String, QueryError> {
+        let mut parts = vec![self.and(ctx)?];
+        while self.peek() == Some(&SearchTok::Or) {
+            let col = self.col();
+            self.next += 1;
+            parts.push(self.and(SearchCtx::Op("OR", col))?);
+        }
+        Ok(group(parts, " OR "))
+    }
+
+    fn and(&mut self, ctx: SearchCtx) -> Result<String, QueryError> {
+        let mut parts = vec![self.not(ctx)?];
+        loop {
+            match self.peek() {
+                Some(SearchTok::And) => {
+                    let col = self.col();
+                    self.next += 1;
+                    parts.push(self.not(SearchCtx::Op("AND", col))?);
+                }
+                Some(SearchTok::Term(_) | SearchTok::LParen) => parts.push(self.not(SearchCtx::Start)?),
+                _ => break,
+            }
+        }
+        Ok(group(parts, " AND "))
+    }
+
+    /// `a NOT b NOT c` is written `a NOT (b OR c)`: the same, and flat. FTS5 nests each binary NOT one level
+    /// deeper and refuses expressions deeper than 256, while it flattens an OR of any length.
+    fn not(&mut self, ctx: SearchCtx) -> Result<String, QueryError> {
+        let keep = self.primary(ctx)?;
+        let mut excluded = Vec::new();
+        loop {
+            // `AND NOT` is a spelling of NOT, as in brand queries.
+            if self.peek() == Some(&SearchTok::And)
+                && self.toks.get(self.next + 1).map(|t| &t.0) == Some(&SearchTok::Not)
+            {
+                self.next += 1;
+            } else if self.peek() != Some(&SearchTok::Not) {
+                break;
+            }
+            let col = self.col();
+            self.next += 1;
+            excluded.push(self.primary(SearchCtx::Op("NOT", col))?);
+        }
+        if excluded.is_empty() {
+            Ok(keep)
+        } else {
+            Ok(format!("({keep} NOT {})", group(excluded, " OR ")))
         }
     }
-    while matches!(out.last().map(String::as_str), Some("OR" | "AND" | "NOT")) {
-        out.pop();
+
+    fn primary(&mut self, ctx: SearchCtx) -> Result<String, QueryError> {
+        let Some((tok, col)) = self.toks.get(self.next) else { return Err(missing_in_search(ctx, None)) };
+        let col = *col;
+        match tok {
+            SearchTok::Term(t) => {
+                let t = t.clone();
+                self.next += 1;
+                Ok(t)
+            }
+            SearchTok::LParen => {
+                if self.depth == MAX_SEARCH_DEPTH {
+                    return Err(search_error(col, format!("parentheses nested more than {MAX_SEARCH_DEPTH} deep")));
+                }
+                self.next += 1;
+                self.depth += 1;
+                let inner = self.or(SearchCtx::Paren(col))?;
+                self.depth -= 1;
+                if self.peek() != Some(&SearchTok::RParen) {
+                    return Err(search_error(col, "unbalanced parenthesis"));
+                }
+                self.next += 1;
+                Ok(inner)
+            }
+            SearchTok::RParen => Err(missing_in_search(ctx, Some(col))),
+            SearchTok::And | SearchTok::Or if matches!(ctx, SearchCtx::Op(..)) => {
+                Err(missing_in_search(ctx, Some(col)))
+            }
+            SearchTok::And => Err(search_error(col, "AND needs something before it")),
+            SearchTok::Or => Err(search_error(col, "OR needs something before it")),
+            SearchTok::Not => {
+                Err(search_error(col, "NOT needs something before it to exclude from, e.g. `refund NOT acme`"))
+            }
+        }
     }
-    while matches!(out.first().map(String::as_str), Some("OR" | "AND" | "NOT")) {
-        out.remove(0);
-    }
-    if out.is_empty() {
-        "\"\"".into()
+}
+
+/// `parts` joined by `op`, parenthesised when there is more than one.
+fn group(parts: Vec<String>, op: &str) -> String {
+    if parts.len() == 1 {
+        parts.into_iter().next().unwrap_or_default()
     } else {
-        out.join(" ")
+        format!("({})", parts.join(op))
+    }
+}
+
+/// The error for an expression missing where `ctx` expected one; `at` is the column of the token found instead
+/// (`None` at the end of the search).
+fn missing_in_search(ctx: SearchCtx, at: Option<usize>) -> QueryError {
+    match ctx {
+        SearchCtx::Start => match at {
+            None => search_error(1, "empty search"),
+            Some(col) => search_error(col, "unbalanced parenthesis"),
+        },
+        SearchCtx::Op("NOT", col) => search_error(col, "NOT needs something to exclude after it"),
+        SearchCtx::Op(op, col) => search_error(col, format!("{op} needs something after it")),
+        SearchCtx::Paren(col) if at.is_none() => search_error(col, "unbalanced parenthesis"),
+        SearchCtx::Paren(col) => search_error(col, "empty parentheses"),
     }
 }
 
@@ -1009,4 +1233,80 @@ pub struct StatsRow {
     pub neutral: i64,
     pub positive: i64,
     pub unclassified: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn searches_become_fts5_queries_with_the_precedence_parsed() {
+        for (search, fts) in [
+            ("refund", r#""refund""#),
+            ("refund*", r#""refund"*"#),
+            ("no refund", r#"("no" AND "refund")"#),
+            (r#""no refund" OR chargeback"#, r#"("no refund" OR "chargeback")"#),
+            ("“no refund”", r#""no refund""#),
+            ("a OR b c", r#"("a" OR ("b" AND "c"))"#),
+            ("a b NOT c", r#"("a" AND ("b" NOT "c"))"#),
+            ("a AND NOT b NOT c", r#"("a" NOT ("b" OR "c"))"#),
+            ("(a OR b) NOT c", r#"(("a" OR "b") NOT "c")"#),
+            ("re-launch e:mail ^x", r#"("re-launch" AND "e:mail" AND "^x")"#),
+            ("or and not near", r#"("or" AND "and" AND "not" AND "near")"#),
+        ] {
+            assert_eq!(fts_query(search).as_deref(), Ok(fts), "{search}");
+        }
+    }
+
+    #[test]
+    fn searches_that_do_not_parse_name_the_column() {
+        for (search, column, message) in [
+            ("", 1, "empty search"),
+            ("   ", 1, "empty search"),
+            ("\"unbalanced", 1, "unterminated quote"),
+            ("refund \"no", 8, "unterminated quote"),
+            ("refund \"  \"", 8, "empty phrase"),
+            ("refund OR", 8, "OR needs something after it"),
+            ("refund AND", 8, "AND needs something after it"),
+            ("refund NOT", 8, "NOT needs something to exclude after it"),
+            ("a OR OR b", 3, "OR needs something after it"),
+            ("OR a", 1, "OR needs something before it"),
+            ("NOT refund", 1, "NOT needs something before it to exclude from, e.g. `refund NOT acme`"),
+            ("(refund OR charged", 1, "unbalanced parenthesis"),
+            ("refund)", 7, "unbalanced parenthesis"),
+            ("a ()", 3, "empty parentheses"),
+            ("re*und", 1, "`re*und`: prefix search `*` goes at the end of a word"),
+            ("a *acme", 3, "`*acme`: prefix search `*` goes at the end of a word"),
+            ("a \"no ref*\"", 3, "`no ref*`: prefix search `*` works on words, not in phrases"),
+            ("a *", 3, "`*` has no letters or digits to search for"),
+            ("a -- b", 3, "`--` has no letters or digits to search for"),
+            ("a NEAR/3 b", 3, "NEAR/ is for brand queries; a search has AND, OR and NOT"),
+        ] {
+            let want = QueryError { column, message: message.into() };
+            assert_eq!(fts_query(search), Err(want), "{search:?}");
+        }
+        assert_eq!(fts_query("\"unbalanced").unwrap_err().to_string(), "unterminated quote at column 1");
+        let too_deep = format!("日本 {}x{}", "(".repeat(MAX_SEARCH_DEPTH + 1), ")".repeat(MAX_SEARCH_DEPTH + 1));
+        let want = QueryError {
+            column: 4 + MAX_SEARCH_DEPTH,
+            message: format!("parentheses nested more than {MAX_SEARCH_DEPTH} deep"),
+        };
+        assert_eq!(fts_query(&too_deep), Err(want));
+    }
+
+    /// The deepest search accepted, with every operator at every level, is one that FTS5's parser takes, and a long
+    /// chain of NOTs too.
+    #[tokio::test]
+    async fn the_most_nested_search_accepted_runs() {
+        let store = Store::open(std::path::Path::new(":memory:"), super::super::Access::ReadWrite).await.unwrap();
+        let mut deep = "acme".to_string();
+        for _ in 0..MAX_SEARCH_DEPTH {
+            deep = format!("x OR y z NOT ({deep})");
+        }
+        let nots = format!("acme{}", " NOT x".repeat(1000));
+        for search in [deep, nots] {
+            let f = MentionFilter { search: Some(search.clone()), ..MentionFilter::default() };
+            assert!(store.mentions(&f).await.is_ok(), "{search}: {:?}", fts_query(&search));
+        }
+    }
 }

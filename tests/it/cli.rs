@@ -51,6 +51,56 @@ fn mentions_filters_and_formats() {
         .stdout(predicate::function(|s: &str| s.lines().all(|l| l.chars().count() <= 80)));
 }
 
+/// A `--search` that does not parse is a usage error naming the column, reported before the database is opened;
+/// one that parses still searches.
+#[test]
+fn a_search_that_does_not_parse_is_a_usage_error_with_its_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = seeded_db(dir.path());
+    for (search, says) in [
+        ("\"unbalanced", "unterminated quote at column 1"),
+        ("refund OR", "OR needs something after it at column 8"),
+        ("NOT refund", "NOT needs something before it"),
+        ("(refund OR charged", "unbalanced parenthesis at column 1"),
+        ("re*und", "at column 1"),
+    ] {
+        hearsay()
+            .arg("--db")
+            .arg(&db)
+            .args(["mentions", "--search", search])
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::contains("--search"))
+            .stderr(predicate::str::contains(says));
+    }
+    hearsay()
+        .arg("--db")
+        .arg(dir.path().join("absent.db"))
+        .args(["export", "--search", "refund \"no"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unterminated quote at column 8"));
+
+    let found = |search: &str| {
+        let out = hearsay().arg("--db").arg(&db).args(["mentions", "--format", "jsonl", "--search", search]).output();
+        let out = out.unwrap();
+        assert!(out.status.success(), "{search}: {}", String::from_utf8_lossy(&out.stderr));
+        let mut ids: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["external_id"].as_str().unwrap().into())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(found("refund"), ["m1", "r1"]);
+    assert_eq!(found("\"no refund\" OR parcel"), ["r1", "r3"]);
+    assert_eq!(found("(refund OR parcel) NOT billing"), ["m1", "r3"]);
+    assert_eq!(found("acme AND refund NOT (billing OR twice)"), ["m1"]);
+    assert_eq!(found("relea*"), ["h2"]);
+}
+
 #[test]
 fn relabel_wins_in_queries_stats_and_export_training() {
     let dir = tempfile::tempdir().unwrap();

@@ -454,6 +454,81 @@ async fn the_same_item_on_two_pages_and_two_sources_is_stored_once() {
     assert_eq!(count(&s, "SELECT count(*) FROM mention_brands").await, 3, "one brand match each");
 }
 
+/// RSS 0.91 items carry no date (`tests/fixtures/feed/rss091.xml`): `hearsay poll --once` stores them with the
+/// time it first saw them, the next poll finds the same ids and stores nothing twice nor moves that time, and
+/// `hearsay sources parse` prints the same records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dateless_feed_items_are_stored_once_at_the_time_first_seen() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/feed/rss091.xml");
+    let server = MockServer::start().await;
+    Mock::given(path("/corner.xml"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(std::fs::read(&fixture).unwrap(), "application/rss+xml"))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("hearsay.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[storage]\ndatabase = \"{0}/h.db\"\noutbox_dir = \"{0}/outbox\"\n\n\
+             [[brands]]\nname = \"Acme\"\nquery = \"acme\"\n\n\
+             [[sources]]\ntype = \"feed\"\nname = \"corner\"\nurls = [\"{1}/corner.xml\"]\n",
+            dir.path().display(),
+            server.uri()
+        ),
+    )
+    .unwrap();
+    let poll_once = || {
+        let c = cfg.clone();
+        async move {
+            let out = tokio::task::spawn_blocking(move || {
+                super::hearsay().args(["poll", "--once", "--config"]).arg(&c).output()
+            })
+            .await
+            .unwrap()
+            .unwrap();
+            assert!(out.status.success(), "poll --once: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    };
+    let stored = || async {
+        let s = Store::open(&dir.path().join("h.db"), Access::Existing).await.unwrap();
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT m.external_id, m.created_at FROM mentions m JOIN mention_brands mb ON mb.mention_id = m.id
+             ORDER BY m.external_id",
+        )
+        .fetch_all(s.pool())
+        .await
+        .unwrap();
+        let new: Vec<i64> =
+            sqlx::query_scalar("SELECT items_new FROM poll_log ORDER BY id").fetch_all(s.pool()).await.unwrap();
+        (rows, new)
+    };
+
+    let before = Utc::now().timestamp();
+    poll_once().await;
+    let after = Utc::now().timestamp();
+    let (first, new) = stored().await;
+    assert_eq!(first.len(), 3, "every dateless item that names Acme: {first:?}");
+    assert!(first.iter().all(|(_, t)| (before..=after).contains(t)), "stored at the poll's time: {first:?}");
+    assert_eq!(new, [3]);
+
+    // A second later the same items parse with a later time; the stored rows keep the first one.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    poll_once().await;
+    let (second, new) = stored().await;
+    assert_eq!(second, first, "stored once, first-seen time kept");
+    assert_eq!(new, [3, 0]);
+
+    let parsed = super::hearsay().args(["sources", "parse", "--platform", "feed"]).arg(&fixture).output().unwrap();
+    assert!(parsed.status.success(), "{}", String::from_utf8_lossy(&parsed.stderr));
+    let records: Vec<Value> =
+        String::from_utf8(parsed.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut ids: Vec<&str> = records.iter().map(|r| r["external_id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, first.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>());
+    assert!(records.iter().all(|r| r["created_at"].is_string()), "{records:?}");
+}
+
 #[tokio::test]
 async fn youtube_spends_no_more_than_its_daily_quota() {
     let dir = tempfile::tempdir().unwrap();
