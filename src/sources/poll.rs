@@ -17,11 +17,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
 use reqwest::header::{
     HeaderMap, HeaderValue, AUTHORIZATION, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER,
 };
 use reqwest::StatusCode;
 use tokio::sync::{watch, Semaphore};
+use tracing::Instrument as _;
 
 use super::config::{PlatformSettings, SourceConfig};
 use super::requests::{self, Auth, Feed, CURSOR_OVERLAP_SECS};
@@ -108,6 +111,8 @@ pub struct Poller {
     polling: PollingConfig,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
     tokens: tokio::sync::Mutex<HashMap<String, (String, Instant)>>,
+    /// Draws the jitter of the next poll times; locked only for a draw, never across an `.await`.
+    rng: Mutex<SmallRng>,
 }
 
 impl Poller {
@@ -131,6 +136,7 @@ impl Poller {
             polling: config.polling.clone(),
             hosts: Mutex::new(HashMap::new()),
             tokens: tokio::sync::Mutex::new(HashMap::new()),
+            rng: Mutex::new(SmallRng::from_os_rng()),
         })
     }
 
@@ -162,7 +168,15 @@ impl Poller {
         }
         futures::stream::iter(due)
             .take_while(|_| std::future::ready(!*shutdown.borrow()))
-            .map(|(s, b, st)| self.poll_pair(store, s, b, st))
+            // The span goes with the future (entered at each of its polls, left at each `.await`): a guard held
+            // across an `.await` would stay entered while the other polls run on this thread, and their lines would
+            // carry this poll's source. It is at ERROR level so that it exists whenever one of its lines is logged:
+            // a span the filter leaves out is not created, and `RUST_LOG=warn` would log "poll failed" without
+            // saying which source failed.
+            .map(|(s, b, st)| {
+                let span = tracing::error_span!("poll", source = %s.name, brand = %b.name);
+                self.poll_pair(store, s, b, st).instrument(span)
+            })
             .buffer_unordered(8)
             .collect()
             .await
@@ -175,8 +189,6 @@ impl Poller {
         brand: &BrandMatcher,
         state: Option<SourceState>,
     ) -> PollOutcome {
-        let span = tracing::info_span!("poll", source = %source.name, brand = %brand.name);
-        let _enter = span.enter();
         let started = Utc::now();
         let t0 = Instant::now();
         let mut st = state.unwrap_or_else(|| SourceState {
@@ -196,7 +208,8 @@ impl Poller {
                 st.last_success_at = Some(now);
                 st.items_last_poll = Some(g.seen as i64);
                 st.new_last_poll = Some(g.new as i64);
-                let wait = jitter(interval, 0.1).max(g.defer.unwrap_or_default());
+                let wait = jitter(interval, 0.1, &mut *self.rng.lock().expect("rng poisoned"))
+                    .max(g.defer.unwrap_or_default());
                 st.next_poll_at = now + wait.as_secs() as i64;
                 (if g.not_modified { PollStatus::NotModified } else { PollStatus::Ok }, g.seen, g.new, None)
             }
@@ -208,7 +221,8 @@ impl Poller {
                 if st.consecutive_failures >= i64::from(self.polling.degraded_after) || e.class == ErrorClass::Config {
                     st.degraded_since.get_or_insert(now);
                 }
-                let wait = backoff(interval, st.consecutive_failures as u32, &e.class);
+                let failures = st.consecutive_failures as u32;
+                let wait = backoff(interval, failures, &e.class, &mut *self.rng.lock().expect("rng poisoned"));
                 st.next_poll_at = now + wait.as_secs() as i64;
                 match e.class {
                     ErrorClass::Config => {
@@ -775,20 +789,21 @@ pub fn parse_retry_after(v: &str) -> Option<Duration> {
 }
 
 /// Wait before the next try after `failures` consecutive failures: doubling from the interval, capped, jittered,
-/// never shorter than what the platform asked for.
-pub fn backoff(interval: Duration, failures: u32, class: &ErrorClass) -> Duration {
-    let exp = jitter(interval.saturating_mul(1u32 << failures.saturating_sub(1).min(16)).min(MAX_BACKOFF), 0.2);
+/// never shorter than what the platform asked for. The jitter comes after the cap, so that sources failing for
+/// long do not all come back at once either.
+pub fn backoff(interval: Duration, failures: u32, class: &ErrorClass, rng: &mut impl Rng) -> Duration {
+    let capped = interval.saturating_mul(1u32 << failures.saturating_sub(1).min(16)).min(MAX_BACKOFF);
+    let exp = jitter(capped, 0.2, rng);
     match class {
         ErrorClass::RateLimited { retry_after: Some(ra) } => exp.max(*ra),
         _ => exp,
     }
 }
 
-/// ±`frac` random jitter so many sources do not poll in lock-step.
-fn jitter(d: Duration, frac: f64) -> Duration {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let r = (nanos % 10_000) as f64 / 10_000.0; // [0, 1)
+/// `d` spread uniformly over ±`frac` so many sources do not poll in lock-step. The draw comes from the caller's
+/// generator (the poller's, seeded by the OS; a fixed one in tests).
+fn jitter(d: Duration, frac: f64, rng: &mut impl Rng) -> Duration {
+    let r: f64 = rng.random(); // [0, 1)
     d.mul_f64(1.0 + frac * (2.0 * r - 1.0))
 }
 
@@ -900,21 +915,80 @@ pub async fn check(config: &Config, only: Option<&str>) -> Result<(), Failure> {
 mod tests {
     use super::*;
 
+    /// A generator whose every draw is the same 64 bits, so the jitter is known: `0` draws 0.0 (the shortest
+    /// wait), `1 << 63` draws 0.5 (no jitter), `u64::MAX` draws just under 1.0 (the longest).
+    struct Fixed(u64);
+
+    impl rand::RngCore for Fixed {
+        fn next_u32(&mut self) -> u32 {
+            (self.0 >> 32) as u32
+        }
+        fn next_u64(&mut self) -> u64 {
+            self.0
+        }
+        fn fill_bytes(&mut self, dst: &mut [u8]) {
+            for chunk in dst.chunks_mut(8) {
+                chunk.copy_from_slice(&self.0.to_be_bytes()[..chunk.len()]);
+            }
+        }
+    }
+
+    const SHORTEST: u64 = 0;
+    const MIDDLE: u64 = 1 << 63;
+    const LONGEST: u64 = u64::MAX;
+
+    /// Milliseconds, rounded: the jitter factor is a float, so the extremes land within a nanosecond of the
+    /// exact value.
+    fn ms(d: Duration) -> u64 {
+        (d.as_secs_f64() * 1000.0).round() as u64
+    }
+
     #[test]
     fn backoff_doubles_caps_and_honours_retry_after() {
         let i = Duration::from_secs(600);
-        let b1 = backoff(i, 1, &ErrorClass::Transient).as_secs_f64();
-        assert!((480.0..=720.0).contains(&b1), "{b1}");
-        let b3 = backoff(i, 3, &ErrorClass::Transient).as_secs_f64();
-        assert!((1920.0..=2880.0).contains(&b3), "{b3}");
-        let big = backoff(i, 30, &ErrorClass::Transient).as_secs_f64();
-        assert!(big <= MAX_BACKOFF.as_secs_f64() * 1.2, "{big}");
-        let ra = backoff(
-            Duration::from_secs(60),
-            1,
-            &ErrorClass::RateLimited { retry_after: Some(Duration::from_secs(3600)) },
-        );
-        assert!(ra.as_secs() >= 3600, "never sooner than asked: {ra:?}");
+        let transient = |failures, draw| ms(backoff(i, failures, &ErrorClass::Transient, &mut Fixed(draw)));
+        let table: &[(u32, u64, u64)] = &[
+            // failures, draw, wait in ms: doubling from the interval, ±20 %
+            (1, MIDDLE, 600_000),
+            (1, SHORTEST, 480_000),
+            (1, LONGEST, 720_000),
+            (2, MIDDLE, 1_200_000),
+            (3, MIDDLE, 2_400_000),
+            (3, SHORTEST, 1_920_000),
+            (3, LONGEST, 2_880_000),
+            // capped at 6 h before the jitter, so sources failing for long still spread out
+            (6, MIDDLE, 19_200_000),
+            (7, MIDDLE, 6 * 3_600_000),
+            (30, MIDDLE, 6 * 3_600_000),
+            (30, SHORTEST, 6 * 3_600_000 * 8 / 10),
+            (30, LONGEST, 6 * 3_600_000 * 12 / 10),
+        ];
+        for &(failures, draw, want) in table {
+            assert_eq!(transient(failures, draw), want, "{failures} failures, draw {draw:#x}");
+        }
+        let limited = |retry_after: u64, draw| {
+            let class = ErrorClass::RateLimited { retry_after: Some(Duration::from_secs(retry_after)) };
+            backoff(Duration::from_secs(60), 1, &class, &mut Fixed(draw))
+        };
+        assert_eq!(limited(3600, LONGEST), Duration::from_secs(3600), "never sooner than asked");
+        assert_eq!(limited(30, MIDDLE), Duration::from_secs(60), "nor later than the backoff when asked for less");
+        let rl_unknown = ErrorClass::RateLimited { retry_after: None };
+        assert_eq!(backoff(i, 2, &rl_unknown, &mut Fixed(MIDDLE)), Duration::from_secs(1200));
+    }
+
+    #[test]
+    fn jitter_spreads_waits_reproducibly_from_a_seed() {
+        use rand::SeedableRng;
+        let draws = |seed| {
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+            (0..200).map(|_| jitter(Duration::from_secs(600), 0.1, &mut rng)).collect::<Vec<_>>()
+        };
+        let a = draws(7);
+        assert_eq!(a, draws(7), "the same seed gives the same waits");
+        assert_ne!(a, draws(8));
+        assert!(a.iter().all(|d| (540.0..=660.0).contains(&d.as_secs_f64())), "within ±10 %: {a:?}");
+        let (lo, hi) = (a.iter().min().unwrap().as_secs_f64(), a.iter().max().unwrap().as_secs_f64());
+        assert!(lo < 560.0 && hi > 640.0, "spread over the range, not bunched: {lo}..{hi}");
     }
 
     #[test]
