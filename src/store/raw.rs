@@ -207,11 +207,15 @@ impl<'a> Stmt<'a> {
     pub(crate) fn query_ints<const N: usize>(&mut self, vals: &[Val<'a>]) -> Result<Option<[i64; N]>, StoreError> {
         self.bind(vals)?;
         let s = self.stmt.as_ptr();
+        // SAFETY: live statement.
+        let columns = unsafe { ffi::sqlite3_column_count(s) };
+        assert!(N <= columns as usize, "reading {N} columns of a statement that has {columns}: {}", self.sql);
         self.step_reset(|row| {
             row.then(|| {
                 let mut out = [0i64; N];
                 for (i, o) in out.iter_mut().enumerate() {
-                    // SAFETY: the statement is on a row (checked by the caller of this closure).
+                    // SAFETY: a live statement on a row (`row`, from the step just made), and a column index
+                    // `i < N` ≤ its column count (asserted above), SQLite's two conditions for a defined result.
                     *o = unsafe { ffi::sqlite3_column_int64(s, i as c_int) };
                 }
                 out

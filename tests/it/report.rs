@@ -81,9 +81,9 @@ fn a_browser_paints_the_report() {
         .output()
         .expect("run chromium");
     assert!(png.exists(), "no screenshot: {}", String::from_utf8_lossy(&status.stderr));
-    let decoder = png::Decoder::new(std::fs::File::open(&png).unwrap());
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
     let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
+    let mut buf = vec![0; reader.output_buffer_size().expect("a screenshot fits in memory")];
     let info = reader.next_frame(&mut buf).unwrap();
     let px = info.color_type.samples() * if info.bit_depth == png::BitDepth::Sixteen { 2 } else { 1 };
     let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(px).collect();

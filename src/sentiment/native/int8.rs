@@ -168,24 +168,30 @@ impl QuantDense {
         debug_assert_eq!(out.len(), m * self.n);
         #[cfg(target_arch = "x86_64")]
         if kernel != Kernel::Portable && kernel.supported() {
+            // Each of these is `unsafe` for one reason only: the CPU must have the features it enables. The
+            // tiles they call check the lengths of what they read themselves.
             #[target_feature(enable = "avx2,fma")]
             unsafe fn avx2(d: &QuantDense, x: &[f32], m: usize, out: &mut [f32], s: &mut QuantScratch) {
-                // SAFETY (of the kernel call): this function only runs where AVX2 is available.
+                // SAFETY: the tile's one precondition, AVX2, is this function's own (it enables it, and its
+                // caller checked the CPU has it).
                 d.forward_body::<MR>(x, m, out, s, |rows, panel, groups| unsafe { tile_avx2(rows, panel, groups) })
             }
             #[target_feature(enable = "avx2,fma,avxvnni")]
             unsafe fn avx_vnni(d: &QuantDense, x: &[f32], m: usize, out: &mut [f32], s: &mut QuantScratch) {
-                // SAFETY (of the kernel call): this function only runs where AVX-VNNI is available.
+                // SAFETY: the tile's one precondition, AVX2 with AVX-VNNI, is this function's own (it enables
+                // them, and its caller checked the CPU has them).
                 d.forward_body::<MR>(x, m, out, s, |rows, panel, groups| unsafe { tile_avx_vnni(rows, panel, groups) })
             }
             #[target_feature(enable = "avx2,fma,avx512f,avx512vnni")]
             unsafe fn avx512_vnni(d: &QuantDense, x: &[f32], m: usize, out: &mut [f32], s: &mut QuantScratch) {
-                // SAFETY (of the kernel call): this function only runs where AVX-512 VNNI is available.
+                // SAFETY: the tile's one precondition, AVX-512F with AVX-512 VNNI, is this function's own (it
+                // enables them, and its caller checked the CPU has them).
                 d.forward_body::<MR_512>(x, m, out, s, |rows, panel, groups| unsafe {
                     tile_avx512_vnni(rows, panel, groups)
                 })
             }
-            // SAFETY: `kernel.supported()` checked that this CPU has the features each one enables.
+            // SAFETY: the functions' one precondition is their CPU features, and `kernel.supported()` just
+            // checked that this CPU has every feature the chosen one enables.
             unsafe {
                 match kernel {
                     Kernel::Avx512Vnni => avx512_vnni(self, x, m, out, scratch),
@@ -290,8 +296,10 @@ fn tile_portable<const R: usize>(rows: [&[u8]; R], panel: &[i8], groups: usize) 
 
 /// The same tile on 256-bit vectors, `acc = madd(acc, x, w)` being the kernel's step: four inputs
 /// broadcast in `x`, each column's four weights in a lane of `w`, products summed into the lane's i32.
-/// Safety: the CPU has AVX2 and what `madd` uses; every row holds `groups · 4` bytes and the panel
-/// `groups · 64`, which is all it reads (so for the 512-bit tile).
+/// Panics unless every row holds `groups · 4` bytes and the panel `groups · 64`, which is all it reads.
+///
+/// # Safety
+/// The CPU has AVX2 and whatever `madd` uses.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn tile_256<const R: usize>(
@@ -305,67 +313,90 @@ unsafe fn tile_256<const R: usize>(
     ) -> std::arch::x86_64::__m256i,
 ) -> [[i32; NR]; R] {
     use std::arch::x86_64::*;
-    debug_assert!(panel.len() >= groups * 64 && rows.iter().all(|r| r.len() >= groups * 4));
-    let mut acc = [[_mm256_setzero_si256(); 2]; R];
+    assert!(panel.len() >= groups * 64 && rows.iter().all(|r| r.len() >= groups * 4));
     let b = panel.as_ptr();
     let a: [*const u8; R] = rows.map(|r| r.as_ptr());
-    for g in 0..groups {
-        let b0 = _mm256_loadu_si256(b.add(g * 64) as *const __m256i);
-        let b1 = _mm256_loadu_si256(b.add(g * 64 + 32) as *const __m256i);
-        for r in 0..R {
-            let x = _mm256_set1_epi32((a[r].add(g * 4) as *const i32).read_unaligned());
-            acc[r][0] = madd(acc[r][0], x, b0);
-            acc[r][1] = madd(acc[r][1], x, b1);
+    // SAFETY: the CPU has AVX2 (this function's contract); every load reads 32 bytes at `g · 64` or
+    // `g · 64 + 32` of the panel, or 4 bytes at `g · 4` of a row, for `g < groups`: inside the lengths asserted
+    // above; both loads are unaligned ones. The stores write 8 lanes at 0 and at 8 of a 16-lane array.
+    unsafe {
+        let mut acc = [[_mm256_setzero_si256(); 2]; R];
+        for g in 0..groups {
+            let b0 = _mm256_loadu_si256(b.add(g * 64) as *const __m256i);
+            let b1 = _mm256_loadu_si256(b.add(g * 64 + 32) as *const __m256i);
+            for r in 0..R {
+                let x = _mm256_set1_epi32((a[r].add(g * 4) as *const i32).read_unaligned());
+                acc[r][0] = madd(acc[r][0], x, b0);
+                acc[r][1] = madd(acc[r][1], x, b1);
+            }
         }
+        let mut out = [[0i32; NR]; R];
+        for r in 0..R {
+            _mm256_storeu_si256(out[r].as_mut_ptr() as *mut __m256i, acc[r][0]);
+            _mm256_storeu_si256(out[r][8..].as_mut_ptr() as *mut __m256i, acc[r][1]);
+        }
+        out
     }
-    let mut out = [[0i32; NR]; R];
-    for r in 0..R {
-        _mm256_storeu_si256(out[r].as_mut_ptr() as *mut __m256i, acc[r][0]);
-        _mm256_storeu_si256(out[r][8..].as_mut_ptr() as *mut __m256i, acc[r][1]);
-    }
-    out
 }
 
 /// The 256-bit tile with AVX2's three-instruction step (`vpmaddubsw` into i16 pairs, `vpmaddwd` by ones
 /// into i32, `vpaddd`).
+///
+/// # Safety
+/// The CPU has AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn tile_avx2<const R: usize>(rows: [&[u8]; R], panel: &[i8], groups: usize) -> [[i32; NR]; R] {
     use std::arch::x86_64::*;
     let ones = _mm256_set1_epi16(1);
-    tile_256(rows, panel, groups, |acc, x, w| {
-        _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), ones))
-    })
+    // SAFETY: `tile_256` needs AVX2 and what the step uses (AVX2 too): this function's own contract.
+    unsafe {
+        tile_256(rows, panel, groups, |acc, x, w| {
+            _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), ones))
+        })
+    }
 }
 
 /// The 256-bit tile with AVX-VNNI's one-instruction step (`vpdpbusd`).
+///
+/// # Safety
+/// The CPU has AVX2 and AVX-VNNI.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avxvnni")]
 unsafe fn tile_avx_vnni<const R: usize>(rows: [&[u8]; R], panel: &[i8], groups: usize) -> [[i32; NR]; R] {
     use std::arch::x86_64::*;
-    tile_256(rows, panel, groups, |acc, x, w| _mm256_dpbusd_avx_epi32(acc, x, w))
+    // SAFETY: `tile_256` needs AVX2 and what the step uses (AVX-VNNI): this function's own contract.
+    unsafe { tile_256(rows, panel, groups, |acc, x, w| _mm256_dpbusd_avx_epi32(acc, x, w)) }
 }
 
 /// The same tile with AVX-512 VNNI: a group's 64 packed weights are one register, whose 32-bit lanes are
-/// the panel's 16 columns in order, so one `vpdpbusd` per row and group.
+/// the panel's 16 columns in order, so one `vpdpbusd` per row and group. Panics unless every row holds
+/// `groups · 4` bytes and the panel `groups · 64`, which is all it reads.
+///
+/// # Safety
+/// The CPU has AVX-512F and AVX-512 VNNI.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vnni")]
 unsafe fn tile_avx512_vnni<const R: usize>(rows: [&[u8]; R], panel: &[i8], groups: usize) -> [[i32; NR]; R] {
     use std::arch::x86_64::*;
-    debug_assert!(panel.len() >= groups * 64 && rows.iter().all(|r| r.len() >= groups * 4));
+    assert!(panel.len() >= groups * 64 && rows.iter().all(|r| r.len() >= groups * 4));
     let mut acc = [_mm512_setzero_si512(); R];
     let b = panel.as_ptr();
     let a: [*const u8; R] = rows.map(|r| r.as_ptr());
     for g in 0..groups {
-        let w = _mm512_loadu_si512(b.add(g * 64).cast());
+        // SAFETY: 64 bytes at `g · 64` of the panel, `g < groups`: inside the length asserted above; an
+        // unaligned load.
+        let w = unsafe { _mm512_loadu_si512(b.add(g * 64).cast()) };
         for r in 0..R {
-            let x = _mm512_set1_epi32((a[r].add(g * 4) as *const i32).read_unaligned());
+            // SAFETY: 4 bytes at `g · 4` of a row, `g < groups`: inside the length asserted above; unaligned.
+            let x = _mm512_set1_epi32(unsafe { (a[r].add(g * 4) as *const i32).read_unaligned() });
             acc[r] = _mm512_dpbusd_epi32(acc[r], x, w);
         }
     }
     let mut out = [[0i32; NR]; R];
     for r in 0..R {
-        _mm512_storeu_si512(out[r].as_mut_ptr().cast(), acc[r]);
+        // SAFETY: 16 lanes into a 16-lane array, an unaligned store.
+        unsafe { _mm512_storeu_si512(out[r].as_mut_ptr().cast(), acc[r]) };
     }
     out
 }
