@@ -231,12 +231,21 @@ fn replay(
                 *c = acc;
             }
         }
-        let series = BucketSeries { start, buckets: data.buckets };
+        // Each brand's history begins at its own first mention, as in the daemon: a brand that appears late in
+        // the file has a short history, not weeks of zeros before it.
+        let skip = data.buckets.iter().position(|b| b.total > 0).unwrap_or(0);
+        data.buckets.drain(..skip);
+        for counts in data.platforms.values_mut() {
+            counts.drain(..skip);
+        }
+        let series =
+            BucketSeries { start: start + chrono::Duration::seconds(skip as i64 * BUCKET_SECS), buckets: data.buckets };
         let mut detector = Detector::new(&brand, &series, cfg);
         let kinds = [AlertKind::NegativeSpike, AlertKind::VolumeSpike];
         let mut states: Vec<AlertState> = kinds.iter().map(|k| AlertState::new(&brand, *k)).collect();
-        for end in (step_buckets..=n).step_by(step_buckets) {
-            let mut eval = detector.evaluate_at(end);
+        // Evaluation times stay on the file's grid of `step`s, whatever bucket a brand starts in.
+        for end in (step_buckets..=n).step_by(step_buckets).filter(|end| *end > skip) {
+            let mut eval = detector.evaluate_at(end - skip);
             if let Some((filter, sink)) = explain.as_mut() {
                 if filter.wants(&brand, eval.at) {
                     sink(explanation(cfg, &eval));
@@ -401,6 +410,23 @@ mod tests {
         assert!(explained[0].scales.iter().all(|s| !s.checks.min_count && s.stats.observed <= 2));
         let json = serde_json::to_value(&explained[first]).unwrap();
         assert!(json["scales"][1]["share_p_value"].is_number() && json["scales"][1]["checks"]["share"].is_boolean());
+    }
+
+    #[test]
+    fn a_brand_that_starts_late_in_the_file_has_a_short_history() {
+        // "acme": two days of chatter, then a burst, in a file whose first record is twelve days earlier.
+        let start = 12 * 24 * 60;
+        let mut lines = vec![line("other", 0, false, None)];
+        for m in (start..start + 2 * 24 * 60).step_by(20) {
+            lines.push(line("acme", m, false, None));
+        }
+        for k in 0..40 {
+            lines.push(line("acme", start + 2 * 24 * 60 + 10 + k, true, Some(&format!("b{k}"))));
+        }
+        let events = replay(&lines.join("\n"));
+        let fired = events.iter().find(|e| e.event == "firing").expect("the burst fires");
+        assert_eq!(fired.brand, "acme");
+        assert!(fired.cold_start, "two days of history is a cold start: {fired:#?}");
     }
 
     #[test]

@@ -64,8 +64,13 @@ pub async fn evaluate_and_notify(config: &Config, store: &Store, now: DateTime<U
     let silences = store.active_silences(now).await?;
     let health = source_health(store, now).await?;
     for brand in &config.brands {
+        // The series starts where the brand's history does (at most `history_weeks` back): zeros before a new
+        // brand's first mention would pass for weeks of quiet history, and its cold start would go unflagged.
         let history = CDuration::weeks(dcfg.history_weeks as i64) + CDuration::hours(2);
-        let from = now - history;
+        let from = match store.brand_history_start(&brand.name).await? {
+            Some(first) => first.max(now - history),
+            None => now,
+        };
         let rows = store.brand_buckets(&brand.name, from, now + CDuration::seconds(BUCKET_SECS), BUCKET_SECS).await?;
         let series = BucketSeries::from_rows(
             from,

@@ -129,10 +129,15 @@ pub fn burst() -> Vec<(String, &'static str, String, i64)> {
 
 /// Four weeks of Acme chatter in a database at `dir/h.db`, with the last hour's burst when `with_burst`.
 pub fn history(dir: &Path, with_burst: bool) -> PathBuf {
+    history_of_days(dir, 28, with_burst)
+}
+
+/// `days` of Acme chatter in a database at `dir/h.db`, with the last hour's burst when `with_burst`.
+fn history_of_days(dir: &Path, days: i64, with_burst: bool) -> PathBuf {
     let now = Utc::now();
     let mut lines = Vec::new();
     let mut n = 0u64;
-    for h in 1..(28 * 24) {
+    for h in 1..(days * 24) {
         for k in 0..10 {
             n += 1;
             let t = now - Duration::hours(h) + Duration::minutes(k * 6);
@@ -273,6 +278,28 @@ fn a_spike_is_emailed_once_over_starttls_with_text_html_and_chart() {
         .assert()
         .success()
         .stdout(predicates::str::contains("negative_spike").and(predicates::str::contains("firing")));
+}
+
+/// A brand monitored for three days has three days of history, not eight weeks whose first seven are quiet:
+/// the alert says its "usual" is a rough estimate, and the tests asked for stronger evidence.
+#[test]
+fn a_new_brands_alert_says_its_history_is_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = history_of_days(dir.path(), 3, true);
+    let cfg = dir.path().join("hearsay.toml");
+    let text = format!(
+        "[storage]\ndatabase = \"{db}\"\noutbox_dir = \"{d}/outbox\"\n\n[model]\ndir = \"{d}/no-model\"\n\n\
+         [[brands]]\nname = \"Acme\"\nquery = \"acme\"\n\n[alerts]\nrecipients = [\"brand-team@example.com\"]\n\
+         group_wait = \"0s\"\n",
+        db = db.display(),
+        d = dir.path().display()
+    );
+    std::fs::write(&cfg, text).unwrap();
+    hearsay().args(["poll", "--once", "-c"]).arg(&cfg).assert().success();
+    let written = received(&dir.path().join("outbox"));
+    assert_eq!(written.len(), 1, "the burst of 40 complaints fires even on cold-start evidence");
+    let eml = std::fs::read_to_string(&written[0]).unwrap();
+    assert!(eml.contains("less than a week of history for this brand"), "{eml}");
 }
 
 #[test]
