@@ -37,7 +37,7 @@
 //! Architecture Invariant: pure functions (no IO, no clock; the whatlang detectors are built once per thread)
 //! that never panic, whatever the input.
 
-use crate::sources::Platform;
+use crate::mention::Platform;
 
 /// The code for "too short to tell" (BCP 47 "undetermined").
 pub const UNDETERMINED: &str = "und";

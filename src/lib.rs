@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod demo;
 pub mod detect;
 pub mod duration;
+pub mod exit;
 pub mod lang;
 pub mod link;
 pub mod logging;

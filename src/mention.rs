@@ -4,11 +4,88 @@
 //! This is a stable, documented interchange format (README "Record format"), so field names never change
 //! meaning. It deliberately carries no sentiment or brand: those are decided after storage
 //! (see `sentiment` and `query`), except that `hearsay import` accepts them as optional extras.
+//!
+//! [`Platform`], the closed set of platforms a mention can come from, lives here too (pure, at the bottom of the
+//! layers) so that language detection and the config can name it without depending on `sources`.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+
+/// The platforms hearsay can read, named as in `[[sources]] type = "…"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Reddit,
+    HackerNews,
+    Mastodon,
+    Bluesky,
+    Lemmy,
+    YouTube,
+    StackExchange,
+    GitHub,
+    AppStore,
+    Trustpilot,
+    Yelp,
+    Feed,
+    Html,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 13] = [
+        Platform::Reddit,
+        Platform::HackerNews,
+        Platform::Mastodon,
+        Platform::Bluesky,
+        Platform::Lemmy,
+        Platform::YouTube,
+        Platform::StackExchange,
+        Platform::GitHub,
+        Platform::AppStore,
+        Platform::Trustpilot,
+        Platform::Yelp,
+        Platform::Feed,
+        Platform::Html,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Reddit => "reddit",
+            Platform::HackerNews => "hackernews",
+            Platform::Mastodon => "mastodon",
+            Platform::Bluesky => "bluesky",
+            Platform::Lemmy => "lemmy",
+            Platform::YouTube => "youtube",
+            Platform::StackExchange => "stackexchange",
+            Platform::GitHub => "github",
+            Platform::AppStore => "appstore",
+            Platform::Trustpilot => "trustpilot",
+            Platform::Yelp => "yelp",
+            Platform::Feed => "feed",
+            Platform::Html => "html",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Platform {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Platform::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(s.trim())).ok_or_else(|| {
+            let names: Vec<&str> = Platform::ALL.iter().map(|p| p.as_str()).collect();
+            format!("unknown platform {s:?}; expected one of {}", names.join(", "))
+        })
+    }
+}
 
 /// What sort of thing a mention is, in the platform's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

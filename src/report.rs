@@ -15,59 +15,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
-use clap::Args;
-use sqlx::Row;
 
 use crate::alert::email::{escape, top_terms};
-use crate::cli::{CmdResult, Context, Failure};
 use crate::sentiment::Label;
-use crate::store::{Access, AlertRow, MentionFilter, Store};
-
-#[derive(Debug, Args)]
-pub struct ReportArgs {
-    /// Only this brand [default: every brand in the database]
-    #[arg(long)]
-    pub brand: Option<String>,
-    /// Start of the period: a duration back from now (30d) or a time (RFC 3339 or YYYY-MM-DD)
-    #[arg(long, value_parser = crate::cli::parse_when, default_value = "30d")]
-    pub since: DateTime<Utc>,
-    /// The HTML file to write (`-` for standard output)
-    #[arg(long, short)]
-    pub output: PathBuf,
-}
-
-/// `hearsay report`.
-pub async fn report(ctx: &Context, a: ReportArgs) -> CmdResult {
-    let store = ctx.store(Access::Existing).await?;
-    let exclude_terms = match ctx.optional_config() {
-        Ok(Some(c)) => c.matchers().iter().flat_map(|m| m.search_terms()).collect(),
-        _ => Vec::new(),
-    };
-    if let Some(b) = &a.brand {
-        let known = store.brand_names().await?;
-        if !known.iter().any(|k| k.eq_ignore_ascii_case(b)) {
-            return Err(Failure::Usage(format!("no brand {b:?} in the database; known: {}", known.join(", "))));
-        }
-    }
-    let opts = ReportOptions {
-        brand: a.brand.clone(),
-        since: a.since,
-        until: Utc::now() + Duration::seconds(1),
-        exclude_terms,
-    };
-    let html = render(&store, &opts).await.map_err(Failure::Runtime)?;
-    if a.output.as_os_str() == "-" {
-        print!("{html}");
-    } else {
-        std::fs::write(&a.output, html)
-            .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", a.output.display())))?;
-        eprintln!("report written to {}", a.output.display());
-    }
-    Ok(())
-}
+use crate::store::{AlertRow, EngagedMention, MentionFilter, Store};
 
 /// What to report on.
 #[derive(Debug, Clone)]
@@ -102,19 +55,6 @@ impl Day {
         let labelled = self.negative + self.neutral + self.positive;
         (labelled > 0).then(|| self.negative as f64 / labelled as f64)
     }
-}
-
-/// A negative mention with its engagement (the sum of its platform counters: score, comments, favourites…).
-#[derive(Debug, Clone)]
-struct Engaged {
-    platform: String,
-    author: Option<String>,
-    title: Option<String>,
-    text: String,
-    url: Option<String>,
-    created_at: i64,
-    metrics: BTreeMap<String, i64>,
-    engagement: i64,
 }
 
 const DAY_SECS: i64 = 86_400;
@@ -152,7 +92,8 @@ pub async fn render(store: &Store, opts: &ReportOptions) -> anyhow::Result<Strin
         h += "<p>No mentions in the database yet.</p>";
     }
     for brand in &brands {
-        brand_section(&mut h, store, brand, opts, brands.len() > 1).await?;
+        let data = brand_data(store, brand, opts).await?;
+        brand_section(&mut h, &data, brands.len() > 1);
     }
     h += "<p class=\"muted foot\">Sentiment is the local model's label, or the manual label where one was set \
           (<code>hearsay relabel</code>). Syndicated copies of the same text count once. Days are UTC.</p>";
@@ -160,13 +101,25 @@ pub async fn render(store: &Store, opts: &ReportOptions) -> anyhow::Result<Strin
     Ok(h)
 }
 
-async fn brand_section(
-    h: &mut String,
-    store: &Store,
-    brand: &str,
-    opts: &ReportOptions,
-    heading: bool,
-) -> anyhow::Result<()> {
+/// What the report shows of one brand, read from the store before any HTML is written.
+#[derive(Debug, Clone)]
+struct BrandData {
+    brand: String,
+    /// Every day of the period, days without mentions included.
+    days: Vec<Day>,
+    /// (platform, mentions, negative), syndicated copies once.
+    platforms: Vec<(String, i64, i64)>,
+    /// The most frequent terms of the negative mentions (of up to 5,000, newest first), with their counts; the
+    /// brand's name, its query terms and the terms each mention matched left out.
+    terms: Vec<(String, usize)>,
+    /// The ten negative mentions with the most engagement.
+    engaged: Vec<EngagedMention>,
+    /// The brand's alert events fired in the period, the latest recorded first.
+    alerts: Vec<AlertRow>,
+}
+
+/// Reads what the report shows of `brand` in the period.
+async fn brand_data(store: &Store, brand: &str, opts: &ReportOptions) -> anyhow::Result<BrandData> {
     let filter = MentionFilter {
         brand: Some(brand.to_string()),
         since: Some(opts.since),
@@ -178,7 +131,7 @@ async fn brand_section(
     let negatives = store
         .mentions(&MentionFilter { sentiment: Some(Label::Negative), limit: Some(5000), ..filter.clone() })
         .await?;
-    let engaged = most_engaged(store, brand, opts, 10).await?;
+    let engaged = store.most_engaged_negatives(brand, opts.since, opts.until, 10).await?;
     let alerts: Vec<AlertRow> = store
         .alerts(10_000)
         .await?
@@ -189,6 +142,21 @@ async fn brand_section(
         })
         .collect();
 
+    let texts: Vec<String> =
+        negatives.iter().map(|m| format!("{} {}", m.title.as_deref().unwrap_or(""), m.text)).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let mut exclude: Vec<String> = brand.split_whitespace().map(str::to_string).collect();
+    exclude.extend(opts.exclude_terms.iter().cloned());
+    exclude.extend(negatives.iter().flat_map(|m| m.terms.iter().cloned()));
+    exclude.sort();
+    exclude.dedup();
+    let terms = top_terms(&refs, &exclude, 15);
+    Ok(BrandData { brand: brand.to_string(), days, platforms, terms, engaged, alerts })
+}
+
+/// One brand's part of the page, under its name when the report covers several (`heading`).
+fn brand_section(h: &mut String, data: &BrandData, heading: bool) {
+    let BrandData { brand, days, platforms, terms, engaged, alerts } = data;
     let total: i64 = days.iter().map(Day::total).sum();
     let neg: i64 = days.iter().map(|d| d.negative).sum();
     let labelled: i64 = days.iter().map(|d| d.negative + d.neutral + d.positive).sum();
@@ -214,10 +182,10 @@ async fn brand_section(
     h.push_str("</tr></table>");
 
     h.push_str("<h3>Mentions per day</h3>");
-    h.push_str(&volume_chart(&days));
+    h.push_str(&volume_chart(days));
     h.push_str("<h3>Negative share per day</h3>");
-    h.push_str(&share_chart(&days));
-    day_table(h, &days);
+    h.push_str(&share_chart(days));
+    day_table(h, days);
 
     h.push_str("<h3>Where</h3>");
     if platforms.is_empty() {
@@ -242,20 +210,11 @@ async fn brand_section(
     }
 
     h.push_str("<h3>What the negative mentions talk about</h3>");
-    let texts: Vec<String> =
-        negatives.iter().map(|m| format!("{} {}", m.title.as_deref().unwrap_or(""), m.text)).collect();
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let mut exclude: Vec<String> = brand.split_whitespace().map(str::to_string).collect();
-    exclude.extend(opts.exclude_terms.iter().cloned());
-    exclude.extend(negatives.iter().flat_map(|m| m.terms.iter().cloned()));
-    exclude.sort();
-    exclude.dedup();
-    let terms = top_terms(&refs, &exclude, 15);
     if terms.is_empty() {
         h.push_str("<p class=\"muted\">Too few negative mentions to find recurring terms.</p>");
     } else {
         h.push_str("<p class=\"terms\">");
-        for (t, n) in &terms {
+        for (t, n) in terms {
             let _ = write!(h, "<span class=\"term\">{} <b>{n}</b></span> ", escape(t));
         }
         h.push_str("</p>");
@@ -266,7 +225,7 @@ async fn brand_section(
         h.push_str("<p class=\"muted\">No negative mentions in this period.</p>");
     } else {
         h.push_str("<table class=\"data\"><tr><th>when</th><th>where</th><th>mention</th><th class=\"num\">engagement</th></tr>");
-        for m in &engaged {
+        for m in engaged {
             let when = DateTime::from_timestamp(m.created_at, 0).unwrap_or_default().format("%Y-%m-%d %H:%M");
             let text = excerpt(&match &m.title {
                 Some(t) if !t.is_empty() && !m.text.is_empty() => format!("{t} — {}", m.text),
@@ -297,7 +256,7 @@ async fn brand_section(
         h.push_str("<p class=\"muted\">No alerts in this period.</p>");
     } else {
         h.push_str("<table class=\"data\"><tr><th>fired</th><th>alert</th><th>event</th><th>details</th></tr>");
-        for a in &alerts {
+        for a in alerts {
             let d: serde_json::Value = serde_json::from_str(&a.details).unwrap_or_default();
             let details = match (d["observed"].as_u64(), d["expected"].as_f64()) {
                 (Some(o), Some(e)) if a.kind != "source_down" => format!(
@@ -318,7 +277,6 @@ async fn brand_section(
         }
         h.push_str("</table>");
     }
-    Ok(())
 }
 
 /// Per-day counts over the whole period, days without mentions included.
@@ -350,42 +308,6 @@ async fn days(store: &Store, filter: &MentionFilter, opts: &ReportOptions) -> an
         d += DAY_SECS;
     }
     Ok(out)
-}
-
-/// The brand's negative mentions of the period, by engagement.
-async fn most_engaged(store: &Store, brand: &str, opts: &ReportOptions, limit: i64) -> anyhow::Result<Vec<Engaged>> {
-    let rows = sqlx::query(
-        "SELECT m.platform, m.author, m.title, m.text, m.url, m.created_at,
-                CASE WHEN json_valid(m.metrics) THEN m.metrics END AS metrics,
-                CASE WHEN json_valid(m.metrics) THEN
-                    (SELECT coalesce(sum(CAST(value AS INTEGER)), 0) FROM json_each(m.metrics) WHERE type IN ('integer', 'real'))
-                ELSE 0 END AS engagement
-         FROM mention_brands mb
-         JOIN brands b ON b.id = mb.brand_id
-         JOIN mentions m ON m.id = mb.mention_id
-         WHERE b.name = ?1 AND mb.first_copy = 1 AND mb.label = 'negative'
-           AND mb.created_at >= ?2 AND mb.created_at < ?3
-         ORDER BY engagement DESC, m.created_at DESC LIMIT ?4",
-    )
-    .bind(brand)
-    .bind(opts.since.timestamp())
-    .bind(opts.until.timestamp())
-    .bind(limit)
-    .fetch_all(store.pool())
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Engaged {
-            platform: r.get(0),
-            author: r.get(1),
-            title: r.get(2),
-            text: r.get(3),
-            url: r.get(4),
-            created_at: r.get(5),
-            metrics: r.get::<Option<String>, _>(6).and_then(|m| serde_json::from_str(&m).ok()).unwrap_or_default(),
-            engagement: r.get(7),
-        })
-        .collect())
 }
 
 fn excerpt(s: &str) -> String {
@@ -572,6 +494,46 @@ mod tests {
         assert_eq!(nice_axis(0.0), (1.0, 1.0));
         assert_eq!(nice_axis(37.0), (40.0, 10.0));
         assert_eq!(nice_axis(130.0), (150.0, 50.0));
+    }
+
+    /// The section is drawn from its data alone: no store, so a renderer test needs no database.
+    #[test]
+    fn a_brand_section_is_drawn_from_its_data() {
+        let alert = |event: &str| AlertRow {
+            id: 1,
+            brand: "A&B".into(),
+            kind: "source_down".into(),
+            event: event.into(),
+            fired_at: DAY_SECS,
+            recorded_at: DAY_SECS,
+            details: r#"{"platform":"reddit"}"#.into(),
+        };
+        let data = BrandData {
+            brand: "A&B".into(),
+            days: vec![Day { start: 0, negative: 3, neutral: 0, positive: 1, unclassified: 2 }],
+            platforms: vec![("reddit".into(), 6, 3)],
+            terms: vec![("refund".into(), 2)],
+            engaged: vec![EngagedMention {
+                platform: "reddit".into(),
+                author: None,
+                title: None,
+                text: "<b>awful</b>".into(),
+                url: Some("javascript:alert(1)".into()),
+                created_at: 0,
+                metrics: BTreeMap::from([("num_comments".into(), 4)]),
+                engagement: 4,
+            }],
+            alerts: vec![alert("resolved"), alert("firing")],
+        };
+        let mut h = String::new();
+        brand_section(&mut h, &data, true);
+        assert!(h.starts_with("<h2 class=\"brand\">A&amp;B</h2>"), "{h}");
+        assert!(h.contains("<div class=\"big\">6</div><div class=\"muted\">mentions</div>"));
+        assert!(h.contains("<div class=\"big neg\">75%</div>"), "3 of 4 labelled");
+        assert!(h.contains("<div class=\"big\">1</div><div class=\"muted\">alerts fired</div>"));
+        assert!(h.contains("refund <b>2</b>") && h.contains("title=\"4 num comments\""));
+        assert!(h.contains("&lt;b&gt;awful&lt;/b&gt;") && !h.contains("href=\"javascript"), "{h}");
+        assert!(h.contains("source reddit"));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Sentiment classification at its boundaries: parity with the PyTorch model that was trained, batching,
-//! accuracy on held-out data, the `hearsay classify` line contract, the worker thread and load errors.
+//! accuracy on held-out data, the `hearsay classify` line contract and load errors.
 //!
 //! Tests that need the model skip (with a message) when `models/sentiment/` is absent, so a fresh clone
 //! still passes. Paths can be overridden for development:
@@ -11,8 +11,8 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use hearsay::sentiment::{
-    self, run_classify, Backend, Classifier, ClassifierWorker, Label, LoadOptions, NativeClassifier, Precision,
-    Prediction, SentimentError,
+    self, run_classify, Backend, Classifier, Label, LoadOptions, NativeClassifier, Precision, Prediction,
+    SentimentError,
 };
 
 fn manifest_path(rel: &str) -> PathBuf {
@@ -371,29 +371,6 @@ fn run_classify_with_the_model() {
         let sum: f64 = ["negative", "neutral", "positive"].iter().map(|k| line["scores"][k].as_f64().unwrap()).sum();
         assert!((sum - 1.0).abs() < 1e-3, "{line}");
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn worker_answers_concurrent_requests_in_order() {
-    let fake = FakeClassifier { calls: Default::default() };
-    let worker = ClassifierWorker::spawn(Box::new(fake), 16, 4).unwrap();
-    assert_eq!(worker.model_version(), "fake-1");
-    let mut tasks = Vec::new();
-    for r in 0..20usize {
-        let worker = worker.clone();
-        tasks.push(tokio::spawn(async move {
-            let texts: Vec<String> = (0..r % 5 + 1).map(|i| "y".repeat(r + i + 1)).collect();
-            let got = worker.classify(texts.clone()).await.unwrap();
-            assert_eq!(got.len(), texts.len());
-            for (t, p) in texts.iter().zip(got) {
-                assert_eq!(p.label, Label::ALL[t.len() % 3], "request {r}");
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    assert!(worker.classify(Vec::new()).await.unwrap().is_empty());
 }
 
 #[test]

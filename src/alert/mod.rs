@@ -9,7 +9,6 @@
 //! `sent_at` update, and that duplicate carries the same Message-ID.
 
 pub mod chart;
-pub mod cli;
 pub mod digest;
 pub mod email;
 pub mod lifecycle;
@@ -23,8 +22,6 @@ use crate::detect::{
 };
 use crate::store::{NewAlert, QueuedEmail, Store};
 use lifecycle::{AlertState, LifecycleConfig, QuietHours};
-
-pub use cli::backtest_cli;
 
 /// Detector settings from `[alerts]`.
 pub fn detect_config(a: &AlertsConfig) -> DetectConfig {

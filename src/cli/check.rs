@@ -1,10 +1,10 @@
 //! `hearsay check-config`: validate everything a run would need and say what would run.
 
-use super::{CmdResult, Context, Failure};
+use super::{CmdResult, Failure, Globals};
 use crate::config::Config;
 
-pub async fn check_config(ctx: &Context) -> CmdResult {
-    let path = Config::locate(ctx.config.as_deref());
+pub async fn check_config(globals: &Globals) -> CmdResult {
+    let path = Config::locate(globals.config.as_deref());
     let config = match Config::load(&path) {
         Ok(c) => c,
         Err(e) => {

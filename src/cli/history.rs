@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::{CmdResult, Context, Failure, FilterArgs, SentimentArg};
+use super::{CmdResult, Failure, FilterArgs, Globals, SentimentArg};
 use crate::sentiment::Label;
 use crate::store::{Access, LangStatsRow, MentionFilter, MentionRow, StatsRow};
 
@@ -102,9 +102,9 @@ fn filter(f: &FilterArgs, limit: Option<i64>) -> Result<MentionFilter, Failure> 
     })
 }
 
-pub async fn mentions(ctx: &Context, a: MentionsArgs) -> CmdResult {
+pub async fn mentions(globals: &Globals, a: MentionsArgs) -> CmdResult {
     let filter = filter(&a.filter, Some(a.limit))?;
-    let store = ctx.store(Access::Existing).await?;
+    let store = globals.store(Access::Existing).await?;
     let rows = store.mentions(&filter).await?;
     let mut out = std::io::stdout().lock();
     match a.format {
@@ -116,9 +116,9 @@ pub async fn mentions(ctx: &Context, a: MentionsArgs) -> CmdResult {
     Ok(())
 }
 
-pub async fn export(ctx: &Context, a: ExportArgs) -> CmdResult {
+pub async fn export(globals: &Globals, a: ExportArgs) -> CmdResult {
     let filter = filter(&a.filter, a.limit)?;
-    let store = ctx.store(Access::Existing).await?;
+    let store = globals.store(Access::Existing).await?;
     let rows = store.mentions(&filter).await?;
     let mut out: Box<dyn Write> = match &a.output {
         Some(p) => Box::new(std::io::BufWriter::new(
@@ -137,8 +137,8 @@ pub async fn export(ctx: &Context, a: ExportArgs) -> CmdResult {
     Ok(())
 }
 
-pub async fn relabel(ctx: &Context, a: RelabelArgs) -> CmdResult {
-    let store = ctx.store(Access::Existing).await?;
+pub async fn relabel(globals: &Globals, a: RelabelArgs) -> CmdResult {
+    let store = globals.store(Access::Existing).await?;
     let label = Label::from(a.sentiment);
     if !store.relabel(a.mention_id, label).await? {
         return Err(Failure::Usage(format!("no mention with id {}; see `hearsay mentions`", a.mention_id)));
@@ -147,8 +147,8 @@ pub async fn relabel(ctx: &Context, a: RelabelArgs) -> CmdResult {
     Ok(())
 }
 
-pub async fn stats(ctx: &Context, a: StatsArgs) -> CmdResult {
-    let store = ctx.store(Access::Existing).await?;
+pub async fn stats(globals: &Globals, a: StatsArgs) -> CmdResult {
+    let store = globals.store(Access::Existing).await?;
     let f = MentionFilter { brand: a.brand.clone(), since: Some(a.since), ..Default::default() };
     let secs = match a.by {
         Bucket::Hour => 3600,

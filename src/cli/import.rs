@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{CmdResult, Context, Failure};
+use super::{CmdResult, Failure, Globals};
 use crate::mention::NewMention;
 use crate::query::{BrandMatcher, Candidate, MatchText};
 use crate::sentiment::Label;
@@ -107,10 +107,10 @@ pub fn parse_line(line: &str, matchers: &[BrandMatcher]) -> Result<IngestItem, S
     .derive())
 }
 
-pub async fn import(ctx: &Context, a: ImportArgs) -> CmdResult {
-    let config = ctx.optional_config()?;
+pub async fn import(globals: &Globals, a: ImportArgs) -> CmdResult {
+    let config = globals.optional_config()?;
     let matchers = config.as_ref().map(|c| c.matchers()).unwrap_or_default();
-    let store = ctx.store(Access::ReadWrite).await?;
+    let store = globals.store(Access::ReadWrite).await?;
     store.prepare_bulk_import(a.cache_mib).await?;
     let input: Box<dyn Read + Send> = if a.file.as_os_str() == "-" {
         Box::new(std::io::stdin())

@@ -1,21 +1,26 @@
 //! The command line: argument definitions (clap) and the dispatch from a [`Command`] to the code that runs it.
 //!
-//! One file per group of commands. Every command returns `Result<(), Failure>`, and [`Failure`] carries the
-//! exit code, so the mapping from outcome to exit status lives in one place:
+//! One file per group of commands. Every command returns a [`CmdResult`], and [`Failure`] (`crate::exit`) carries
+//! the exit code, so the mapping from outcome to exit status lives in one place:
 //! 0 ok, 1 runtime failure, 2 usage or config error, 65 bad input data.
 
+mod alerts;
 mod check;
 mod history;
-mod import;
+// Public for its line parser (`import::parse_line`), which the fuzz targets (`fuzz/`, `tests/fuzz_mutations.rs`) call.
+pub mod import;
 mod ops;
+mod report;
+mod sources;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
+pub use crate::exit::{open_store, CmdResult, Failure};
 use crate::sentiment::Label;
 use crate::store::{Access, Store};
 
@@ -60,51 +65,22 @@ pub enum Command {
     ExportTraining(ops::ExportTrainingArgs),
     /// Inspect sources: parse a saved payload, show health
     #[command(subcommand)]
-    Sources(ops::SourcesCommand),
+    Sources(sources::SourcesCommand),
     /// Alert events, silences, and a test email
     #[command(subcommand)]
-    Alerts(crate::alert::cli::AlertsCommand),
+    Alerts(alerts::AlertsCommand),
     /// Replay a mention history through the spike detector and print alert events as JSON lines
-    Backtest(ops::BacktestArgs),
+    Backtest(alerts::BacktestArgs),
     /// Run the whole pipeline on a built-in fictional brand and show the alert it produces
     Demo(ops::DemoArgs),
     /// Write a self-contained HTML report: mentions and negative share per day, platforms, themes, alerts
-    Report(crate::report::ReportArgs),
+    Report(report::ReportArgs),
     /// Print shell completions
     Completions {
         /// bash, zsh, fish, elvish or powershell
         shell: clap_complete::Shell,
     },
 }
-
-/// Why a command failed, and so which exit code it gets.
-#[derive(Debug)]
-pub enum Failure {
-    /// Something went wrong while running (IO, database, network): exit 1.
-    Runtime(anyhow::Error),
-    /// The command line or the config is wrong: exit 2.
-    Usage(String),
-    /// The input data is bad: exit 65.
-    Data(String),
-}
-
-impl Failure {
-    pub fn code(&self) -> u8 {
-        match self {
-            Failure::Runtime(_) => 1,
-            Failure::Usage(_) => 2,
-            Failure::Data(_) => 65,
-        }
-    }
-}
-
-impl<E: Into<anyhow::Error>> From<E> for Failure {
-    fn from(e: E) -> Self {
-        Failure::Runtime(e.into())
-    }
-}
-
-pub type CmdResult = Result<(), Failure>;
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
@@ -115,7 +91,7 @@ pub fn main(cli: Cli) -> ExitCode {
             Ok(())
         }
         Command::Classify(ref a) => ops::classify(a),
-        Command::Sources(ops::SourcesCommand::Parse(ref a)) => ops::sources_parse(a),
+        Command::Sources(sources::SourcesCommand::Parse(ref a)) => sources::sources_parse(a),
         _ => runtime().and_then(|rt| rt.block_on(dispatch(cli))),
     };
     match result {
@@ -145,34 +121,35 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 }
 
 async fn dispatch(cli: Cli) -> CmdResult {
-    let ctx = Context { config: cli.config, db: cli.db };
+    let globals = Globals { config: cli.config, db: cli.db };
     match cli.command {
-        Command::Run => crate::daemon::run(ctx.load_config()?).await,
-        Command::Poll(a) => ops::poll(&ctx, a).await,
-        Command::Mentions(a) => history::mentions(&ctx, a).await,
-        Command::Relabel(a) => history::relabel(&ctx, a).await,
-        Command::Stats(a) => history::stats(&ctx, a).await,
-        Command::Export(a) => history::export(&ctx, a).await,
-        Command::Import(a) => import::import(&ctx, a).await,
-        Command::CheckConfig => check::check_config(&ctx).await,
-        Command::Reclassify(a) => ops::reclassify(&ctx, a).await,
-        Command::ExportTraining(a) => ops::export_training(&ctx, a).await,
-        Command::Sources(c) => ops::sources(&ctx, c).await,
-        Command::Alerts(c) => crate::alert::cli::alerts(&ctx, c).await,
-        Command::Backtest(a) => ops::backtest(&ctx, a).await,
+        Command::Run => crate::daemon::run(globals.load_config()?).await,
+        Command::Poll(a) => ops::poll(&globals, a).await,
+        Command::Mentions(a) => history::mentions(&globals, a).await,
+        Command::Relabel(a) => history::relabel(&globals, a).await,
+        Command::Stats(a) => history::stats(&globals, a).await,
+        Command::Export(a) => history::export(&globals, a).await,
+        Command::Import(a) => import::import(&globals, a).await,
+        Command::CheckConfig => check::check_config(&globals).await,
+        Command::Reclassify(a) => ops::reclassify(&globals, a).await,
+        Command::ExportTraining(a) => ops::export_training(&globals, a).await,
+        Command::Sources(c) => sources::sources(&globals, c).await,
+        Command::Alerts(c) => alerts::alerts(&globals, c).await,
+        Command::Backtest(a) => alerts::backtest(&globals, a).await,
         Command::Demo(a) => ops::demo(a).await,
-        Command::Report(a) => crate::report::report(&ctx, a).await,
+        Command::Report(a) => report::report(&globals, a).await,
         Command::Completions { .. } | Command::Classify(_) => unreachable!("handled before the runtime starts"),
     }
 }
 
-/// What every command may need: the config (loaded on demand) and the database.
-pub struct Context {
+/// The global options (`--config`, `--db`) and what they give every command: the config (loaded on demand) and
+/// the database.
+pub struct Globals {
     pub config: Option<PathBuf>,
     pub db: Option<PathBuf>,
 }
 
-impl Context {
+impl Globals {
     /// The validated config, or a usage failure listing every problem.
     pub fn load_config(&self) -> Result<Config, Failure> {
         let path = Config::locate(self.config.as_deref());
@@ -204,14 +181,6 @@ impl Context {
         };
         open_store(&path, access).await
     }
-}
-
-pub async fn open_store(path: &Path, access: Access) -> Result<Store, Failure> {
-    Store::open(path, access).await.map_err(|e| match e {
-        crate::store::StoreError::Invalid(m) => Failure::Usage(m),
-        e @ crate::store::StoreError::NewerSchema { .. } => Failure::Usage(e.to_string()),
-        e => Failure::Runtime(e.into()),
-    })
 }
 
 /// Filters shared by `mentions` and `export`.

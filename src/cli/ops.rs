@@ -1,11 +1,11 @@
-//! Operating commands: `poll`, `classify`, `reclassify`, `export-training`, `sources …`, `backtest`, `demo`.
+//! Operating commands: `poll`, `classify`, `reclassify`, `export-training`, `demo`.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
+use clap::Args;
 
-use super::{CmdResult, Context, Failure};
+use super::{CmdResult, Failure, Globals};
 use crate::sentiment::{self, Backend, LoadOptions};
 use crate::store::Access;
 
@@ -19,11 +19,11 @@ pub struct PollArgs {
     pub source: Option<String>,
 }
 
-pub async fn poll(ctx: &Context, a: PollArgs) -> CmdResult {
+pub async fn poll(globals: &Globals, a: PollArgs) -> CmdResult {
     if !a.once {
         return Err(Failure::Usage("poll needs --once; to keep polling, run `hearsay run`".into()));
     }
-    crate::daemon::poll_once(ctx.load_config()?, a.source.as_deref()).await
+    crate::daemon::poll_once(globals.load_config()?, a.source.as_deref()).await
 }
 
 #[derive(Debug, Args)]
@@ -73,9 +73,9 @@ pub struct ReclassifyArgs {
     pub since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-pub async fn reclassify(ctx: &Context, a: ReclassifyArgs) -> CmdResult {
-    let config = ctx.optional_config()?;
-    let store = ctx.store(Access::Existing).await?;
+pub async fn reclassify(globals: &Globals, a: ReclassifyArgs) -> CmdResult {
+    let config = globals.optional_config()?;
+    let store = globals.store(Access::Existing).await?;
     let langs = store.backfill_languages(a.since).await?;
     if langs > 0 {
         println!("{langs} mention(s) stored before languages were recorded now have one");
@@ -93,8 +93,8 @@ pub struct ExportTrainingArgs {
     pub output: Option<PathBuf>,
 }
 
-pub async fn export_training(ctx: &Context, a: ExportTrainingArgs) -> CmdResult {
-    let store = ctx.store(Access::Existing).await?;
+pub async fn export_training(globals: &Globals, a: ExportTrainingArgs) -> CmdResult {
+    let store = globals.store(Access::Existing).await?;
     let rows = store.overrides().await?;
     let mut out: Box<dyn Write> = match &a.output {
         Some(p) => Box::new(
@@ -108,110 +108,6 @@ pub async fn export_training(ctx: &Context, a: ExportTrainingArgs) -> CmdResult 
     }
     eprintln!("{} manual label(s) exported", rows.len());
     Ok(())
-}
-
-#[derive(Debug, Subcommand)]
-pub enum SourcesCommand {
-    /// Health of every (source, brand): last success, last error, next poll, items/day
-    Status,
-    /// Perform one real request per source and print what came back (stores nothing)
-    Check {
-        /// Only this source
-        name: Option<String>,
-    },
-    /// Parse a saved response body and print one JSON record per mention (exit 65 when not understood)
-    Parse(ParseArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct ParseArgs {
-    /// reddit, hackernews, mastodon, bluesky, lemmy, youtube, stackexchange, github, appstore, trustpilot, yelp, feed, html
-    #[arg(long)]
-    pub platform: String,
-    /// The saved body, or - for stdin
-    pub file: PathBuf,
-    /// The Content-Type the server sent, for its charset
-    #[arg(long)]
-    pub content_type: Option<String>,
-    /// Base URL for resolving relative links (html, feed)
-    #[arg(long)]
-    pub base_url: Option<String>,
-    /// App Store country of the feed
-    #[arg(long)]
-    pub country: Option<String>,
-    /// html: CSS selector of one item
-    #[arg(long, default_value = "article")]
-    pub item: String,
-    /// html: CSS selector of the text inside an item
-    #[arg(long, default_value = "p")]
-    pub text: String,
-}
-
-pub fn sources_parse(a: &ParseArgs) -> CmdResult {
-    use crate::sources::{parse_payload, HtmlSelectors, ParseContext, Platform};
-    let platform: Platform = a.platform.parse().map_err(|e| Failure::Usage(format!("--platform: {e}")))?;
-    let body = if a.file.as_os_str() == "-" {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)?;
-        v
-    } else {
-        std::fs::read(&a.file).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", a.file.display())))?
-    };
-    let ctx = ParseContext {
-        base_url: a.base_url.clone(),
-        country: a.country.clone(),
-        html: Some(HtmlSelectors { item: a.item.clone(), text: a.text.clone(), ..HtmlSelectors::default() }),
-        ..ParseContext::default()
-    };
-    let page =
-        parse_payload(platform, &body, a.content_type.as_deref(), &ctx).map_err(|e| Failure::Data(e.to_string()))?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    super::write_json_lines(&mut out, &page.mentions)?;
-    out.flush()?;
-    if page.skipped > 0 {
-        eprintln!("{} item(s) skipped (missing id or time)", page.skipped);
-    }
-    Ok(())
-}
-
-pub async fn sources(ctx: &Context, c: SourcesCommand) -> CmdResult {
-    match c {
-        SourcesCommand::Status => crate::sources::poll::print_status(&ctx.store(Access::Existing).await?).await,
-        SourcesCommand::Check { name } => crate::sources::poll::check(&ctx.load_config()?, name.as_deref()).await,
-        SourcesCommand::Parse(_) => unreachable!("handled before the runtime starts"),
-    }
-}
-
-#[derive(Debug, Args)]
-pub struct BacktestArgs {
-    /// JSON lines with at least brand, platform, created_at, sentiment
-    #[arg(long)]
-    pub input: PathBuf,
-    /// Evaluate every STEP of simulated time
-    #[arg(long, default_value = "5m")]
-    pub step: crate::duration::HumanDuration,
-    /// Also write every evaluation (each scanned window's statistics and which firing conditions it met) to
-    /// FILE as JSON lines; narrow it down with --explain-brand/--explain-from/--explain-until
-    #[arg(long, value_name = "FILE")]
-    pub explain: Option<PathBuf>,
-    /// Explain this brand only
-    #[arg(long, value_name = "BRAND", requires = "explain")]
-    pub explain_brand: Option<String>,
-    /// Explain evaluations at or after this time (RFC 3339, e.g. 2025-02-25T12:00:00Z)
-    #[arg(long, value_name = "TIME", requires = "explain")]
-    pub explain_from: Option<chrono::DateTime<chrono::Utc>>,
-    /// Explain evaluations at or before this time (RFC 3339)
-    #[arg(long, value_name = "TIME", requires = "explain")]
-    pub explain_until: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-pub async fn backtest(ctx: &Context, a: BacktestArgs) -> CmdResult {
-    let explain = a.explain.map(|path| {
-        let filter =
-            crate::backtest::ExplainFilter { brand: a.explain_brand, from: a.explain_from, until: a.explain_until };
-        (path, filter)
-    });
-    crate::alert::backtest_cli(ctx, &a.input, a.step, explain).await
 }
 
 #[derive(Debug, Args)]

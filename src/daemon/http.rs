@@ -43,7 +43,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::sources::poll::PollOutcome;
-use crate::store::Store;
+use crate::store::{OutboxCounts, Store};
 
 /// Open connections at most. Far above what a Prometheus server and a few people at a console need, far below the
 /// 1,024 descriptors systemd gives a service by default (polls, SQLite and the journal need some too).
@@ -369,15 +369,11 @@ async fn render_metrics(store: &Store, metrics: &Metrics) -> anyhow::Result<Stri
         lines.push(format!("{n} {}", m.classify_failures));
         flush(&mut out, &mut lines);
     }
-    let pool = store.pool();
-    let queue: i64 = sqlx::query_scalar("SELECT count(*) FROM classify_queue").fetch_one(pool).await?;
+    let queue = store.unclassified_count().await?;
     let n = family(&mut out, "hearsay_classify_queue_depth", "gauge", "Stored mentions waiting for a sentiment label.");
     lines.push(format!("{n} {queue}"));
     flush(&mut out, &mut lines);
-    let (sent, backlog): (i64, i64) =
-        sqlx::query_as("SELECT coalesce(sum(sent_at IS NOT NULL), 0), coalesce(sum(sent_at IS NULL), 0) FROM outbox")
-            .fetch_one(pool)
-            .await?;
+    let OutboxCounts { sent, backlog } = store.outbox_counts().await?;
     let n =
         family(&mut out, "hearsay_emails_sent_total", "counter", "Alert emails delivered (SMTP or .eml), all time.");
     lines.push(format!("{n} {sent}"));
@@ -385,28 +381,22 @@ async fn render_metrics(store: &Store, metrics: &Metrics) -> anyhow::Result<Stri
     let n = family(&mut out, "hearsay_outbox_backlog", "gauge", "Alert emails written but not delivered yet.");
     lines.push(format!("{n} {backlog}"));
     flush(&mut out, &mut lines);
-    let alerts: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT kind, event, count(*) FROM alerts GROUP BY kind, event ORDER BY kind, event")
-            .fetch_all(pool)
-            .await?;
+    let alerts = store.alert_event_counts().await?;
     let n = family(
         &mut out,
         "hearsay_alert_events_total",
         "counter",
         "Alert events recorded (firing, reminder, resolved), all time.",
     );
-    for (kind, event, v) in alerts {
-        lines.push(format!("{n}{{kind=\"{}\",event=\"{}\"}} {v}", esc(&kind), esc(&event)));
+    for a in &alerts {
+        lines.push(format!("{n}{{kind=\"{}\",event=\"{}\"}} {}", esc(&a.kind), esc(&a.event), a.count));
     }
     flush(&mut out, &mut lines);
-    let sources: Vec<(String, String, bool, i64)> = sqlx::query_as(
-        "SELECT source, brand, degraded_since IS NOT NULL, consecutive_failures FROM source_state ORDER BY 1, 2",
-    )
-    .fetch_all(pool)
-    .await?;
+    let sources = store.source_states().await?;
     let n = family(&mut out, "hearsay_source_degraded", "gauge", "1 while a (source, brand) pair is degraded.");
-    for (s, b, d, _) in &sources {
-        lines.push(format!("{n}{{source=\"{}\",brand=\"{}\"}} {}", esc(s), esc(b), u8::from(*d)));
+    for s in &sources {
+        let degraded = u8::from(s.degraded_since.is_some());
+        lines.push(format!("{n}{{source=\"{}\",brand=\"{}\"}} {degraded}", esc(&s.source), esc(&s.brand)));
     }
     flush(&mut out, &mut lines);
     let n = family(
@@ -415,8 +405,9 @@ async fn render_metrics(store: &Store, metrics: &Metrics) -> anyhow::Result<Stri
         "gauge",
         "Failed polls in a row of a (source, brand) pair.",
     );
-    for (s, b, _, f) in &sources {
-        lines.push(format!("{n}{{source=\"{}\",brand=\"{}\"}} {f}", esc(s), esc(b)));
+    for s in &sources {
+        let (source, brand, failures) = (esc(&s.source), esc(&s.brand), s.consecutive_failures);
+        lines.push(format!("{n}{{source=\"{source}\",brand=\"{brand}\"}} {failures}"));
     }
     flush(&mut out, &mut lines);
     let n = family(&mut out, "hearsay_build_info", "gauge", "Always 1; the version in a label.");
@@ -441,10 +432,8 @@ fn flush(out: &mut String, lines: &mut Vec<String>) {
 async fn health(store: &Store) -> (bool, String) {
     let db_ok = matches!(tokio::time::timeout(Duration::from_secs(2), store.ping()).await, Ok(Ok(())));
     let degraded: Vec<(String, String)> = if db_ok {
-        sqlx::query_as("SELECT source, brand FROM source_state WHERE degraded_since IS NOT NULL ORDER BY 1, 2")
-            .fetch_all(store.pool())
-            .await
-            .unwrap_or_default()
+        let states = store.source_states().await.unwrap_or_default();
+        states.into_iter().filter(|s| s.degraded_since.is_some()).map(|s| (s.source, s.brand)).collect()
     } else {
         Vec::new()
     };

@@ -17,8 +17,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::watch;
 
-use crate::cli::Failure;
 use crate::config::{Config, ModelConfig};
+use crate::exit::Failure;
 use crate::sentiment::{self, LoadOptions};
 use crate::store::{Access, Store};
 
@@ -62,12 +62,12 @@ pub async fn load_classifier(model: &ModelConfig) -> anyhow::Result<sentiment::M
 
 /// Classifies everything in the queue with freshly loaded models; returns how many were labelled.
 pub async fn classify_pending(store: &Store, model: &ModelConfig) -> anyhow::Result<usize> {
-    let classifier = load_classifier(model).await?;
-    let mut worker = Some(classifier);
+    let mut models = load_classifier(model).await?;
     let mut done = 0;
     loop {
-        let (n, back) = classify_some(store, worker.take().expect("classifier returned"), CLASSIFY_CHUNK).await?;
-        worker = Some(back);
+        let (back, n) = classify_some(store, models, CLASSIFY_CHUNK).await;
+        let n = n?;
+        models = back.ok_or_else(|| anyhow::anyhow!("the classifier panicked"))?;
         done += n;
         if n == 0 {
             return Ok(done);
@@ -76,18 +76,24 @@ pub async fn classify_pending(store: &Store, model: &ModelConfig) -> anyhow::Res
 }
 
 /// One round of classification: takes up to `limit` queued mentions, labels each with the model its language
-/// routes to (a mention stored before languages were detected is detected now), stores the results. The
-/// models move onto a blocking thread and back, so inference never blocks the async runtime.
+/// routes to (a mention stored before languages were detected is detected now), stores the results, and says
+/// how many. The models move onto a blocking thread and back, so inference never blocks the async runtime;
+/// they come back on failure too (a failed round must not leave the daemon without its models), and are
+/// lost only if inference panicked.
 pub async fn classify_some(
     store: &Store,
-    mut models: sentiment::Models,
+    models: sentiment::Models,
     limit: i64,
-) -> anyhow::Result<(usize, sentiment::Models)> {
-    let pending = store.unclassified(limit).await?;
+) -> (Option<sentiment::Models>, anyhow::Result<usize>) {
+    let pending = match store.unclassified(limit).await {
+        Ok(p) => p,
+        Err(e) => return (Some(models), Err(e.into())),
+    };
     if pending.is_empty() {
-        return Ok((0, models));
+        return (Some(models), Ok(0));
     }
-    let (models, result) = tokio::task::spawn_blocking(move || {
+    let joined = tokio::task::spawn_blocking(move || {
+        let mut models = models;
         let langs: Vec<String> =
             pending.iter().map(|(_, text, lang)| lang.clone().unwrap_or_else(|| crate::lang::detect(text).0)).collect();
         let items: Vec<(&str, Option<&str>)> =
@@ -96,18 +102,22 @@ pub async fn classify_some(
         let ids: Vec<i64> = pending.iter().map(|(id, _, _)| *id).collect();
         (models, r.map(|p| (ids.clone(), p)).map_err(|e| (ids, e)))
     })
-    .await?;
-    match result {
+    .await;
+    let (models, result) = match joined {
+        Ok(back) => back,
+        Err(e) => return (None, Err(anyhow::Error::new(e).context("classification panicked"))),
+    };
+    let stored = match result {
         Ok((ids, routed)) => {
             let results: Vec<_> = ids.into_iter().zip(routed).collect();
-            store.store_routed(&results).await?;
-            Ok((results.len(), models))
+            store.store_routed(&results).await.map(|()| results.len()).map_err(anyhow::Error::from)
         }
-        Err((ids, e)) => {
-            store.classify_failed(&ids, &e.to_string()).await?;
-            Err(anyhow::Error::new(e).context("classification failed; the mentions stay queued"))
-        }
-    }
+        Err((ids, e)) => match store.classify_failed(&ids, &e.to_string()).await {
+            Ok(()) => Err(anyhow::Error::new(e).context("classification failed; the mentions stay queued")),
+            Err(store_error) => Err(anyhow::Error::from(store_error)),
+        },
+    };
+    (Some(models), stored)
 }
 
 /// What one daemon cycle needs, rebuilt on SIGHUP.
@@ -131,9 +141,10 @@ impl Daemon {
             let mut c = Some(c);
             loop {
                 let t0 = std::time::Instant::now();
-                match classify_some(&self.store, c.take().expect("present"), CLASSIFY_CHUNK).await {
-                    Ok((n, back)) => {
-                        c = Some(back);
+                let (back, round) = classify_some(&self.store, c.take().expect("present"), CLASSIFY_CHUNK).await;
+                c = back;
+                match round {
+                    Ok(n) => {
                         if n > 0 {
                             self.metrics.record_classification(n, t0.elapsed().as_secs_f64(), true);
                         }
@@ -147,6 +158,12 @@ impl Daemon {
                         break;
                     }
                 }
+                if c.is_none() {
+                    tracing::error!(
+                        "the sentiment models were lost with a panic: mentions wait until SIGHUP or a restart"
+                    );
+                    break;
+                }
             }
             self.classifier = c;
         }
@@ -157,7 +174,7 @@ impl Daemon {
 }
 
 async fn start(config: Config) -> Result<Daemon, Failure> {
-    let store = crate::cli::open_store(&config.storage.database, Access::ReadWrite).await?;
+    let store = crate::exit::open_store(&config.storage.database, Access::ReadWrite).await?;
     let classifier = match load_classifier(&config.model).await {
         Ok(c) => Some(c),
         Err(e) => {

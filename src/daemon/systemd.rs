@@ -45,11 +45,6 @@ pub fn watchdog_interval() -> Option<Duration> {
     Some(Duration::from_micros(usec / 2).max(Duration::from_millis(500)))
 }
 
-/// True when stderr goes to the journal (systemd sets `$JOURNAL_STREAM`), so logs drop their own timestamps.
-pub fn logging_to_journal() -> bool {
-    std::env::var_os("JOURNAL_STREAM").is_some()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,13 +26,12 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use tokio::sync::watch;
 
-use crate::cli::{CmdResult, Failure};
 use crate::config::Config;
+use crate::exit::{CmdResult, Failure};
 use crate::sentiment::Models;
-use crate::store::{Access, Store};
+use crate::store::{Access, GroupTotals, Store};
 use scenario::{Scenario, Site, Size, BRAND};
 use server::MockServer;
 
@@ -204,14 +203,7 @@ pub async fn run(opts: &DemoOptions, classifier: Option<Models>) -> Result<DemoO
     let html = crate::report::render(&store, &report_opts).await.map_err(Failure::Runtime)?;
     std::fs::write(&report, html).with_context(|| format!("cannot write {}", report.display()))?;
 
-    let mentions: i64 = sqlx::query_scalar("SELECT count(*) FROM mentions")
-        .fetch_one(store.pool())
-        .await
-        .map_err(anyhow::Error::from)?;
-    let platforms: i64 = sqlx::query_scalar("SELECT count(DISTINCT platform) FROM mentions")
-        .fetch_one(store.pool())
-        .await
-        .map_err(anyhow::Error::from)?;
+    let totals = store.mention_totals().await.map_err(anyhow::Error::from)?;
     store.close().await;
     if sim.errors > 0 {
         eprintln!("hearsay demo: {} poll(s) failed; see the log lines above", sim.errors);
@@ -227,8 +219,8 @@ pub async fn run(opts: &DemoOptions, classifier: Option<Models>) -> Result<DemoO
         emails,
         report,
         spike_at: sim.spike_at,
-        mentions,
-        platforms: platforms as usize,
+        mentions: totals.mentions,
+        platforms: totals.platforms as usize,
     })
 }
 
@@ -268,10 +260,9 @@ impl Simulation<'_> {
             }
         }
         loop {
-            let (n, back) = crate::daemon::classify_some(self.store, classifier, crate::daemon::CLASSIFY_CHUNK)
-                .await
-                .map_err(Failure::Runtime)?;
-            classifier = back;
+            let (back, n) = crate::daemon::classify_some(self.store, classifier, crate::daemon::CLASSIFY_CHUNK).await;
+            let n = n.map_err(Failure::Runtime)?;
+            classifier = back.ok_or_else(|| Failure::Runtime(anyhow::anyhow!("the classifier panicked")))?;
             if n == 0 {
                 break;
             }
@@ -344,16 +335,10 @@ impl Simulation<'_> {
     }
 
     async fn print_totals(&self) -> Result<(), Failure> {
-        let rows = sqlx::query(
-            "SELECT m.platform, count(*), coalesce(sum(s.effective = 'negative'), 0), coalesce(sum(s.effective = 'positive'), 0)
-             FROM mentions m LEFT JOIN sentiment s ON s.mention_id = m.id GROUP BY m.platform ORDER BY 2 DESC",
-        )
-        .fetch_all(self.store.pool())
-        .await
-        .map_err(anyhow::Error::from)?;
-        for r in &rows {
-            let (p, n, neg, pos): (String, i64, i64, i64) = (r.get(0), r.get(1), r.get(2), r.get(3));
-            println!("   {p:<11} {n:>5} mentions, {neg:>4} negative, {pos:>4} positive");
+        for GroupTotals { key, mentions, negative, positive } in
+            self.store.totals_by_platform().await.map_err(anyhow::Error::from)?
+        {
+            println!("   {key:<11} {mentions:>5} mentions, {negative:>4} negative, {positive:>4} positive");
         }
         let (total, neg, neu, pos) = self.sentiment_split().await?;
         println!(
@@ -365,33 +350,17 @@ impl Simulation<'_> {
             pct(pos, total),
             self.server.requests()
         );
-        let langs = sqlx::query(
-            "SELECT coalesce(m.lang, '?'), count(*), coalesce(sum(s.effective = 'negative'), 0)
-             FROM mentions m LEFT JOIN sentiment s ON s.mention_id = m.id GROUP BY 1 ORDER BY 2 DESC",
-        )
-        .fetch_all(self.store.pool())
-        .await
-        .map_err(anyhow::Error::from)?;
-        let langs: Vec<String> = langs
+        let langs: Vec<String> = (self.store.totals_by_language().await.map_err(anyhow::Error::from)?)
             .iter()
-            .map(|r| {
-                let (lang, n, neg): (String, i64, i64) = (r.get(0), r.get(1), r.get(2));
-                format!("{lang} {n} ({neg} negative)")
-            })
+            .map(|l| format!("{} {} ({} negative)", l.key, l.mentions, l.negative))
             .collect();
         println!("   languages: {} (`hearsay stats --by lang`)", langs.join(", "));
-        let german: (i64, i64) = sqlx::query_as(
-            "SELECT count(*), coalesce(sum(s.effective = 'negative'), 0) FROM mentions m
-             JOIN sentiment s ON s.mention_id = m.id WHERE m.lang = 'de' AND m.created_at >= ?1",
-        )
-        .bind(self.story.incident_at)
-        .fetch_one(self.store.pool())
-        .await
-        .map_err(anyhow::Error::from)?;
+        let incident = DateTime::from_timestamp(self.story.incident_at, 0).unwrap_or_default();
+        let german = self.store.language_totals_since("de", incident).await.map_err(anyhow::Error::from)?;
         println!(
             "   during the incident {} mentions were in German ({} of them negative, counted in the spike like the \
              English ones): Mastodon tagged them \"en\", hearsay detected German and the multilingual model labelled them",
-            german.0, german.1
+            german.labelled, german.negative
         );
         let excluded = self.story.posts.iter().filter(|p| p.tone == scenario::Tone::OffTopic).count();
         println!(
@@ -402,14 +371,8 @@ impl Simulation<'_> {
 
     /// (labelled, negative, neutral, positive) over the whole store.
     async fn sentiment_split(&self) -> Result<(i64, i64, i64, i64), Failure> {
-        let r = sqlx::query(
-            "SELECT count(*), coalesce(sum(effective = 'negative'), 0), coalesce(sum(effective = 'neutral'), 0),
-                    coalesce(sum(effective = 'positive'), 0) FROM sentiment",
-        )
-        .fetch_one(self.store.pool())
-        .await
-        .map_err(anyhow::Error::from)?;
-        Ok((r.get(0), r.get(1), r.get(2), r.get(3)))
+        let t = self.store.label_totals().await.map_err(anyhow::Error::from)?;
+        Ok((t.labelled, t.negative, t.neutral, t.positive))
     }
 }
 

@@ -573,14 +573,14 @@ pub struct Detector<'a> {
     cache: Vec<Vec<Option<Option<Prediction>>>>,
     /// Absolute bucket number (unix seconds / 300) of bucket 0: residual windows are aligned to it.
     origin: i64,
-    /// `contexts[scale][grid point]`: dispersion and recent level, which only change once per window length.
-    contexts: Vec<Vec<Option<Context>>>,
+    /// `residuals[scale][grid point]`: dispersion and recent level, which only change once per window length.
+    residuals: Vec<Vec<Option<Residuals>>>,
 }
 
 /// What the residual windows of the last 28 days say, for one scale: dispersion of the prediction errors
 /// and how far the last [`LEVEL_HOURS`] ran above or below their seasonal prediction.
 #[derive(Debug, Clone, Copy)]
-struct Context {
+struct Residuals {
     alpha_negative: f64,
     /// Dispersion of negatives around the volume-adjusted expectation (the share model).
     alpha_share: f64,
@@ -611,9 +611,9 @@ impl<'a> Detector<'a> {
         }
         let scales = cfg.scales();
         let cache = scales.iter().map(|_| vec![None; n + 1]).collect();
-        let contexts = scales.iter().map(|w| vec![None; n / w + 2]).collect();
+        let residuals = scales.iter().map(|w| vec![None; n / w + 2]).collect();
         let origin = series.start.timestamp().div_euclid(BUCKET_SECS);
-        Detector { brand: brand.to_string(), cfg, start: series.start, neg, tot, scales, cache, origin, contexts }
+        Detector { brand: brand.to_string(), cfg, start: series.start, neg, tot, scales, cache, origin, residuals }
     }
 
     /// Number of buckets in the series.
@@ -735,7 +735,7 @@ impl<'a> Detector<'a> {
             s.cold_start = true;
             return s;
         };
-        let d = self.context(si, start);
+        let d = self.residuals(si, start);
         let floor = self.cfg.expected_floor_per_hour * w as f64 / 12.0;
         let expected = (pred.negative * d.level_negative).max(floor).max(1e-6);
         let expected_total = (pred.total * d.level_total).max(expected);
@@ -872,13 +872,13 @@ impl<'a> Detector<'a> {
     /// windows that end at or before `s` (the last 28 days plus [`LEVEL_HOURS`] for the level of the oldest).
     /// Aligning to a fixed grid makes the result depend only on which grid cell `s` falls in, so it is
     /// computed once per window length and the daemon and the backtest agree exactly.
-    fn context(&mut self, si: usize, s: usize) -> Context {
+    fn residuals(&mut self, si: usize, s: usize) -> Residuals {
         let w = self.scales[si];
         let wi = w as i64;
         let origin_aligned = self.origin - self.origin.rem_euclid(wi);
         let a_abs = (self.origin + s as i64).div_euclid(wi) * wi;
         let key = ((a_abs - origin_aligned) / wi) as usize;
-        if let Some(c) = self.contexts[si].get(key).copied().flatten() {
+        if let Some(c) = self.residuals[si].get(key).copied().flatten() {
             return c;
         }
         let a_rel = a_abs - self.origin;
@@ -918,8 +918,8 @@ impl<'a> Detector<'a> {
                 ((d(2) + k) / (d(3) + k)).clamp(LEVEL_MIN, LEVEL_MAX),
             )
         };
-        let residuals = rows.len().min(RESIDUAL_DAYS * DAY / w);
-        let adjusted: Vec<Row> = (0..residuals)
+        let residual_rows = rows.len().min(RESIDUAL_DAYS * DAY / w);
+        let adjusted: Vec<Row> = (0..residual_rows)
             .map(|j| {
                 let (ln, lt) = level(j + 2);
                 let r = rows[j];
@@ -933,14 +933,14 @@ impl<'a> Detector<'a> {
             .map(|r| (r.y, r.mu * VolumePosterior::new(r.n - r.y, (r.nu - r.mu).max(0.0)).mean()))
             .collect();
         let (level_negative, level_total) = level(1);
-        let c = Context {
+        let c = Residuals {
             alpha_negative: nb_alpha(adjusted.iter().map(|r| (r.y, r.mu))),
             alpha_share: nb_alpha(share_rows.iter().copied()),
             alpha_total: if self.cfg.volume_spike { nb_alpha(adjusted.iter().map(|r| (r.n, r.nu))) } else { 0.0 },
             level_negative,
             level_total,
         };
-        if let Some(slot) = self.contexts[si].get_mut(key) {
+        if let Some(slot) = self.residuals[si].get_mut(key) {
             *slot = Some(c);
         }
         c

@@ -14,8 +14,6 @@
 //! - `common.rs`: what every backend shares (model directory checks, safetensors reader, calibration,
 //!   the length-sorted batch runner).
 //! - `preprocess.rs`: preprocess "v1", the text normalisation shared with the training code.
-//! - `worker.rs`: [`ClassifierWorker`], which owns a classifier on its own OS thread so that inference
-//!   never blocks the async runtime.
 //! - [`run_classify`]: the line-oriented JSON filter behind `hearsay classify`.
 //!
 //! Architecture Invariant: this module only turns text into [`Prediction`]s. It does not read mentions
@@ -29,7 +27,6 @@ mod preprocess;
 mod router;
 #[cfg(feature = "rust-bert")]
 mod rustbert;
-mod worker;
 
 use std::fmt;
 use std::io::{BufRead, Write};
@@ -45,7 +42,6 @@ pub use self::preprocess::{preprocess_v1, PREPROCESS_V1};
 pub use self::router::{model_languages, Models, Routed, UNCOVERED_PREFIX};
 #[cfg(feature = "rust-bert")]
 pub use self::rustbert::RustBertClassifier;
-pub use self::worker::ClassifierWorker;
 
 /// The model directory used when none is configured, relative to the working directory.
 pub const DEFAULT_MODEL_DIR: &str = "models/sentiment";
@@ -139,8 +135,7 @@ impl Prediction {
 ///
 /// Load errors name the file and say what is wrong with it: they are fixed by pointing `--model` at a
 /// complete model directory. [`SentimentError::Inference`] and [`SentimentError::Tokenizer`] at run
-/// time mean a bug or a broken model and are not worth retrying; [`SentimentError::WorkerStopped`] means
-/// the worker thread is gone (it panicked or the daemon is shutting down).
+/// time mean a bug or a broken model and are not worth retrying.
 #[derive(Debug, thiserror::Error)]
 pub enum SentimentError {
     #[error("{}: not found (a model directory holds model.safetensors, config.json, tokenizer.json and labels.json)", path.display())]
@@ -163,8 +158,6 @@ pub enum SentimentError {
     Tokenizer(String),
     #[error("inference failed: {0}")]
     Inference(String),
-    #[error("the sentiment worker thread has stopped")]
-    WorkerStopped,
     #[error("writing classifications: {0}")]
     Output(#[source] std::io::Error),
 }
@@ -185,8 +178,9 @@ impl SentimentError {
 
 /// A loaded sentiment model.
 ///
-/// `Send` so that it can be moved onto a [`ClassifierWorker`] thread; not `Sync`, and `&mut self`,
-/// because backends keep scratch buffers and are driven from one thread.
+/// `Send` so that it can be moved onto a blocking thread and back (the daemon classifies on tokio's blocking
+/// pool: `daemon::classify_some`); not `Sync`, and `&mut self`, because backends keep scratch buffers and are
+/// driven from one thread.
 pub trait Classifier: Send {
     /// Classifies `texts` and returns one prediction per text, in input order.
     ///

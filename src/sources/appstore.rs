@@ -11,9 +11,11 @@
 
 use serde_json::Value;
 
+use super::requests::{trim_base, Auth, Feed, Paging, RequestPlan};
 use super::{
     at, mention, parse_json, rating_at, str_at, string_at, time_at, ParseContext, ParseError, ParsedPage, Platform,
 };
+use crate::config::sources::AppStoreSettings;
 use crate::mention::{MentionKind, NewMention};
 use crate::text::plain_text;
 
@@ -91,4 +93,23 @@ fn country_from_url(u: &str) -> Option<String> {
     let u = url::Url::parse(u).ok()?;
     let first = u.path_segments()?.next()?;
     (first.len() == 2 && first.bytes().all(|b| b.is_ascii_alphabetic())).then(|| first.to_ascii_lowercase())
+}
+
+/// What to ask the App Store for one brand: the review feed of each app in each storefront, at most `pages`
+/// pages. The reviews are of the brand's own apps, so they need not name it.
+pub(super) fn plan(s: &AppStoreSettings) -> RequestPlan {
+    let base = trim_base(&s.base_url);
+    let mut feeds = Vec::new();
+    for app in &s.app_ids {
+        for c in &s.countries {
+            let url = format!("{base}/{c}/rss/customerreviews/page=1/id={app}/sortby=mostrecent/json");
+            feeds.push(Feed {
+                country: Some(c.clone()),
+                owned: true,
+                max_pages: Some(s.pages),
+                ..Feed::new(format!("{c}:{app}"), url, Paging::AppStorePath)
+            });
+        }
+    }
+    RequestPlan { feeds, auth: Auth::None }
 }

@@ -7,9 +7,11 @@
 
 use serde_json::Value;
 
+use super::requests::{each_term, enc, since_rfc3339, trim_base, Auth, Feed, Paging, RequestPlan};
 use super::{
     at, copy_metrics, mention, parse_json, str_at, string_at, time_at, ParseContext, ParseError, ParsedPage, Platform,
 };
+use crate::config::sources::BlueskySettings;
 use crate::mention::{MentionKind, NewMention};
 use crate::text::collapse_whitespace;
 
@@ -58,4 +60,18 @@ fn item(post: &Value) -> Option<NewMention> {
     m.parent_id = parent;
     copy_metrics(&mut m.metrics, post, &["replyCount", "repostCount", "likeCount", "quoteCount"]);
     Some(m)
+}
+
+/// What to ask Bluesky for one brand: a post search per term (no OR), newest first, only posts since the
+/// cursor, under an app-password session.
+pub(super) fn plan(s: &BlueskySettings, terms: &[String], since: Option<i64>) -> RequestPlan {
+    let base = trim_base(&s.service);
+    let since = since_rfc3339("since", since);
+    let feeds = each_term(terms)
+        .map(|t| {
+            let url = format!("{base}/xrpc/app.bsky.feed.searchPosts?q={}&sort=latest&limit=100{since}", enc(t));
+            Feed::new(format!("q:{t}"), url, Paging::Token("cursor"))
+        })
+        .collect();
+    RequestPlan { feeds, auth: Auth::BlueskySession }
 }

@@ -21,10 +21,12 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use serde_json::Value;
 
+use super::requests::{Auth, Feed, Paging, RequestPlan};
 use super::{
     at, mention, non_empty, parse_json, parse_time, resolve_link, str_at, string_at, ParseContext, ParseError,
     ParsedPage, Platform,
 };
+use crate::config::sources::FeedSettings;
 use crate::mention::{MentionKind, NewMention};
 use crate::text::{decode_entities, html_to_text, text_hash, unwrap_google_redirect_str};
 
@@ -405,4 +407,10 @@ fn json_feed_author(v: &Value) -> Option<String> {
         .and_then(Value::as_array)
         .and_then(|a| a.iter().find_map(|a| string_at(a, &["name"])))
         .or_else(|| string_at(v, &["author", "name"]))
+}
+
+/// What to ask for one brand: each configured feed as it is (a feed has no search and no further pages).
+pub(super) fn plan(s: &FeedSettings) -> RequestPlan {
+    let feeds = s.urls.iter().map(|u| Feed::new(u.clone(), u.clone(), Paging::None)).collect();
+    RequestPlan { feeds, auth: Auth::None }
 }

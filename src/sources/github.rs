@@ -6,10 +6,12 @@
 
 use serde_json::Value;
 
+use super::requests::{enc, or_query, trim_base, Auth, Feed, Paging, RequestPlan};
 use super::{
     at, copy_metrics, i64_at, id_at, mention, parse_json, str_at, string_at, time_at, ParseContext, ParseError,
     ParsedPage, Platform,
 };
+use crate::config::sources::GitHubSettings;
 use crate::mention::{MentionKind, NewMention};
 use crate::text::collapse_whitespace;
 
@@ -53,4 +55,20 @@ fn item(it: &Value) -> Option<NewMention> {
         m.metrics.insert("reactions".to_string(), n);
     }
     Some(m)
+}
+
+/// What to ask GitHub for one brand: one issue search for the whole query (it has OR) created since the cursor,
+/// newest first, pages numbered from 1, with the token when one is configured.
+pub(super) fn plan(s: &GitHubSettings, terms: &[String], since: Option<i64>) -> RequestPlan {
+    let base = trim_base(&s.base_url);
+    let created = since
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(|t| format!(" created:>={}", t.format("%Y-%m-%dT%H:%M:%SZ")))
+        .unwrap_or_default();
+    let q = enc(&format!("{}{created}", or_query(terms)));
+    let url = format!("{base}/search/issues?q={q}&sort=created&order=desc&per_page=100");
+    RequestPlan {
+        feeds: vec![Feed::new("issues".into(), url, Paging::Number { param: "page", first: 1 })],
+        auth: Auth::Bearer,
+    }
 }

@@ -6,10 +6,12 @@
 
 use serde_json::Value;
 
+use super::requests::{each_term, enc, trim_base, Auth, Feed, Paging, RequestPlan};
 use super::{
     at, copy_metrics, i64_at, id_at, mention, parse_json, str_at, string_at, time_at, unix_at, ParseContext,
     ParseError, ParsedPage, Platform,
 };
+use crate::config::sources::HackerNewsSettings;
 use crate::mention::{MentionKind, NewMention};
 use crate::text::{html_to_text, plain_text};
 
@@ -62,4 +64,19 @@ fn item(hit: &Value) -> Option<NewMention> {
     }
     copy_metrics(&mut m.metrics, hit, &["points", "num_comments"]);
     Some(m)
+}
+
+/// What to ask Algolia for one brand: a search per term (no OR), only items newer than the cursor, pages
+/// numbered from 0.
+pub(super) fn plan(s: &HackerNewsSettings, terms: &[String], since: Option<i64>) -> RequestPlan {
+    let base = trim_base(&s.base_url);
+    let tags = enc(&s.tags);
+    let filter = since.map(|t| format!("&numericFilters={}", enc(&format!("created_at_i>{t}")))).unwrap_or_default();
+    let feeds = each_term(terms)
+        .map(|t| {
+            let url = format!("{base}/api/v1/search_by_date?query={}&tags={tags}&hitsPerPage=100{filter}", enc(t));
+            Feed::new(format!("q:{t}"), url, Paging::Number { param: "page", first: 0 })
+        })
+        .collect();
+    RequestPlan { feeds, auth: Auth::None }
 }

@@ -1,4 +1,4 @@
-//! Any web page, read with CSS selectors from the source's configuration ([`HtmlSelectors`]).
+//! Any web page, read with CSS selectors from the source's configuration ([`HtmlSelectors`](crate::config::HtmlSelectors)).
 //!
 //! `item` selects one element per mention; the other selectors are matched inside it (the special
 //! selector `:scope` means the item element itself). Values:
@@ -11,10 +11,12 @@
 //!   Without an `id` selector: the item's own `id` attribute, else the link, else a hash of the text.
 
 use chrono::Utc;
-use scraper::{ElementRef, Html, Selector};
-use serde::{Deserialize, Serialize};
+use scraper::{ElementRef, Html};
 
+use super::requests::{Auth, Feed, Paging, RequestPlan};
 use super::{mention, non_empty, parse_time, resolve_link, ParseContext, ParseError, ParsedPage, Platform};
+use crate::config::sources::HtmlSettings;
+use crate::config::sources::{CompiledSelectors, Sel};
 use crate::mention::{MentionKind, NewMention};
 use crate::text::{collapse_whitespace, text_hash};
 
@@ -24,68 +26,6 @@ const P: Platform = Platform::Html;
 /// work a hostile page can cause when `item` matches nested elements (each item's text is its
 /// whole subtree).
 pub const MAX_ITEMS: usize = 2_000;
-
-/// CSS selectors describing where mentions are on a page, as written in the config.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HtmlSelectors {
-    pub item: String,
-    pub text: String,
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default)]
-    pub author: Option<String>,
-    #[serde(default)]
-    pub date: Option<String>,
-    #[serde(default)]
-    pub link: Option<String>,
-    #[serde(default)]
-    pub id: Option<String>,
-}
-
-/// A selector, or `:scope` for the item element itself.
-enum Sel {
-    Scope,
-    Css(Selector),
-}
-
-struct Compiled {
-    item: Selector,
-    text: Sel,
-    title: Option<Sel>,
-    author: Option<Sel>,
-    date: Option<Sel>,
-    link: Option<Sel>,
-    id: Option<Sel>,
-}
-
-impl HtmlSelectors {
-    /// Checks every selector; the error names the field and the selector. Config loading calls this
-    /// so a typo is reported at startup, not at the first poll.
-    pub fn validate(&self) -> Result<(), String> {
-        self.compile().map(|_| ())
-    }
-
-    fn compile(&self) -> Result<Compiled, String> {
-        fn sel(field: &str, s: &str) -> Result<Sel, String> {
-            if s.trim() == ":scope" {
-                return Ok(Sel::Scope);
-            }
-            Selector::parse(s).map(Sel::Css).map_err(|e| format!("html.{field}: invalid CSS selector {s:?}: {e}"))
-        }
-        let opt = |field: &str, s: &Option<String>| s.as_deref().map(|s| sel(field, s)).transpose();
-        Ok(Compiled {
-            item: Selector::parse(&self.item)
-                .map_err(|e| format!("html.item: invalid CSS selector {:?}: {e}", self.item))?,
-            text: sel("text", &self.text)?,
-            title: opt("title", &self.title)?,
-            author: opt("author", &self.author)?,
-            date: opt("date", &self.date)?,
-            link: opt("link", &self.link)?,
-            id: opt("id", &self.id)?,
-        })
-    }
-}
 
 pub fn parse(text: &str, ctx: &ParseContext) -> Result<ParsedPage, ParseError> {
     let selectors =
@@ -110,7 +50,7 @@ pub fn parse(text: &str, ctx: &ParseContext) -> Result<ParsedPage, ParseError> {
 
 fn item(
     el: ElementRef<'_>,
-    sel: &Compiled,
+    sel: &CompiledSelectors,
     ctx: &ParseContext,
     fetched_at: chrono::DateTime<Utc>,
 ) -> Option<NewMention> {
@@ -170,4 +110,9 @@ fn first<'a>(el: ElementRef<'a>, s: &Sel) -> Option<ElementRef<'a>> {
 /// text nodes are joined with one.
 fn text_of(el: ElementRef<'_>) -> String {
     collapse_whitespace(&el.text().collect::<Vec<_>>().join(" "))
+}
+
+/// What to ask for one brand: the configured page as it is (no search, no further pages).
+pub(super) fn plan(s: &HtmlSettings) -> RequestPlan {
+    RequestPlan { feeds: vec![Feed::new(s.url.clone(), s.url.clone(), Paging::None)], auth: Auth::None }
 }

@@ -7,10 +7,12 @@
 
 use serde_json::Value;
 
+use super::requests::{each_term, enc, trim_base, Auth, Feed, Paging, RequestPlan};
 use super::{
     at, copy_metrics, id_at, mention, parse_json, str_at, string_at, time_at, ParseContext, ParseError, ParsedPage,
     Platform,
 };
+use crate::config::sources::LemmySettings;
 use crate::mention::{MentionKind, NewMention};
 use crate::text::plain_text;
 
@@ -90,4 +92,18 @@ fn author(view: &Value) -> Option<String> {
         Some(h) => format!("{name}@{h}"),
         None => name.to_string(),
     })
+}
+
+/// What to ask each Lemmy instance for one brand: a search per term (no OR) over posts and comments, newest
+/// first, pages numbered from 1.
+pub(super) fn plan(s: &LemmySettings, terms: &[String]) -> RequestPlan {
+    let mut feeds = Vec::new();
+    for inst in &s.instances {
+        let base = trim_base(inst);
+        for t in each_term(terms) {
+            let url = format!("{base}/api/v3/search?q={}&type_=All&sort=New&listing_type=All&limit=50", enc(t));
+            feeds.push(Feed::new(format!("{base} q:{t}"), url, Paging::Number { param: "page", first: 1 }));
+        }
+    }
+    RequestPlan { feeds, auth: Auth::None }
 }

@@ -7,10 +7,12 @@
 
 use serde_json::Value;
 
+use super::requests::{each_term, enc, trim_base, Auth, Feed, Paging, RequestPlan};
 use super::{
     at, copy_metrics, id_at, mention, parse_json, str_at, string_at, time_at, ParseContext, ParseError, ParsedPage,
     Platform,
 };
+use crate::config::sources::MastodonSettings;
 use crate::mention::{MentionKind, NewMention};
 use crate::text::{html_to_text, plain_text};
 
@@ -82,4 +84,27 @@ fn author(s: &Value) -> Option<String> {
         Some(h) => format!("{acct}@{h}"),
         None => acct.to_string(),
     })
+}
+
+/// What to ask each Mastodon instance for one brand: a status search per term (no OR) when `search` is on, and
+/// each hashtag's timeline. A token is sent when one is configured: most instances refuse search without it.
+pub(super) fn plan(s: &MastodonSettings, terms: &[String]) -> RequestPlan {
+    let mut feeds = Vec::new();
+    for inst in &s.instances {
+        let base = trim_base(inst);
+        if s.search {
+            for t in each_term(terms) {
+                let url = format!("{base}/api/v2/search?q={}&type=statuses&resolve=false&limit=40", enc(t));
+                feeds.push(Feed::new(format!("{base} q:{t}"), url, Paging::Token("max_id")));
+            }
+        }
+        for tag in &s.hashtags {
+            let url = format!("{base}/api/v1/timelines/tag/{}?limit=40", enc(tag.trim_start_matches('#')));
+            feeds.push(Feed::new(format!("{base} #{tag}"), url, Paging::Token("max_id")));
+        }
+    }
+    let token = &s.token;
+    let auth =
+        if token.inline.is_some() || token.file.is_some() || token.env.is_some() { Auth::Bearer } else { Auth::None };
+    RequestPlan { feeds, auth }
 }

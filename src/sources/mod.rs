@@ -28,100 +28,24 @@ pub mod trustpilot;
 pub mod yelp;
 pub mod youtube;
 
-// The polling half (lead-owned): config entries, request plans, the shared poll loop.
-pub mod config;
+// The polling half: request plans and the shared poll loop. Their `[[sources]]` entries are config's.
 pub mod poll;
 pub mod requests;
 
-pub use config::SourceConfig;
+pub use crate::config::sources::{HtmlSelectors, PlatformSettings, SourceConfig};
+pub use crate::mention::Platform;
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::mention::{MentionKind, NewMention};
 
-pub use html::HtmlSelectors;
-
 /// Bodies larger than this are refused rather than parsed: no platform page comes close, and a
 /// runaway response should not take the daemon's memory with it.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
-
-/// The platforms hearsay can read, named as in `[[sources]] type = "…"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Platform {
-    Reddit,
-    HackerNews,
-    Mastodon,
-    Bluesky,
-    Lemmy,
-    YouTube,
-    StackExchange,
-    GitHub,
-    AppStore,
-    Trustpilot,
-    Yelp,
-    Feed,
-    Html,
-}
-
-impl Platform {
-    pub const ALL: [Platform; 13] = [
-        Platform::Reddit,
-        Platform::HackerNews,
-        Platform::Mastodon,
-        Platform::Bluesky,
-        Platform::Lemmy,
-        Platform::YouTube,
-        Platform::StackExchange,
-        Platform::GitHub,
-        Platform::AppStore,
-        Platform::Trustpilot,
-        Platform::Yelp,
-        Platform::Feed,
-        Platform::Html,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Reddit => "reddit",
-            Platform::HackerNews => "hackernews",
-            Platform::Mastodon => "mastodon",
-            Platform::Bluesky => "bluesky",
-            Platform::Lemmy => "lemmy",
-            Platform::YouTube => "youtube",
-            Platform::StackExchange => "stackexchange",
-            Platform::GitHub => "github",
-            Platform::AppStore => "appstore",
-            Platform::Trustpilot => "trustpilot",
-            Platform::Yelp => "yelp",
-            Platform::Feed => "feed",
-            Platform::Html => "html",
-        }
-    }
-}
-
-impl fmt::Display for Platform {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Platform {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Platform::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(s.trim())).ok_or_else(|| {
-            let names: Vec<&str> = Platform::ALL.iter().map(|p| p.as_str()).collect();
-            format!("unknown platform {s:?}; expected one of {}", names.join(", "))
-        })
-    }
-}
 
 /// What a parser needs to know beyond the body: things the request knew but the payload may not say.
 #[derive(Debug, Clone, Default)]
@@ -236,11 +160,14 @@ pub(crate) fn parse_json(platform: Platform, text: &str) -> Result<Value, ParseE
 /// would take minutes. Browsers cap the DOM depth lower than this (WebKit: 512).
 pub const MAX_HTML_DEPTH: usize = 1024;
 
-/// Refuses HTML nested deeper than [`MAX_HTML_DEPTH`], by a linear scan that counts open elements
-/// (void elements, self-closing tags and elements whose end tag is optional are not counted).
+/// Refuses HTML nested deeper than [`MAX_HTML_DEPTH`], by a linear scan that keeps the open elements
+/// (void elements, self-closing tags and elements whose end tag is optional are not counted). An end tag closes
+/// its element and any opened inside it, and an end tag for no open element is ignored, as the HTML parser
+/// does: counting it as a close let `<div></x>` repeated nest without limit and the parser take quadratic time.
 pub(crate) fn check_html_depth(platform: Platform, html: &str) -> Result<(), ParseError> {
     let bytes = html.as_bytes();
-    let (mut depth, mut i) = (0usize, 0usize);
+    let mut open: Vec<Vec<u8>> = Vec::new();
+    let mut i = 0usize;
     while let Some(off) = bytes.get(i..).and_then(|b| b.iter().position(|&c| c == b'<')) {
         let lt = i + off;
         let Some(gt) = bytes.get(lt..).and_then(|b| b.iter().position(|&c| c == b'>')) else { break };
@@ -257,13 +184,15 @@ pub(crate) fn check_html_depth(platform: Platform, html: &str) -> Result<(), Par
             continue;
         }
         if closing {
-            depth = depth.saturating_sub(1);
+            if let Some(at) = open.iter().rposition(|n| *n == name) {
+                open.truncate(at);
+            }
         } else if name == b"script" || name == b"style" {
             let end: &[u8] = if name == b"script" { b"</script" } else { b"</style" };
             i = bytes[i..].windows(end.len()).position(|w| w.eq_ignore_ascii_case(end)).map_or(bytes.len(), |p| i + p);
         } else {
-            depth += 1;
-            if depth > MAX_HTML_DEPTH {
+            open.push(name);
+            if open.len() > MAX_HTML_DEPTH {
                 return Err(ParseError::new(platform, format!("HTML nested deeper than {MAX_HTML_DEPTH} elements")));
             }
         }
@@ -518,6 +447,23 @@ pub(crate) fn resolve_link(base: Option<&str>, link: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// End tags for elements that are not open change nothing (the HTML parser ignores them), so they cannot
+    /// hide nesting; real end tags close what was opened inside their element too.
+    #[test]
+    fn html_depth_counts_what_the_parser_keeps_open() {
+        let stray = [b"<html><body>".as_slice(), &b"<div></x>".repeat(40_000), b"</body></html>"].concat();
+        let stray = String::from_utf8(stray).unwrap();
+        let started = std::time::Instant::now();
+        let err = check_html_depth(Platform::Html, &stray).unwrap_err();
+        assert!(err.to_string().contains("nested deeper"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+        // `</div>` closes the <span>s opened inside it: flat, however often it repeats.
+        let closed = "<div><span><span></div>".repeat(5_000);
+        check_html_depth(Platform::Html, &closed).unwrap();
+        let nested = "<div><section>".repeat(600);
+        assert!(check_html_depth(Platform::Html, &nested).is_err());
+    }
 
     /// Web links are resolved against the page and normalised; a link with any other scheme is kept exactly as
     /// the payload gave it (trimmed), never resolved and never a web link (`crate::link`).

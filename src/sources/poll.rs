@@ -26,13 +26,12 @@ use reqwest::StatusCode;
 use tokio::sync::{watch, Semaphore};
 use tracing::Instrument as _;
 
-use super::config::{PlatformSettings, SourceConfig};
 use super::requests::{self, Auth, Feed, CURSOR_OVERLAP_SECS};
 use super::{parse_payload, ParseContext, ParsedPage};
-use crate::cli::Failure;
-use crate::config::{Config, PollingConfig};
+use crate::config::sources::{BlueskySettings, RedditSettings};
+use crate::config::{Config, PlatformSettings, PollingConfig, SourceConfig};
 use crate::query::{BrandMatcher, Candidate, MatchText};
-use crate::store::{BrandMatch, IngestItem, PollRecord, PollStatus, SourceState, Store};
+use crate::store::{BrandMatch, IngestItem, PollRecord, PollStatus, SourceState, Store, StoreError};
 
 /// Longest wait between polls of a failing source.
 const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
@@ -101,6 +100,109 @@ struct Gathered {
     not_modified: bool,
     /// Wait at least this long before the next poll (rate-limit budget or quota spent).
     defer: Option<Duration>,
+}
+
+/// What stays the same across the pages of one (source, brand) poll.
+struct Pair<'a> {
+    store: &'a Store,
+    source: &'a SourceConfig,
+    brand: &'a BrandMatcher,
+    /// The cursor minus the overlap: a page reaching back to it is the feed's last.
+    since: Option<i64>,
+    auth: Option<HeaderValue>,
+}
+
+/// Where the paging of one poll goes after a page.
+enum Next {
+    /// Ask for this page of the same feed.
+    Page(String),
+    /// This feed is done (read back to the cursor, its last page, not modified, or failed): on to the next one.
+    Feed,
+    /// A budget is spent: end the poll here. `unread`: pages of this feed were left unasked.
+    Stop { unread: bool },
+}
+
+/// What one (source, brand) poll has gathered so far, page by page.
+struct Progress {
+    seen: usize,
+    new: u64,
+    /// Every feed answered 304 Not Modified.
+    all_304: bool,
+    /// Newest `created_at` seen, the cursor to be.
+    newest: i64,
+    first_error: Option<PollError>,
+    defer: Option<Duration>,
+    /// Every feed was read back to the cursor or its last page, so the cursor may move.
+    complete: bool,
+    /// ETag and Last-Modified of each feed's first page, by feed key.
+    etags: HashMap<String, String>,
+    modified: HashMap<String, String>,
+}
+
+impl Progress {
+    /// A poll starting from the pair's stored state.
+    fn resume(st: &SourceState, cursor: Option<i64>) -> Progress {
+        let validators = |json: &Option<String>| -> HashMap<String, String> {
+            json.as_deref().and_then(|e| serde_json::from_str(e).ok()).unwrap_or_default()
+        };
+        Progress {
+            seen: 0,
+            new: 0,
+            all_304: true,
+            newest: cursor.unwrap_or(i64::MIN),
+            first_error: None,
+            defer: None,
+            complete: true,
+            etags: validators(&st.etag),
+            modified: validators(&st.last_modified),
+        }
+    }
+
+    /// A feed failed: the poll goes on with the other feeds, reports the first error, and keeps the cursor.
+    fn fail(&mut self, e: PollError) {
+        self.first_error.get_or_insert(e);
+        self.complete = false;
+    }
+
+    /// `If-None-Match` / `If-Modified-Since` from what the feed's first page answered last time.
+    fn add_validators(&self, feed_key: &str, headers: &mut HeaderMap) {
+        if let Some(v) = self.etags.get(feed_key).and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.insert(IF_NONE_MATCH, v);
+        }
+        if let Some(v) = self.modified.get(feed_key).and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.insert(IF_MODIFIED_SINCE, v);
+        }
+    }
+
+    /// Remembers the feed's first page's `ETag` / `Last-Modified` for the next poll.
+    fn keep_validators(&mut self, feed_key: &str, headers: &HeaderMap) {
+        if let Some(v) = headers.get(ETAG).and_then(|v| v.to_str().ok()) {
+            self.etags.insert(feed_key.to_string(), v.to_string());
+        }
+        if let Some(v) = headers.get(LAST_MODIFIED).and_then(|v| v.to_str().ok()) {
+            self.modified.insert(feed_key.to_string(), v.to_string());
+        }
+    }
+
+    /// Writes validators and (when every feed was read back to it) the new cursor into `st`; the poll's result.
+    fn finish(self, st: &mut SourceState, any_feed: bool) -> Result<Gathered, PollError> {
+        st.etag = (!self.etags.is_empty()).then(|| serde_json::to_string(&self.etags).unwrap_or_default());
+        st.last_modified =
+            (!self.modified.is_empty()).then(|| serde_json::to_string(&self.modified).unwrap_or_default());
+        if self.complete && self.newest > i64::MIN {
+            st.cursor = Some(self.newest.to_string());
+        }
+        match self.first_error {
+            // Partial success still counts as a failure to report, but what was stored stays stored.
+            Some(e) => Err(e),
+            None => Ok(Gathered {
+                seen: self.seen,
+                new: self.new,
+                not_modified: self.all_304 && any_feed,
+                defer: self.defer,
+            }),
+        }
+    }
 }
 
 /// Shared polling machinery, rebuilt when the config is reloaded.
@@ -268,138 +370,124 @@ impl Poller {
         let cursor: Option<i64> = st.cursor.as_deref().and_then(|c| c.parse().ok());
         let since = cursor.map(|c| c - CURSOR_OVERLAP_SECS);
         let plan = requests::plan(&source.settings, &brand.search_terms(), since);
-        let mut etags: HashMap<String, String> =
-            st.etag.as_deref().and_then(|e| serde_json::from_str(e).ok()).unwrap_or_default();
-        let mut modified: HashMap<String, String> =
-            st.last_modified.as_deref().and_then(|e| serde_json::from_str(e).ok()).unwrap_or_default();
+        let mut progress = Progress::resume(st, cursor);
         let auth = self.auth_header(source, plan.auth).await?;
-        let (mut seen, mut new, mut all_304) = (0usize, 0u64, true);
-        let mut newest = cursor.unwrap_or(i64::MIN);
-        let mut first_error: Option<PollError> = None;
-        let mut defer: Option<Duration> = None;
-        let mut complete = true;
+        let pair = Pair { store, source, brand, since, auth };
         'feeds: for (feed_no, feed) in plan.feeds.iter().enumerate() {
             let mut url = feed.url.clone();
             let max_pages = feed.max_pages.unwrap_or(self.polling.max_pages).max(1);
             for page_no in 0..max_pages {
-                if let Some(wait) = self.spend_quota(store, source, &url).await? {
-                    tracing::info!(
-                        wait_s = wait.as_secs(),
-                        "daily quota budget of this source is spent; polling again after the reset"
-                    );
-                    defer = defer.max(Some(wait));
-                    all_304 = false;
-                    complete = false;
-                    break 'feeds;
-                }
-                let mut headers = HeaderMap::new();
-                if let Some(a) = &auth {
-                    headers.insert(AUTHORIZATION, a.clone());
-                }
-                if page_no == 0 {
-                    if let Some(v) = etags.get(&feed.key).and_then(|v| HeaderValue::from_str(v).ok()) {
-                        headers.insert(IF_NONE_MATCH, v);
-                    }
-                    if let Some(v) = modified.get(&feed.key).and_then(|v| HeaderValue::from_str(v).ok()) {
-                        headers.insert(IF_MODIFIED_SINCE, v);
-                    }
-                }
-                let url_with_key = self.with_query_key(source, &url);
-                let fetched = match self.fetch(&url_with_key, headers).await {
-                    Ok(f) => f,
-                    Err(e) => {
-                        first_error.get_or_insert(e);
-                        complete = false;
-                        break;
-                    }
-                };
-                if fetched.status == StatusCode::NOT_MODIFIED {
-                    break;
-                }
-                all_304 = false;
-                if page_no == 0 {
-                    if let Some(v) = fetched.headers.get(ETAG).and_then(|v| v.to_str().ok()) {
-                        etags.insert(feed.key.clone(), v.to_string());
-                    }
-                    if let Some(v) = fetched.headers.get(LAST_MODIFIED).and_then(|v| v.to_str().ok()) {
-                        modified.insert(feed.key.clone(), v.to_string());
-                    }
-                }
-                let content_type = fetched.headers.get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-                let ctx = ParseContext {
-                    base_url: Some(url.clone()),
-                    country: feed.country.clone(),
-                    html: requests::html_selectors(&source.settings),
-                    fetched_at: Some(Utc::now()),
-                };
-                let page = match parse_payload(source.platform(), &fetched.body, content_type, &ctx) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        tracing::warn!(url = %redact_url(&url), sample = %String::from_utf8_lossy(&fetched.body[..fetched.body.len().min(200)]), "bad payload");
-                        first_error.get_or_insert(PollError::new(
-                            ErrorClass::BadPayload,
-                            Some(fetched.status.as_u16()),
-                            e.to_string(),
-                        ));
-                        complete = false;
-                        break;
-                    }
-                };
-                seen += page.mentions.len();
-                let oldest = page.mentions.iter().map(|m| m.created_at.timestamp()).min();
-                newest = newest.max(page.mentions.iter().map(|m| m.created_at.timestamp()).max().unwrap_or(i64::MIN));
-                let items = match_brand(&page, source, brand, feed);
-                let report = store
-                    .ingest(&items)
-                    .await
-                    .map_err(|e| PollError::new(ErrorClass::Transient, None, format!("cannot store mentions: {e}")))?;
-                new += report.inserted;
-                let reached_cursor = matches!((oldest, since), (Some(o), Some(s)) if o <= s);
-                let next = if reached_cursor || page.mentions.is_empty() {
-                    None
-                } else {
-                    requests::next_url(feed, page_no + 1, &page, requests::page_size(source.platform()))
-                };
-                // The platform's own budget signals: stop here and come back when it allows.
-                let budget_wait = fetched.defer.or_else(|| {
-                    page.hints.quota_remaining.filter(|q| *q <= 0).map(|_| until_next_utc_midnight(Utc::now()))
-                });
-                if let Some(wait) = budget_wait {
-                    tracing::info!(wait_s = wait.as_secs(), "request budget spent; polling again after the reset");
-                    defer = defer.max(Some(wait));
-                    complete &= next.is_none() && feed_no + 1 == plan.feeds.len();
-                    break 'feeds;
-                }
-                let Some(next) = next else { break };
-                if let Some(b) = page.hints.backoff_secs {
-                    // Stack Exchange: "wait that many seconds before hitting the same method again". Short waits
-                    // are slept through; a long one ends this poll (a SIGTERM must not wait minutes for it).
-                    if b > 30 {
-                        defer = defer.max(Some(Duration::from_secs(b)));
-                        complete = false;
+                match self.fetch_page(&pair, feed, &url, page_no, &mut progress).await? {
+                    Next::Page(next) => url = next,
+                    Next::Feed => continue 'feeds,
+                    Next::Stop { unread } => {
+                        progress.complete &= !unread && feed_no + 1 == plan.feeds.len();
                         break 'feeds;
                     }
-                    tokio::time::sleep(Duration::from_secs(b)).await;
                 }
-                if page_no + 1 == max_pages {
-                    tracing::warn!(
-                        pages = max_pages,
-                        "more new mentions than [polling] max_pages pages; older ones of this poll were not fetched"
-                    );
-                }
-                url = next;
             }
+            // Every page asked for had a next one.
+            tracing::warn!(
+                pages = max_pages,
+                "more new mentions than [polling] max_pages pages; older ones of this poll were not fetched"
+            );
         }
-        st.etag = (!etags.is_empty()).then(|| serde_json::to_string(&etags).unwrap_or_default());
-        st.last_modified = (!modified.is_empty()).then(|| serde_json::to_string(&modified).unwrap_or_default());
-        if complete && newest > i64::MIN {
-            st.cursor = Some(newest.to_string());
+        progress.finish(st, !plan.feeds.is_empty())
+    }
+
+    /// One page of one feed: spends quota, fetches (conditionally, on a feed's first page), parses, stores the
+    /// mentions that match the brand and accounts for them in `progress`. Says where the paging goes next;
+    /// `Err` only for what ends the whole poll at once (the store or the quota table failing).
+    async fn fetch_page(
+        &self,
+        pair: &Pair<'_>,
+        feed: &Feed,
+        url: &str,
+        page_no: u32,
+        progress: &mut Progress,
+    ) -> Result<Next, PollError> {
+        let Pair { store, source, brand, since, .. } = *pair;
+        if let Some(wait) = self.spend_quota(store, source, url).await? {
+            tracing::info!(
+                wait_s = wait.as_secs(),
+                "daily quota budget of this source is spent; polling again after the reset"
+            );
+            progress.defer = progress.defer.max(Some(wait));
+            progress.all_304 = false;
+            return Ok(Next::Stop { unread: true });
         }
-        match first_error {
-            // Partial success still counts as a failure to report, but what was stored stays stored.
-            Some(e) => Err(e),
-            None => Ok(Gathered { seen, new, not_modified: all_304 && !plan.feeds.is_empty(), defer }),
+        let mut headers = HeaderMap::new();
+        if let Some(a) = &pair.auth {
+            headers.insert(AUTHORIZATION, a.clone());
         }
+        if page_no == 0 {
+            progress.add_validators(&feed.key, &mut headers);
+        }
+        let fetched = match self.fetch(&self.with_query_key(source, url), headers).await {
+            Ok(f) => f,
+            Err(e) => {
+                progress.fail(e);
+                return Ok(Next::Feed);
+            }
+        };
+        if fetched.status == StatusCode::NOT_MODIFIED {
+            return Ok(Next::Feed);
+        }
+        progress.all_304 = false;
+        if page_no == 0 {
+            progress.keep_validators(&feed.key, &fetched.headers);
+        }
+        let content_type = fetched.headers.get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let ctx = ParseContext {
+            base_url: Some(url.to_string()),
+            country: feed.country.clone(),
+            html: requests::html_selectors(&source.settings),
+            fetched_at: Some(Utc::now()),
+        };
+        let page = match parse_payload(source.platform(), &fetched.body, content_type, &ctx) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(url = %redact_url(url), sample = %String::from_utf8_lossy(&fetched.body[..fetched.body.len().min(200)]), "bad payload");
+                progress.fail(PollError::new(ErrorClass::BadPayload, Some(fetched.status.as_u16()), e.to_string()));
+                return Ok(Next::Feed);
+            }
+        };
+        progress.seen += page.mentions.len();
+        let oldest = page.mentions.iter().map(|m| m.created_at.timestamp()).min();
+        let newest = page.mentions.iter().map(|m| m.created_at.timestamp()).max();
+        progress.newest = progress.newest.max(newest.unwrap_or(i64::MIN));
+        let items = match_brand(&page, source, brand, feed);
+        let report = store
+            .ingest(&items)
+            .await
+            .map_err(|e| PollError::new(ErrorClass::Transient, None, format!("cannot store mentions: {e}")))?;
+        progress.new += report.inserted;
+        let reached_cursor = matches!((oldest, since), (Some(o), Some(s)) if o <= s);
+        let next = if reached_cursor || page.mentions.is_empty() {
+            None
+        } else {
+            requests::next_url(feed, page_no + 1, &page, requests::page_size(source.platform()))
+        };
+        // The platform's own budget signals: stop here and come back when it allows.
+        let budget_wait = fetched
+            .defer
+            .or_else(|| page.hints.quota_remaining.filter(|q| *q <= 0).map(|_| until_next_utc_midnight(Utc::now())));
+        if let Some(wait) = budget_wait {
+            tracing::info!(wait_s = wait.as_secs(), "request budget spent; polling again after the reset");
+            progress.defer = progress.defer.max(Some(wait));
+            return Ok(Next::Stop { unread: next.is_some() });
+        }
+        let Some(next) = next else { return Ok(Next::Feed) };
+        if let Some(b) = page.hints.backoff_secs {
+            // Stack Exchange: "wait that many seconds before hitting the same method again". Short waits
+            // are slept through; a long one ends this poll (a SIGTERM must not wait minutes for it).
+            if b > 30 {
+                progress.defer = progress.defer.max(Some(Duration::from_secs(b)));
+                return Ok(Next::Stop { unread: true });
+            }
+            tokio::time::sleep(Duration::from_secs(b)).await;
+        }
+        Ok(Next::Page(next))
     }
 
     /// Spends a source's own daily quota before a request (YouTube: `search` costs 100 units, `commentThreads`
@@ -487,7 +575,7 @@ impl Poller {
         Ok(t)
     }
 
-    async fn reddit_token(&self, s: &super::config::RedditSettings) -> Result<(String, Duration), PollError> {
+    async fn reddit_token(&self, s: &RedditSettings) -> Result<(String, Duration), PollError> {
         let secret = s
             .client_secret
             .resolve("client_secret")
@@ -512,7 +600,7 @@ impl Poller {
         Ok((token, ttl))
     }
 
-    async fn bluesky_session(&self, s: &super::config::BlueskySettings) -> Result<(String, Duration), PollError> {
+    async fn bluesky_session(&self, s: &BlueskySettings) -> Result<(String, Duration), PollError> {
         let password = s
             .app_password
             .resolve("app_password")
@@ -807,108 +895,124 @@ fn jitter(d: Duration, frac: f64, rng: &mut impl Rng) -> Duration {
     d.mul_f64(1.0 + frac * (2.0 * r - 1.0))
 }
 
-/// `hearsay sources status`.
-pub async fn print_status(store: &Store) -> Result<(), Failure> {
-    let states = store.source_states().await?;
-    if states.is_empty() {
-        println!("no source has been polled yet");
-        return Ok(());
-    }
-    let per_day: HashMap<(String, String), f64> =
-        store.items_per_day(7).await?.into_iter().map(|(s, b, n)| ((s, b), n)).collect();
-    let fmt = |t: Option<i64>| {
-        t.and_then(|t| DateTime::from_timestamp(t, 0))
-            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_else(|| "-".into())
-    };
-    println!(
-        "{:<16} {:<12} {:<10} {:<16} {:<16} {:>9}  last error",
-        "source", "brand", "health", "last success", "next poll", "items/day"
-    );
-    for s in &states {
-        let rate = per_day.get(&(s.source.clone(), s.brand.clone())).copied().unwrap_or(0.0);
-        let health = if s.degraded_since.is_some() {
-            "DEGRADED"
-        } else if s.consecutive_failures > 0 {
-            "failing"
-        } else if s.items_last_poll == Some(0) && rate >= 20.0 {
-            // A source that usually brings many items and suddenly brings none has likely changed its format.
-            "QUIET?"
-        } else {
-            "ok"
-        };
-        println!(
-            "{:<16} {:<12} {:<10} {:<16} {:<16} {:>9.1}  {}",
-            s.source,
-            s.brand,
-            health,
-            fmt(s.last_success_at),
-            fmt(Some(s.next_poll_at)),
-            rate,
-            s.last_error
-                .as_deref()
-                .map(|e| format!("{} ({})", e, s.last_error_class.as_deref().unwrap_or("?")))
-                .unwrap_or_default()
-        );
-    }
-    Ok(())
+/// How a (source, brand) pair is doing, as `hearsay sources status` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Healthy,
+    /// The last poll failed; backing off.
+    Failing,
+    /// Failing long enough to be marked degraded (and to count as a source-down alert).
+    Degraded,
+    /// Polls succeed but the last one brought nothing from a source that usually brings many items: it has
+    /// likely changed its format.
+    Quiet,
 }
 
-/// `hearsay sources check [NAME]`: one real request per source, nothing stored.
-pub async fn check(config: &Config, only: Option<&str>) -> Result<(), Failure> {
-    let poller = Poller::new(config).map_err(|e| Failure::Usage(format!("{e:#}")))?;
-    let mut failed = 0;
-    let Some(brand) = poller.brands.first() else { return Err(Failure::Usage("no brands configured".into())) };
-    for s in config.sources.iter().filter(|s| only.is_none_or(|n| n == s.name)) {
-        let plan = requests::plan(&s.settings, &brand.search_terms(), None);
-        let Some(feed) = plan.feeds.first() else {
-            println!("{:<16} nothing to request (no feeds configured)", s.name);
-            continue;
-        };
-        let outcome = async {
-            let mut headers = HeaderMap::new();
-            if let Some(a) = poller.auth_header(s, plan.auth).await? {
-                headers.insert(AUTHORIZATION, a);
-            }
-            let f = poller.fetch(&poller.with_query_key(s, &feed.url), headers).await?;
-            let ct = f.headers.get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-            let ctx = ParseContext {
-                base_url: Some(feed.url.clone()),
-                country: feed.country.clone(),
-                html: requests::html_selectors(&s.settings),
-                fetched_at: None,
+impl Health {
+    /// Items per day (over the last week) above which an empty poll makes a source [`Health::Quiet`].
+    const BUSY_PER_DAY: f64 = 20.0;
+
+    fn of(state: &SourceState, items_per_day: f64) -> Health {
+        if state.degraded_since.is_some() {
+            Health::Degraded
+        } else if state.consecutive_failures > 0 {
+            Health::Failing
+        } else if state.items_last_poll == Some(0) && items_per_day >= Self::BUSY_PER_DAY {
+            Health::Quiet
+        } else {
+            Health::Healthy
+        }
+    }
+}
+
+/// One (source, brand) pair's stored state, what it brought lately and its health.
+#[derive(Debug, Clone)]
+pub struct SourceStatus {
+    pub state: SourceState,
+    /// New items per day over the last week.
+    pub items_per_day: f64,
+    pub health: Health,
+}
+
+/// Every (source, brand) pair polled so far, by source and brand (`hearsay sources status`).
+pub async fn status(store: &Store) -> Result<Vec<SourceStatus>, StoreError> {
+    let states = store.source_states().await?;
+    if states.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut per_day: HashMap<(String, String), f64> =
+        store.items_per_day(7).await?.into_iter().map(|(s, b, n)| ((s, b), n)).collect();
+    Ok(states
+        .into_iter()
+        .map(|state| {
+            let items_per_day = per_day.remove(&(state.source.clone(), state.brand.clone())).unwrap_or(0.0);
+            SourceStatus { health: Health::of(&state, items_per_day), items_per_day, state }
+        })
+        .collect())
+}
+
+/// What one real request to a source brought (`hearsay sources check`).
+#[derive(Debug)]
+pub enum CheckOutcome {
+    /// The source asks for nothing (no feeds configured).
+    NothingToRequest,
+    /// The first page parsed: its items, how many of them match the brand, the newest one's time.
+    Parsed {
+        items: usize,
+        matching: usize,
+        newest: Option<DateTime<Utc>>,
+    },
+    Failed(PollError),
+}
+
+/// The outcome of [`Poller::check`]: one entry per source checked, with the brand whose terms were asked for.
+#[derive(Debug)]
+pub struct CheckReport {
+    pub brand: String,
+    pub sources: Vec<(String, CheckOutcome)>,
+}
+
+impl Poller {
+    /// One real request per source (or only the source named `only`) with the first brand's terms; nothing is
+    /// stored. `None` when no brand is configured.
+    pub async fn check(&self, only: Option<&str>) -> Option<CheckReport> {
+        let brand = self.brands.first()?;
+        let mut sources = Vec::new();
+        for s in self.sources.iter().filter(|s| only.is_none_or(|n| n == s.name)) {
+            let plan = requests::plan(&s.settings, &brand.search_terms(), None);
+            let Some(feed) = plan.feeds.first() else {
+                sources.push((s.name.clone(), CheckOutcome::NothingToRequest));
+                continue;
             };
-            parse_payload(s.platform(), &f.body, ct, &ctx)
-                .map_err(|e| PollError::new(ErrorClass::BadPayload, Some(f.status.as_u16()), e.to_string()))
-        }
-        .await;
-        match outcome {
-            Ok(page) => {
-                let matching = match_brand(&page, s, brand, feed).len();
-                println!(
-                    "{:<16} ok: {} items ({} match {}), newest: {}",
-                    s.name,
-                    page.mentions.len(),
-                    matching,
-                    brand.name,
-                    page.mentions
-                        .iter()
-                        .map(|m| m.created_at)
-                        .max()
-                        .map(|t| t.to_rfc3339())
-                        .unwrap_or_else(|| "-".into())
-                );
+            let outcome = async {
+                let mut headers = HeaderMap::new();
+                if let Some(a) = self.auth_header(s, plan.auth).await? {
+                    headers.insert(AUTHORIZATION, a);
+                }
+                let f = self.fetch(&self.with_query_key(s, &feed.url), headers).await?;
+                let ct = f.headers.get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+                let ctx = ParseContext {
+                    base_url: Some(feed.url.clone()),
+                    country: feed.country.clone(),
+                    html: requests::html_selectors(&s.settings),
+                    fetched_at: None,
+                };
+                parse_payload(s.platform(), &f.body, ct, &ctx)
+                    .map_err(|e| PollError::new(ErrorClass::BadPayload, Some(f.status.as_u16()), e.to_string()))
             }
-            Err(e) => {
-                failed += 1;
-                println!("{:<16} FAILED ({}): {}", s.name, e.class.as_str(), e.message);
-            }
+            .await;
+            let outcome = match outcome {
+                Ok(page) => CheckOutcome::Parsed {
+                    items: page.mentions.len(),
+                    matching: match_brand(&page, s, brand, feed).len(),
+                    newest: page.mentions.iter().map(|m| m.created_at).max(),
+                },
+                Err(e) => CheckOutcome::Failed(e),
+            };
+            sources.push((s.name.clone(), outcome));
         }
+        Some(CheckReport { brand: brand.name.clone(), sources })
     }
-    if failed > 0 {
-        return Err(Failure::Runtime(anyhow::anyhow!("{failed} source(s) failed")));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -7,10 +7,12 @@
 
 use serde_json::Value;
 
+use super::requests::{enc, or_query, trim_base, Auth, Feed, Paging, RequestPlan};
 use super::{
     copy_metrics, id_at, mention, non_empty, parse_json, str_at, string_at, unix_at, ParseContext, ParseError,
     ParsedPage, Platform,
 };
+use crate::config::sources::RedditSettings;
 use crate::mention::MentionKind;
 use crate::text::plain_text;
 
@@ -77,4 +79,25 @@ fn item(d: &Value, kind: MentionKind) -> Option<super::NewMention> {
         copy_metrics(&mut m.metrics, d, &["score"]);
     }
     Some(m)
+}
+
+/// What to ask Reddit for one brand: one search for the whole query (its search has OR), posts and, with
+/// `include_comments`, comments, newest first, under an app-only token.
+pub(super) fn plan(s: &RedditSettings, terms: &[String]) -> RequestPlan {
+    let base = trim_base(&s.base_url);
+    let (path, restrict) = if s.subreddits.is_empty() {
+        (String::from("/search"), "")
+    } else {
+        (format!("/r/{}/search", s.subreddits.join("+")), "&restrict_sr=1")
+    };
+    let q = enc(&or_query(terms));
+    let search = |kind: &str| {
+        let url = format!("{base}{path}?q={q}&sort=new&type={kind}&limit=100&raw_json=1{restrict}");
+        Feed::new(kind.into(), url, Paging::Token("after"))
+    };
+    let mut feeds = vec![search("link")];
+    if s.include_comments {
+        feeds.push(search("comment"));
+    }
+    RequestPlan { feeds, auth: Auth::RedditAppOnly }
 }

@@ -4,9 +4,12 @@
 //! paged from newest to older until the cursor is reached or `max_pages` is hit. Where a platform's search
 //! cannot express the brand query (no OR, no NEAR), a feed per positive search term is asked for and the full
 //! query is applied locally afterwards, so every platform gets the same matching.
+//!
+//! Each platform's module builds its own plan (`sources::<platform>::plan`, next to its parser); this module
+//! holds the types and helpers they share and [`plan`], the one `match` over [`PlatformSettings`].
 
-use super::config::PlatformSettings;
 use super::{HtmlSelectors, ParsedPage, Platform};
+use crate::config::PlatformSettings;
 
 /// Overlap added below the cursor so that items published while a poll ran are not missed
 /// (the unique key absorbs the repeats).
@@ -57,306 +60,64 @@ pub struct RequestPlan {
     pub auth: Auth,
 }
 
-fn enc(s: &str) -> String {
+impl Feed {
+    /// A feed whose items must match the brand query (not `owned`), of no storefront, paged by `paging` up to
+    /// `[polling] max_pages`.
+    pub(super) fn new(key: String, url: String, paging: Paging) -> Feed {
+        Feed { key, url, paging, country: None, owned: false, max_pages: None }
+    }
+}
+
+/// Builds the plan for one brand: each platform's module says how it is asked. `terms` are the brand query's
+/// positive search terms; `since` the cursor (Unix seconds) minus the overlap, when known.
+pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -> RequestPlan {
+    match settings {
+        PlatformSettings::Reddit(s) => super::reddit::plan(s, terms),
+        PlatformSettings::HackerNews(s) => super::hackernews::plan(s, terms, since),
+        PlatformSettings::Mastodon(s) => super::mastodon::plan(s, terms),
+        PlatformSettings::Bluesky(s) => super::bluesky::plan(s, terms, since),
+        PlatformSettings::Lemmy(s) => super::lemmy::plan(s, terms),
+        PlatformSettings::YouTube(s) => super::youtube::plan(s, terms, since),
+        PlatformSettings::StackExchange(s) => super::stackexchange::plan(s, terms, since),
+        PlatformSettings::GitHub(s) => super::github::plan(s, terms, since),
+        PlatformSettings::AppStore(s) => super::appstore::plan(s),
+        PlatformSettings::Trustpilot(s) => super::trustpilot::plan(s),
+        PlatformSettings::Yelp(s) => super::yelp::plan(s),
+        PlatformSettings::Feed(s) => super::feed::plan(s),
+        PlatformSettings::Html(s) => super::html::plan(s),
+    }
+}
+
+/// Most search terms asked for one by one (per instance or site) where a platform's search has no OR: a
+/// brand's further terms are not searched there.
+const MAX_TERM_FEEDS: usize = 5;
+
+/// The search terms a platform without OR asks for one by one, a feed each.
+pub(super) fn each_term(terms: &[String]) -> impl Iterator<Item = &str> {
+    terms.iter().take(MAX_TERM_FEEDS).map(String::as_str)
+}
+
+/// The search terms as one query, for platforms whose search has OR (phrases quoted).
+pub(super) fn or_query(terms: &[String]) -> String {
+    terms.iter().map(|t| if t.contains(' ') { format!("\"{t}\"") } else { t.clone() }).collect::<Vec<_>>().join(" OR ")
+}
+
+/// `&{param}={since as RFC 3339}`, or nothing without a cursor.
+pub(super) fn since_rfc3339(param: &str, since: Option<i64>) -> String {
+    since
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(|t| format!("&{param}={}", enc(&crate::mention::rfc3339::format(&t))))
+        .unwrap_or_default()
+}
+
+/// A query-string value, form-encoded.
+pub(super) fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-fn trim_base(s: &str) -> &str {
+/// A configured base URL without its trailing slashes, ready for a path to be appended.
+pub(super) fn trim_base(s: &str) -> &str {
     s.trim_end_matches('/')
-}
-
-/// Builds the plan for one brand. `terms` are the brand query's positive search terms; `since` the cursor
-/// (Unix seconds) minus the overlap, when known.
-pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -> RequestPlan {
-    let or_query = terms
-        .iter()
-        .map(|t| if t.contains(' ') { format!("\"{t}\"") } else { t.clone() })
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    let per_term = |f: &dyn Fn(&str) -> Feed| terms.iter().take(5).map(|t| f(t)).collect::<Vec<_>>();
-    match settings {
-        PlatformSettings::Reddit(s) => {
-            let base = trim_base(&s.base_url);
-            let path = if s.subreddits.is_empty() {
-                String::from("/search")
-            } else {
-                format!("/r/{}/search", s.subreddits.join("+"))
-            };
-            let restrict = if s.subreddits.is_empty() { "" } else { "&restrict_sr=1" };
-            let mut feeds = vec![Feed {
-                key: "link".into(),
-                url: format!("{base}{path}?q={}&sort=new&type=link&limit=100&raw_json=1{restrict}", enc(&or_query)),
-                paging: Paging::Token("after"),
-                country: None,
-                owned: false,
-                max_pages: None,
-            }];
-            if s.include_comments {
-                feeds.push(Feed {
-                    key: "comment".into(),
-                    url: format!(
-                        "{base}{path}?q={}&sort=new&type=comment&limit=100&raw_json=1{restrict}",
-                        enc(&or_query)
-                    ),
-                    paging: Paging::Token("after"),
-                    country: None,
-                    owned: false,
-                    max_pages: None,
-                });
-            }
-            RequestPlan { feeds, auth: Auth::RedditAppOnly }
-        }
-        PlatformSettings::HackerNews(s) => {
-            let base = trim_base(&s.base_url);
-            let filter =
-                since.map(|t| format!("&numericFilters={}", enc(&format!("created_at_i>{t}")))).unwrap_or_default();
-            RequestPlan {
-                feeds: per_term(&|t| Feed {
-                    key: format!("q:{t}"),
-                    url: format!(
-                        "{base}/api/v1/search_by_date?query={}&tags={}&hitsPerPage=100{filter}",
-                        enc(t),
-                        enc(&s.tags)
-                    ),
-                    paging: Paging::Number { param: "page", first: 0 },
-                    country: None,
-                    owned: false,
-                    max_pages: None,
-                }),
-                auth: Auth::None,
-            }
-        }
-        PlatformSettings::Mastodon(s) => {
-            let mut feeds = Vec::new();
-            for inst in &s.instances {
-                let base = trim_base(inst);
-                if s.search {
-                    for t in terms.iter().take(5) {
-                        feeds.push(Feed {
-                            key: format!("{base} q:{t}"),
-                            url: format!("{base}/api/v2/search?q={}&type=statuses&resolve=false&limit=40", enc(t)),
-                            paging: Paging::Token("max_id"),
-                            country: None,
-                            owned: false,
-                            max_pages: None,
-                        });
-                    }
-                }
-                for tag in &s.hashtags {
-                    feeds.push(Feed {
-                        key: format!("{base} #{tag}"),
-                        url: format!("{base}/api/v1/timelines/tag/{}?limit=40", enc(tag.trim_start_matches('#'))),
-                        paging: Paging::Token("max_id"),
-                        country: None,
-                        owned: false,
-                        max_pages: None,
-                    });
-                }
-            }
-            RequestPlan {
-                feeds,
-                auth: if s.token.inline.is_some() || s.token.file.is_some() || s.token.env.is_some() {
-                    Auth::Bearer
-                } else {
-                    Auth::None
-                },
-            }
-        }
-        PlatformSettings::Bluesky(s) => {
-            let base = trim_base(&s.service);
-            let since_param = since
-                .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-                .map(|t| format!("&since={}", enc(&crate::mention::rfc3339::format(&t))))
-                .unwrap_or_default();
-            RequestPlan {
-                feeds: per_term(&|t| Feed {
-                    key: format!("q:{t}"),
-                    url: format!(
-                        "{base}/xrpc/app.bsky.feed.searchPosts?q={}&sort=latest&limit=100{since_param}",
-                        enc(t)
-                    ),
-                    paging: Paging::Token("cursor"),
-                    country: None,
-                    owned: false,
-                    max_pages: None,
-                }),
-                auth: Auth::BlueskySession,
-            }
-        }
-        PlatformSettings::Lemmy(s) => {
-            let mut feeds = Vec::new();
-            for inst in &s.instances {
-                let base = trim_base(inst);
-                for t in terms.iter().take(5) {
-                    feeds.push(Feed {
-                        key: format!("{base} q:{t}"),
-                        url: format!("{base}/api/v3/search?q={}&type_=All&sort=New&listing_type=All&limit=50", enc(t)),
-                        paging: Paging::Number { param: "page", first: 1 },
-                        country: None,
-                        owned: false,
-                        max_pages: None,
-                    });
-                }
-            }
-            RequestPlan { feeds, auth: Auth::None }
-        }
-        PlatformSettings::YouTube(s) => {
-            let base = trim_base(&s.base_url);
-            let after = since
-                .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-                .map(|t| format!("&publishedAfter={}", enc(&crate::mention::rfc3339::format(&t))))
-                .unwrap_or_default();
-            let mut feeds = vec![Feed {
-                key: "search".into(),
-                url: format!(
-                    "{base}/search?part=snippet&type=video&order=date&maxResults=50&q={}{after}",
-                    enc(&or_query)
-                ),
-                paging: Paging::Token("pageToken"),
-                country: None,
-                owned: false,
-                max_pages: None,
-            }];
-            for v in &s.watch_videos {
-                feeds.push(Feed {
-                    key: format!("video:{v}"),
-                    url: format!(
-                        "{base}/commentThreads?part=snippet&videoId={}&order=time&maxResults=100&textFormat=plainText",
-                        enc(v)
-                    ),
-                    paging: Paging::Token("pageToken"),
-                    country: None,
-                    // Comments under a watched video (the brand's own, or one about it) are about the brand
-                    // without naming it; exclusions still apply.
-                    owned: true,
-                    max_pages: None,
-                });
-            }
-            RequestPlan { feeds, auth: Auth::None }
-        }
-        PlatformSettings::StackExchange(s) => {
-            let base = trim_base(&s.base_url);
-            let from = since.map(|t| format!("&fromdate={t}")).unwrap_or_default();
-            let mut feeds = Vec::new();
-            for site in &s.sites {
-                for t in terms.iter().take(5) {
-                    feeds.push(Feed {
-                        key: format!("{site} q:{t}"),
-                        url: format!(
-                            "{base}/2.3/search/excerpts?order=desc&sort=creation&site={}&q={}&pagesize=100{from}",
-                            enc(site),
-                            enc(t)
-                        ),
-                        paging: Paging::Number { param: "page", first: 1 },
-                        country: None,
-                        owned: false,
-                        max_pages: None,
-                    });
-                }
-            }
-            RequestPlan { feeds, auth: Auth::None }
-        }
-        PlatformSettings::GitHub(s) => {
-            let base = trim_base(&s.base_url);
-            let created = since
-                .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-                .map(|t| format!(" created:>={}", t.format("%Y-%m-%dT%H:%M:%SZ")))
-                .unwrap_or_default();
-            RequestPlan {
-                feeds: vec![Feed {
-                    key: "issues".into(),
-                    url: format!(
-                        "{base}/search/issues?q={}&sort=created&order=desc&per_page=100",
-                        enc(&format!("{or_query}{created}"))
-                    ),
-                    paging: Paging::Number { param: "page", first: 1 },
-                    country: None,
-                    owned: false,
-                    max_pages: None,
-                }],
-                auth: Auth::Bearer,
-            }
-        }
-        PlatformSettings::AppStore(s) => {
-            let base = trim_base(&s.base_url);
-            let mut feeds = Vec::new();
-            for app in &s.app_ids {
-                for c in &s.countries {
-                    feeds.push(Feed {
-                        key: format!("{c}:{app}"),
-                        url: format!("{base}/{c}/rss/customerreviews/page=1/id={app}/sortby=mostrecent/json"),
-                        paging: Paging::AppStorePath,
-                        country: Some(c.clone()),
-                        owned: true,
-                        max_pages: Some(s.pages),
-                    });
-                }
-            }
-            RequestPlan { feeds, auth: Auth::None }
-        }
-        PlatformSettings::Trustpilot(s) => {
-            let base = trim_base(&s.base_url);
-            RequestPlan {
-                feeds: s
-                    .business_units
-                    .iter()
-                    .map(|bu| Feed {
-                        key: bu.clone(),
-                        url: format!("{base}/review/{}?sort=recency", enc(bu)),
-                        paging: Paging::Number { param: "page", first: 1 },
-                        country: None,
-                        owned: true,
-                        max_pages: None,
-                    })
-                    .collect(),
-                auth: Auth::None,
-            }
-        }
-        PlatformSettings::Yelp(s) => {
-            let base = trim_base(&s.base_url);
-            RequestPlan {
-                feeds: s
-                    .business_ids
-                    .iter()
-                    .map(|b| Feed {
-                        key: b.clone(),
-                        url: format!("{base}/businesses/{}/reviews?sort_by=newest&limit=50", enc(b)),
-                        paging: Paging::None,
-                        country: None,
-                        owned: true,
-                        max_pages: None,
-                    })
-                    .collect(),
-                auth: Auth::Bearer,
-            }
-        }
-        PlatformSettings::Feed(s) => RequestPlan {
-            feeds: s
-                .urls
-                .iter()
-                .map(|u| Feed {
-                    key: u.clone(),
-                    url: u.clone(),
-                    paging: Paging::None,
-                    country: None,
-                    owned: false,
-                    max_pages: None,
-                })
-                .collect(),
-            auth: Auth::None,
-        },
-        PlatformSettings::Html(s) => RequestPlan {
-            feeds: vec![Feed {
-                key: s.url.clone(),
-                url: s.url.clone(),
-                paging: Paging::None,
-                country: None,
-                owned: false,
-                max_pages: None,
-            }],
-            auth: Auth::None,
-        },
-    }
 }
 
 /// The URL of page `n` (0-based count of pages already fetched) of `feed`, given the last parsed page.
@@ -394,5 +155,135 @@ pub fn page_size(p: Platform) -> usize {
         Platform::Lemmy | Platform::Yelp => 50,
         Platform::Trustpilot => 20,
         _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(toml: &str) -> PlatformSettings {
+        toml::from_str(toml).unwrap_or_else(|e| panic!("{toml}: {e}"))
+    }
+
+    /// A plan as lines: its auth, then per feed `key | url | paging | country | owned | max_pages`.
+    fn render(plan: &RequestPlan) -> Vec<String> {
+        let feeds = plan.feeds.iter().map(|f| {
+            format!("{} | {} | {:?} | {:?} | {} | {:?}", f.key, f.url, f.paging, f.country, f.owned, f.max_pages)
+        });
+        std::iter::once(format!("{:?}", plan.auth)).chain(feeds).collect()
+    }
+
+    /// Every platform's requests for the terms `acme` and `acme corp` with a cursor: the URLs platforms are asked,
+    /// byte for byte. A new platform adds its row here.
+    #[test]
+    fn each_platform_asks_for_the_brand_as_documented() {
+        let table: &[(&str, &[&str])] = &[
+            ("type = 'reddit'", &[
+                "RedditAppOnly",
+                "link | https://oauth.reddit.com/search?q=acme+OR+%22acme+corp%22&sort=new&type=link&limit=100&raw_json=1 | Token(\"after\") | None | false | None",
+            ]),
+            ("type = 'reddit'\nsubreddits = ['rust', 'programming']\ninclude_comments = true\nbase_url = 'http://r.test/'", &[
+                "RedditAppOnly",
+                "link | http://r.test/r/rust+programming/search?q=acme+OR+%22acme+corp%22&sort=new&type=link&limit=100&raw_json=1&restrict_sr=1 | Token(\"after\") | None | false | None",
+                "comment | http://r.test/r/rust+programming/search?q=acme+OR+%22acme+corp%22&sort=new&type=comment&limit=100&raw_json=1&restrict_sr=1 | Token(\"after\") | None | false | None",
+            ]),
+            ("type = 'hackernews'\ntags = 'story'\nbase_url = 'http://hn.test//'", &[
+                "None",
+                "q:acme | http://hn.test/api/v1/search_by_date?query=acme&tags=story&hitsPerPage=100&numericFilters=created_at_i%3E1700000000 | Number { param: \"page\", first: 0 } | None | false | None",
+                "q:acme corp | http://hn.test/api/v1/search_by_date?query=acme+corp&tags=story&hitsPerPage=100&numericFilters=created_at_i%3E1700000000 | Number { param: \"page\", first: 0 } | None | false | None",
+            ]),
+            ("type = 'mastodon'\ninstances = ['https://m.one/', 'https://m.two']\nhashtags = ['#acme']\ntoken = 'x'", &[
+                "Bearer",
+                "https://m.one q:acme | https://m.one/api/v2/search?q=acme&type=statuses&resolve=false&limit=40 | Token(\"max_id\") | None | false | None",
+                "https://m.one q:acme corp | https://m.one/api/v2/search?q=acme+corp&type=statuses&resolve=false&limit=40 | Token(\"max_id\") | None | false | None",
+                "https://m.one ##acme | https://m.one/api/v1/timelines/tag/acme?limit=40 | Token(\"max_id\") | None | false | None",
+                "https://m.two q:acme | https://m.two/api/v2/search?q=acme&type=statuses&resolve=false&limit=40 | Token(\"max_id\") | None | false | None",
+                "https://m.two q:acme corp | https://m.two/api/v2/search?q=acme+corp&type=statuses&resolve=false&limit=40 | Token(\"max_id\") | None | false | None",
+                "https://m.two ##acme | https://m.two/api/v1/timelines/tag/acme?limit=40 | Token(\"max_id\") | None | false | None",
+            ]),
+            ("type = 'mastodon'\ninstances = ['https://m.one']\nhashtags = ['acme']\nsearch = false", &[
+                "None",
+                "https://m.one #acme | https://m.one/api/v1/timelines/tag/acme?limit=40 | Token(\"max_id\") | None | false | None",
+            ]),
+            ("type = 'bluesky'\nhandle = 'a.b'", &[
+                "BlueskySession",
+                "q:acme | https://bsky.social/xrpc/app.bsky.feed.searchPosts?q=acme&sort=latest&limit=100&since=2023-11-14T22%3A13%3A20Z | Token(\"cursor\") | None | false | None",
+                "q:acme corp | https://bsky.social/xrpc/app.bsky.feed.searchPosts?q=acme+corp&sort=latest&limit=100&since=2023-11-14T22%3A13%3A20Z | Token(\"cursor\") | None | false | None",
+            ]),
+            ("type = 'lemmy'\ninstances = ['https://l.one/']", &[
+                "None",
+                "https://l.one q:acme | https://l.one/api/v3/search?q=acme&type_=All&sort=New&listing_type=All&limit=50 | Number { param: \"page\", first: 1 } | None | false | None",
+                "https://l.one q:acme corp | https://l.one/api/v3/search?q=acme+corp&type_=All&sort=New&listing_type=All&limit=50 | Number { param: \"page\", first: 1 } | None | false | None",
+            ]),
+            ("type = 'youtube'\nwatch_videos = ['v1', 'v 2']", &[
+                "None",
+                "search | https://www.googleapis.com/youtube/v3/search?part=snippet&type=video&order=date&maxResults=50&q=acme+OR+%22acme+corp%22&publishedAfter=2023-11-14T22%3A13%3A20Z | Token(\"pageToken\") | None | false | None",
+                "video:v1 | https://www.googleapis.com/youtube/v3/commentThreads?part=snippet&videoId=v1&order=time&maxResults=100&textFormat=plainText | Token(\"pageToken\") | None | true | None",
+                "video:v 2 | https://www.googleapis.com/youtube/v3/commentThreads?part=snippet&videoId=v+2&order=time&maxResults=100&textFormat=plainText | Token(\"pageToken\") | None | true | None",
+            ]),
+            ("type = 'stackexchange'\nsites = ['stackoverflow', 'superuser']", &[
+                "None",
+                "stackoverflow q:acme | https://api.stackexchange.com/2.3/search/excerpts?order=desc&sort=creation&site=stackoverflow&q=acme&pagesize=100&fromdate=1700000000 | Number { param: \"page\", first: 1 } | None | false | None",
+                "stackoverflow q:acme corp | https://api.stackexchange.com/2.3/search/excerpts?order=desc&sort=creation&site=stackoverflow&q=acme+corp&pagesize=100&fromdate=1700000000 | Number { param: \"page\", first: 1 } | None | false | None",
+                "superuser q:acme | https://api.stackexchange.com/2.3/search/excerpts?order=desc&sort=creation&site=superuser&q=acme&pagesize=100&fromdate=1700000000 | Number { param: \"page\", first: 1 } | None | false | None",
+                "superuser q:acme corp | https://api.stackexchange.com/2.3/search/excerpts?order=desc&sort=creation&site=superuser&q=acme+corp&pagesize=100&fromdate=1700000000 | Number { param: \"page\", first: 1 } | None | false | None",
+            ]),
+            ("type = 'github'", &[
+                "Bearer",
+                "issues | https://api.github.com/search/issues?q=acme+OR+%22acme+corp%22+created%3A%3E%3D2023-11-14T22%3A13%3A20Z&sort=created&order=desc&per_page=100 | Number { param: \"page\", first: 1 } | None | false | None",
+            ]),
+            ("type = 'appstore'\napp_ids = ['1', '2']\ncountries = ['us', 'gb']\npages = 3", &[
+                "None",
+                "us:1 | https://itunes.apple.com/us/rss/customerreviews/page=1/id=1/sortby=mostrecent/json | AppStorePath | Some(\"us\") | true | Some(3)",
+                "gb:1 | https://itunes.apple.com/gb/rss/customerreviews/page=1/id=1/sortby=mostrecent/json | AppStorePath | Some(\"gb\") | true | Some(3)",
+                "us:2 | https://itunes.apple.com/us/rss/customerreviews/page=1/id=2/sortby=mostrecent/json | AppStorePath | Some(\"us\") | true | Some(3)",
+                "gb:2 | https://itunes.apple.com/gb/rss/customerreviews/page=1/id=2/sortby=mostrecent/json | AppStorePath | Some(\"gb\") | true | Some(3)",
+            ]),
+            ("type = 'trustpilot'\nbusiness_units = ['acme.com']", &[
+                "None",
+                "acme.com | https://www.trustpilot.com/review/acme.com?sort=recency | Number { param: \"page\", first: 1 } | None | true | None",
+            ]),
+            ("type = 'yelp'\nbusiness_ids = ['acme-sf', 'acme/ny']", &[
+                "Bearer",
+                "acme-sf | https://api.yelp.com/v3/businesses/acme-sf/reviews?sort_by=newest&limit=50 | None | None | true | None",
+                "acme/ny | https://api.yelp.com/v3/businesses/acme%2Fny/reviews?sort_by=newest&limit=50 | None | None | true | None",
+            ]),
+            ("type = 'feed'\nurls = ['https://f.test/a.xml', 'https://f.test/b?x=1']", &[
+                "None",
+                "https://f.test/a.xml | https://f.test/a.xml | None | None | false | None",
+                "https://f.test/b?x=1 | https://f.test/b?x=1 | None | None | false | None",
+            ]),
+            ("type = 'html'\nurl = 'https://h.test/news'", &[
+                "None",
+                "https://h.test/news | https://h.test/news | None | None | false | None",
+            ]),
+        ];
+        let terms = ["acme", "acme corp"].map(String::from);
+        for (toml, want) in table {
+            assert_eq!(render(&plan(&settings(toml), &terms, Some(1_700_000_000))), *want, "{toml}");
+        }
+    }
+
+    /// Without a cursor nothing is filtered by time; searches without OR ask for the first five terms only.
+    #[test]
+    fn without_a_cursor_every_search_asks_for_everything() {
+        let terms = ["a", "b", "c", "d", "e", "f"].map(String::from);
+        for toml in ["type = 'hackernews'", "type = 'bluesky'", "type = 'stackexchange'"] {
+            let plan = plan(&settings(toml), &terms, None);
+            let keys = plan.feeds.iter().map(|f| f.key.rsplit(':').next().unwrap()).collect::<Vec<_>>();
+            assert_eq!(keys, ["a", "b", "c", "d", "e"], "{toml}");
+            assert!(
+                plan.feeds.iter().all(|f| !f.url.contains("numericFilters=")
+                    && !f.url.contains("since=")
+                    && !f.url.contains("fromdate=")),
+                "{toml}"
+            );
+        }
+        for toml in ["type = 'youtube'", "type = 'github'"] {
+            let url = &plan(&settings(toml), &terms, None).feeds[0].url;
+            assert!(url.contains("a+OR+b+OR+c+OR+d+OR+e+OR+f"), "{url}");
+            assert!(!url.contains("publishedAfter=") && !url.contains("created%3A"), "{url}");
+        }
     }
 }

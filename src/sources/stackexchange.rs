@@ -11,10 +11,12 @@
 
 use serde_json::Value;
 
+use super::requests::{each_term, enc, trim_base, Auth, Feed, Paging, RequestPlan};
 use super::{
     at, bool_at, copy_metrics, i64_at, id_at, mention, parse_json, str_at, string_at, unix_at, ParseContext,
     ParseError, ParsedPage, Platform,
 };
+use crate::config::sources::StackExchangeSettings;
 use crate::mention::{MentionKind, NewMention};
 use crate::text::{html_to_text, plain_text};
 
@@ -99,4 +101,24 @@ fn site_host(base: &str) -> Option<String> {
         "mathoverflow" | "mathoverflow.net" => "mathoverflow.net".to_string(),
         s => format!("{s}.stackexchange.com"),
     })
+}
+
+/// What to ask Stack Exchange for one brand: on each site, an excerpt search per term (no OR), newest first,
+/// created since the cursor, pages numbered from 1 while `has_more`. The optional key travels in the query
+/// string, added by the poller.
+pub(super) fn plan(s: &StackExchangeSettings, terms: &[String], since: Option<i64>) -> RequestPlan {
+    let base = trim_base(&s.base_url);
+    let from = since.map(|t| format!("&fromdate={t}")).unwrap_or_default();
+    let mut feeds = Vec::new();
+    for site in &s.sites {
+        for t in each_term(terms) {
+            let url = format!(
+                "{base}/2.3/search/excerpts?order=desc&sort=creation&site={}&q={}&pagesize=100{from}",
+                enc(site),
+                enc(t)
+            );
+            feeds.push(Feed::new(format!("{site} q:{t}"), url, Paging::Number { param: "page", first: 1 }));
+        }
+    }
+    RequestPlan { feeds, auth: Auth::None }
 }

@@ -13,10 +13,12 @@
 use scraper::{ElementRef, Html, Selector};
 use serde_json::Value;
 
+use super::requests::{enc, trim_base, Auth, Feed, Paging, RequestPlan};
 use super::{
     at, i64_at, mention, non_empty, parse_json, rating_at, str_at, string_at, time_at, ParseContext, ParseError,
     ParsedPage, Platform,
 };
+use crate::config::sources::TrustpilotSettings;
 use crate::mention::{MentionKind, NewMention};
 use crate::text::{collapse_whitespace, plain_text};
 
@@ -200,4 +202,19 @@ fn from_articles(doc: &Html) -> Option<ParsedPage> {
         page.mentions.push(m);
     }
     found.then_some(page)
+}
+
+/// What to ask Trustpilot for one brand: each business unit's review page, newest first, pages numbered from 1.
+/// The reviews are of the brand's own business, so they need not name it.
+pub(super) fn plan(s: &TrustpilotSettings) -> RequestPlan {
+    let base = trim_base(&s.base_url);
+    let feeds = s
+        .business_units
+        .iter()
+        .map(|bu| {
+            let url = format!("{base}/review/{}?sort=recency", enc(bu));
+            Feed { owned: true, ..Feed::new(bu.clone(), url, Paging::Number { param: "page", first: 1 }) }
+        })
+        .collect();
+    RequestPlan { feeds, auth: Auth::None }
 }

@@ -8,9 +8,11 @@
 
 use serde_json::Value;
 
+use super::requests::{enc, trim_base, Auth, Feed, Paging, RequestPlan};
 use super::{
     at, mention, parse_json, rating_at, str_at, string_at, time_at, ParseContext, ParseError, ParsedPage, Platform,
 };
+use crate::config::sources::YelpSettings;
 use crate::mention::{MentionKind, NewMention};
 use crate::text::plain_text;
 
@@ -45,4 +47,19 @@ fn item(r: &Value) -> Option<NewMention> {
     m.text = str_at(r, &["text"]).map(plain_text).unwrap_or_default();
     m.rating = rating_at(r, &["rating"]);
     Some(m)
+}
+
+/// What to ask Yelp for one brand: each business's newest reviews (one page: the API gives a few excerpts),
+/// with the API key as a bearer token. The reviews are of the brand's own business, so they need not name it.
+pub(super) fn plan(s: &YelpSettings) -> RequestPlan {
+    let base = trim_base(&s.base_url);
+    let feeds = s
+        .business_ids
+        .iter()
+        .map(|b| {
+            let url = format!("{base}/businesses/{}/reviews?sort_by=newest&limit=50", enc(b));
+            Feed { owned: true, ..Feed::new(b.clone(), url, Paging::None) }
+        })
+        .collect();
+    RequestPlan { feeds, auth: Auth::Bearer }
 }

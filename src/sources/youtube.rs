@@ -7,9 +7,11 @@
 
 use serde_json::Value;
 
+use super::requests::{enc, or_query, since_rfc3339, trim_base, Auth, Feed, Paging, RequestPlan};
 use super::{
     at, copy_metrics, mention, parse_json, str_at, string_at, time_at, ParseContext, ParseError, ParsedPage, Platform,
 };
+use crate::config::sources::YouTubeSettings;
 use crate::mention::{MentionKind, NewMention};
 use crate::text::{html_to_text, plain_text};
 
@@ -96,4 +98,25 @@ fn comment(c: &Value, video: Option<&str>, parent: Option<&str>) -> Option<NewMe
     m.parent_id = string_at(s, &["parentId"]).or(parent.map(str::to_string)).or(video.map(str::to_string));
     copy_metrics(&mut m.metrics, s, &["likeCount"]);
     Some(m)
+}
+
+/// What to ask YouTube for one brand: one video search for the whole query (it has OR) published since the
+/// cursor, and the comment threads of each watched video. The API key travels in the query string, added by the
+/// poller, which also spends the source's daily quota per request.
+pub(super) fn plan(s: &YouTubeSettings, terms: &[String], since: Option<i64>) -> RequestPlan {
+    let base = trim_base(&s.base_url);
+    let after = since_rfc3339("publishedAfter", since);
+    let search =
+        format!("{base}/search?part=snippet&type=video&order=date&maxResults=50&q={}{after}", enc(&or_query(terms)));
+    let mut feeds = vec![Feed::new("search".into(), search, Paging::Token("pageToken"))];
+    for v in &s.watch_videos {
+        let url = format!(
+            "{base}/commentThreads?part=snippet&videoId={}&order=time&maxResults=100&textFormat=plainText",
+            enc(v)
+        );
+        // Comments under a watched video (the brand's own, or one about it) are about the brand without naming
+        // it; exclusions still apply.
+        feeds.push(Feed { owned: true, ..Feed::new(format!("video:{v}"), url, Paging::Token("pageToken")) });
+    }
+    RequestPlan { feeds, auth: Auth::None }
 }

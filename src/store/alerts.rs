@@ -6,7 +6,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
 use super::{now_ts, Store, StoreError};
 
@@ -33,8 +32,27 @@ pub struct AlertRow {
     pub details: String,
 }
 
+/// The outbox in two numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Emails delivered (SMTP or `.eml`), all time.
+    pub sent: i64,
+    /// Emails written but not delivered yet.
+    pub backlog: i64,
+}
+
+/// How many alert events of one kind (`negative_spike`, `source_down`, …) and event (`firing`, `reminder`,
+/// `resolved`) the log holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertEventCount {
+    pub kind: String,
+    pub event: String,
+    pub count: i64,
+}
+
 super::from_row!(OutboxRow { id, message_id, recipients, subject, message, attempts });
 super::from_row!(AlertRow { id, brand, kind, event, fired_at, recorded_at, details });
+super::from_row!(AlertEventCount { kind, event, count });
 
 /// An alert event to record, with the email to queue for it (if it notifies).
 pub struct NewAlert<'a> {
@@ -52,21 +70,6 @@ pub struct QueuedEmail {
     pub recipients: Vec<String>,
     pub subject: String,
     pub message: Vec<u8>,
-}
-
-/// A negative mention shown in an alert email.
-#[derive(Debug, Clone, Serialize)]
-pub struct Example {
-    pub id: i64,
-    pub platform: String,
-    pub author: Option<String>,
-    pub text: String,
-    pub url: Option<String>,
-    pub created_at: i64,
-    pub score: f64,
-    pub terms: Option<String>,
-    /// `mentions.lang`: ISO 639-1, "und", or `None` for a mention stored untagged before languages were kept.
-    pub lang: Option<String>,
 }
 
 impl Store {
@@ -208,9 +211,30 @@ impl Store {
         Ok(())
     }
 
-    /// Emails not yet sent (for `/metrics` and `alerts list`).
+    /// Emails not yet sent (`alerts list`).
     pub async fn outbox_backlog(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetch_one(&self.pool).await?)
+    }
+
+    /// Emails sent and not yet sent, all time (`/metrics`). One pass over the covering index `outbox_pending`
+    /// (`sent_at, next_attempt_at`); the table itself is not read.
+    pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+        let (sent, backlog): (i64, i64) = sqlx::query_as(
+            "SELECT coalesce(sum(sent_at IS NOT NULL), 0), coalesce(sum(sent_at IS NULL), 0) FROM outbox",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(OutboxCounts { sent, backlog })
+    }
+
+    /// How many alert events of each (kind, event) were ever recorded, by kind then event (`/metrics`). A scan
+    /// of `alerts`, grouped in a temporary b-tree: one row per event, a few per incident, no index needed.
+    pub async fn alert_event_counts(&self) -> Result<Vec<AlertEventCount>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT kind, event, count(*) AS count FROM alerts GROUP BY kind, event ORDER BY kind, event",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// The notification log, newest first.
@@ -221,68 +245,5 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?)
-    }
-
-    /// Per-platform (total, negative) counts of a brand in `[from, until)`, syndicated copies once.
-    pub async fn platform_counts(
-        &self,
-        brand: &str,
-        from: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT m.platform, count(*), coalesce(sum(mb.label = 'negative'), 0)
-             FROM mention_brands mb JOIN brands b ON b.id = mb.brand_id
-             JOIN mentions m ON m.id = mb.mention_id
-             WHERE b.name = ?1 AND mb.first_copy = 1 AND mb.created_at >= ?2 AND mb.created_at < ?3
-             GROUP BY m.platform ORDER BY 3 DESC, 2 DESC",
-        )
-        .bind(brand)
-        .bind(from.timestamp())
-        .bind(until.timestamp())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
-    }
-
-    /// The brand's negative mentions in `[from, until)`, most confidently negative first.
-    pub async fn negative_examples(
-        &self,
-        brand: &str,
-        from: DateTime<Utc>,
-        until: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<Example>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT m.id, m.platform, m.author, trim(coalesce(m.title || ' — ', '') || m.text), m.url, m.created_at,
-                    CASE WHEN s.override_label = 'negative' THEN 1.0 ELSE coalesce(s.score_negative, 0.5) END, mb.terms,
-                    m.lang
-             FROM mention_brands mb JOIN brands b ON b.id = mb.brand_id
-             JOIN mentions m ON m.id = mb.mention_id
-             JOIN sentiment s ON s.mention_id = mb.mention_id
-             WHERE b.name = ?1 AND mb.first_copy = 1 AND mb.label = 'negative'
-               AND mb.created_at >= ?2 AND mb.created_at < ?3
-             ORDER BY 7 DESC, m.created_at DESC LIMIT ?4",
-        )
-        .bind(brand)
-        .bind(from.timestamp())
-        .bind(until.timestamp())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Example {
-                id: r.get(0),
-                platform: r.get(1),
-                author: r.get(2),
-                text: r.get(3),
-                url: r.get(4),
-                created_at: r.get(5),
-                score: r.get(6),
-                terms: r.get(7),
-                lang: r.get(8),
-            })
-            .collect())
     }
 }

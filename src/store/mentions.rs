@@ -196,7 +196,19 @@ fn label_row(id: i64, s: &GivenSentiment, now: i64) -> [raw::Val<'_>; 7] {
     ]
 }
 
-/// `Store::ingest`'s work on the locked writer connection, inside its transaction.
+/// Where an item's mention is stored.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    id: i64,
+    created_at: i64,
+    /// Inserted by this batch; `false` for a mention stored before it.
+    new: bool,
+}
+
+/// `Store::ingest`'s work on the locked writer connection, inside its transaction, phase by phase. What is
+/// new to the database is written in bulk mode (no triggers, checks or foreign keys on this connection), each
+/// phase doing the triggers' work itself; what touches mentions stored before the batch, and the syndication
+/// marks, are written after bulk mode ends, through the triggers.
 fn ingest_locked(
     db: &raw::Db<'_>,
     items: &[IngestItem],
@@ -204,10 +216,35 @@ fn ingest_locked(
     langs: &[Cow<Language>],
     now: i64,
 ) -> Result<IngestReport, StoreError> {
-    use raw::Val;
     let bulk = db.bulk_mode()?;
+    // 1. Mentions, and the new ones' full-text entries.
+    let (slots, new_ids) = insert_mentions(db, items, derived, langs, now)?;
+    index_new_mentions(db, &new_ids)?;
+    // 2. Labels given with the mentions; the others queued for the model.
+    let labels = store_given_labels(db, items, &slots, now)?;
+    // 3. Brand matches of the new mentions, with their label and their hourly rollup cells.
+    let brand_ids = brand_ids(db, items)?;
+    let earlier_matches = insert_new_matches(db, items, derived, &slots, &brand_ids, &labels.of_new)?;
+    drop(bulk);
+    update_earlier_mentions(db, &labels.for_earlier, &earlier_matches, now)?;
+    // 4. Syndicated copies, once every mention of the batch is stored.
+    mark_syndicated_copies(db, items, derived, &slots)?;
+    let inserted = new_ids.len() as u64;
+    Ok(IngestReport { inserted, duplicate: items.len() as u64 - inserted })
+}
 
-    // 1. Mentions. `slots[i]` = item i's stored mention (id, created_at, inserted by this batch).
+/// Phase 1: inserts the items' mentions, the first of a repeated `(platform, external_id)` winning. Returns
+/// each item's slot (`None` when a constraint other than uniqueness refused the row) and the ids this batch
+/// inserted. A new mention's id is `last_insert_rowid`; only one stored before (or earlier in the batch)
+/// costs a lookup by `(platform, external_id)`.
+fn insert_mentions(
+    db: &raw::Db<'_>,
+    items: &[IngestItem],
+    derived: &[Cow<Derived>],
+    langs: &[Cow<Language>],
+    now: i64,
+) -> Result<(Vec<Option<Slot>>, HashSet<i64>), StoreError> {
+    use raw::Val;
     let mut insert = db.prepare(
         "INSERT OR IGNORE INTO mentions (platform, external_id, url, canonical_url, author, title, text, \
          text_hash, created_at, fetched_at, kind, lang, rating, metrics, parent_id, source, lang_source, \
@@ -215,7 +252,7 @@ fn ingest_locked(
     )?;
     let mut find = db.prepare("SELECT id, created_at FROM mentions WHERE platform = ?1 AND external_id = ?2")?;
     let mut new_ids: HashSet<i64> = HashSet::with_capacity(items.len());
-    let mut slots: Vec<Option<(i64, i64, bool)>> = Vec::with_capacity(items.len());
+    let mut slots: Vec<Option<Slot>> = Vec::with_capacity(items.len());
     for ((it, d), lang) in items.iter().zip(derived).zip(langs) {
         let m = &it.mention;
         let created_at = m.created_at.timestamp();
@@ -243,21 +280,21 @@ fn ingest_locked(
         let slot = if insert.execute(&row)? == 1 {
             let id = db.last_insert_rowid();
             new_ids.insert(id);
-            Some((id, created_at, true))
+            Some(Slot { id, created_at, new: true })
         } else {
-            // Stored before this batch, or earlier in it; `None` when a constraint other than uniqueness
-            // refused the row.
             find.query_ints::<2>(&[Val::Text(m.platform.as_str()), Val::Text(m.external_id.as_str())])?
-                .map(|[id, created_at]| (id, created_at, new_ids.contains(&id)))
+                .map(|[id, created_at]| Slot { id, created_at, new: new_ids.contains(&id) })
         };
         slots.push(slot);
     }
-    let inserted = new_ids.len() as u64;
-    drop((insert, find));
+    Ok((slots, new_ids))
+}
 
-    // The new mentions' full-text entries, one statement per run of consecutive ids (a batch's new ids are
-    // one run unless rowids were reused): FTS5 writes its pending entries out at the end of every statement
-    // that touches it, so a statement per row would cost a segment each.
+/// Phase 1, the trigger's part: the new mentions' full-text entries, one statement per run of consecutive ids
+/// (a batch's new ids are one run unless rowids were reused). FTS5 writes its pending entries out at the end
+/// of every statement that touches it, so a statement per row would cost a segment each.
+fn index_new_mentions(db: &raw::Db<'_>, new_ids: &HashSet<i64>) -> Result<(), StoreError> {
+    use raw::Val;
     let mut fts = db.prepare(
         "INSERT INTO mentions_fts (rowid, title, text) SELECT id, title, text FROM mentions WHERE id BETWEEN ?1 AND ?2",
     )?;
@@ -266,23 +303,41 @@ fn ingest_locked(
     for run in sorted.chunk_by(|a, b| b - a == 1) {
         fts.execute(&[Val::Int(run[0]), Val::Int(run[run.len() - 1])])?;
     }
-    drop(fts);
+    Ok(())
+}
 
-    // 2. Labels given with the mentions (the first one wins, as for the mention itself), split by whether
-    // the mention is new (its brand matches do not exist yet and will carry the label) or was stored before
-    // (the trigger copies the label onto its brand matches); and the queue of mentions still to classify.
+/// What phase 2 leaves to the phases after it.
+struct GivenLabels<'i> {
+    /// The label stored for each new mention that came with one: its brand matches, written next, carry it
+    /// from the start instead of being updated by a trigger row by row.
+    of_new: HashMap<i64, &'static str>,
+    /// Labels given for mentions stored before the batch: written after bulk mode, so that the trigger copies
+    /// them onto the brand matches those mentions already have.
+    for_earlier: Vec<(i64, &'i GivenSentiment)>,
+}
+
+/// Phase 2: the labels given with new mentions (the first one wins, as for the mention itself), and the
+/// classification queue for every stored mention of the batch that has no label yet. Labels for mentions
+/// stored before the batch are handed back for later.
+fn store_given_labels<'i>(
+    db: &raw::Db<'_>,
+    items: &'i [IngestItem],
+    slots: &[Option<Slot>],
+    now: i64,
+) -> Result<GivenLabels<'i>, StoreError> {
+    use raw::Val;
     let mut label = db.prepare(LABEL_SQL)?;
-    let mut label_of: HashMap<i64, &'static str> = HashMap::new();
-    let (mut labelled_old, mut unlabelled) = (Vec::new(), Vec::new());
-    for (it, slot) in items.iter().zip(&slots) {
-        let Some((id, _, new)) = *slot else { continue };
+    let mut of_new: HashMap<i64, &'static str> = HashMap::new();
+    let (mut for_earlier, mut unlabelled) = (Vec::new(), Vec::new());
+    for (it, slot) in items.iter().zip(slots) {
+        let Some(Slot { id, new, .. }) = *slot else { continue };
         match &it.sentiment {
             Some(s) if new => {
                 if label.execute(&label_row(id, s, now))? == 1 {
-                    label_of.insert(id, s.label.as_str());
+                    of_new.insert(id, s.label.as_str());
                 }
             }
-            Some(s) => labelled_old.push((id, s)),
+            Some(s) => for_earlier.push((id, s)),
             None => unlabelled.push(id),
         }
     }
@@ -293,46 +348,65 @@ fn ingest_locked(
     for id in unlabelled {
         queue.execute(&[Val::Int(id)])?;
     }
-    drop(queue);
+    Ok(GivenLabels { of_new, for_earlier })
+}
 
-    // 3. Brand matches, with the brand ids resolved once per batch (names are unique without regard to
-    // ASCII case, like the column; `by_name` spares a lowercase copy per match when items spell it alike).
+/// Phase 3, first: the id of every brand the items name, inserting the new ones, keyed by the names as the
+/// items spell them. Names are unique without regard to ASCII case, like the column; each spelling costs a
+/// lowercase copy once, each brand a lookup once.
+fn brand_ids<'i>(db: &raw::Db<'_>, items: &'i [IngestItem]) -> Result<HashMap<&'i str, i64>, StoreError> {
+    use raw::Val;
     let mut brand_ids: HashMap<String, i64> = HashMap::new();
     let mut by_name: HashMap<&str, i64> = HashMap::new();
-    {
-        let mut add = db.prepare("INSERT OR IGNORE INTO brands (name) VALUES (?1)")?;
-        let mut get = db.prepare("SELECT id FROM brands WHERE name = ?1")?;
-        for b in items.iter().flat_map(|it| &it.brands) {
-            if by_name.contains_key(b.brand.as_str()) {
-                continue;
-            }
-            let id = match brand_ids.entry(b.brand.to_ascii_lowercase()) {
-                std::collections::hash_map::Entry::Occupied(e) => *e.get(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    add.execute(&[Val::Text(&b.brand)])?;
-                    let [id] = get.query_ints::<1>(&[Val::Text(&b.brand)])?.ok_or_else(|| {
-                        StoreError::Invalid(format!("brand {:?} vanished while being stored", b.brand))
-                    })?;
-                    *e.insert(id)
-                }
-            };
-            by_name.insert(&b.brand, id);
+    let mut add = db.prepare("INSERT OR IGNORE INTO brands (name) VALUES (?1)")?;
+    let mut get = db.prepare("SELECT id FROM brands WHERE name = ?1")?;
+    for b in items.iter().flat_map(|it| &it.brands) {
+        if by_name.contains_key(b.brand.as_str()) {
+            continue;
         }
+        let id = match brand_ids.entry(b.brand.to_ascii_lowercase()) {
+            std::collections::hash_map::Entry::Occupied(e) => *e.get(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                add.execute(&[Val::Text(&b.brand)])?;
+                let [id] = get
+                    .query_ints::<1>(&[Val::Text(&b.brand)])?
+                    .ok_or_else(|| StoreError::Invalid(format!("brand {:?} vanished while being stored", b.brand)))?;
+                *e.insert(id)
+            }
+        };
+        by_name.insert(&b.brand, id);
     }
-    // New mentions' matches are all inserted (the first of a pair repeated inside the batch wins, as
-    // `INSERT OR IGNORE` does), so their rollup cells are counted here.
+    Ok(by_name)
+}
+
+/// A brand match of a mention stored before the batch: (mention id, brand id, created_at, terms as JSON).
+type EarlierMatch<'d> = (i64, i64, i64, &'d str);
+
+/// Phase 3: the new mentions' brand matches, each with its mention's label (`labels`), and the hourly rollup
+/// cells they add to (`brand_hours`, one upsert per brand, hour and label). Every match of a new mention is
+/// inserted (the first of a pair repeated inside the batch wins, as `INSERT OR IGNORE` does), so its cell is
+/// counted here. The matches of mentions stored before the batch are handed back for later.
+fn insert_new_matches<'d>(
+    db: &raw::Db<'_>,
+    items: &[IngestItem],
+    derived: &'d [Cow<Derived>],
+    slots: &[Option<Slot>],
+    brand_ids: &HashMap<&str, i64>,
+    labels: &HashMap<i64, &'static str>,
+) -> Result<Vec<EarlierMatch<'d>>, StoreError> {
+    use raw::Val;
     let mut matched = db.prepare(MATCH_SQL)?;
-    let mut matches_old = Vec::new();
+    let mut earlier = Vec::new();
     let mut hours: HashMap<(i64, i64, &'static str), i64> = HashMap::new();
-    for ((it, slot), d) in items.iter().zip(&slots).zip(derived) {
-        let Some((id, created_at, new)) = *slot else { continue };
+    for ((it, slot), d) in items.iter().zip(slots).zip(derived) {
+        let Some(Slot { id, created_at, new }) = *slot else { continue };
         for (b, terms) in it.brands.iter().zip(&d.terms) {
-            let brand_id = by_name[b.brand.as_str()];
+            let brand_id = brand_ids[b.brand.as_str()];
             if !new {
-                matches_old.push((id, brand_id, created_at, terms.as_str()));
+                earlier.push((id, brand_id, created_at, terms.as_str()));
                 continue;
             }
-            let label = label_of.get(&id).copied();
+            let label = labels.get(&id).copied();
             let row = [Val::Int(id), Val::Int(brand_id), Val::Int(created_at), Val::Text(terms), label.into()];
             if matched.execute(&row)? == 1 {
                 *hours.entry((brand_id, created_at / 3600, label.unwrap_or(""))).or_default() += 1;
@@ -346,31 +420,47 @@ fn ingest_locked(
     for ((brand_id, h, label), n) in hours {
         hour.execute(&[Val::Int(brand_id), Val::Int(h), Val::Text(label), Val::Int(n)])?;
     }
-    drop(hour);
+    Ok(earlier)
+}
 
-    // What touches mentions stored before this batch goes through the triggers, with statements prepared
-    // after they are back on.
-    drop((label, matched, bulk));
+/// After bulk mode: the labels and brand matches that mentions stored before the batch gain, with statements
+/// prepared now that the triggers are back on (they copy the label onto brand matches and keep the rollup).
+fn update_earlier_mentions(
+    db: &raw::Db<'_>,
+    labels: &[(i64, &GivenSentiment)],
+    matches: &[EarlierMatch<'_>],
+    now: i64,
+) -> Result<(), StoreError> {
+    use raw::Val;
     let mut label = db.prepare(LABEL_SQL)?;
     let mut matched = db.prepare(MATCH_SQL)?;
-    for (id, s) in labelled_old {
+    for &(id, s) in labels {
         label.execute(&label_row(id, s, now))?;
     }
-    for (id, brand_id, created_at, terms) in matches_old {
+    for &(id, brand_id, created_at, terms) in matches {
         matched.execute(&[Val::Int(id), Val::Int(brand_id), Val::Int(created_at), Val::Text(terms), Val::Null])?;
     }
-    drop((label, matched));
+    Ok(())
+}
 
-    // 4. Syndicated copies: an earlier mention of the same brand with the same text hash. Done after the
-    // insert so that copies inside this batch see each other. Mentions whose text is too short to be a
-    // copy (`dedup_hash` = "id:…") cannot have one and are left out. Hashes are looked up by their first
-    // 16 hex digits, the indexed expression, then compared whole.
+/// Phase 4: marks syndicated copies, mentions with an earlier mention of the same brand with the same text
+/// hash (`first_copy` = 0). Run after every mention of the batch is stored, so that copies inside it see each
+/// other, and through the triggers (it changes brand matches of mentions stored before, and the rollup).
+/// Mentions whose text is too short to be a copy (`dedup_hash` = "id:…") cannot have one and are left out.
+/// Hashes are looked up by their first 16 hex digits, the indexed expression, then compared whole.
+fn mark_syndicated_copies(
+    db: &raw::Db<'_>,
+    items: &[IngestItem],
+    derived: &[Cow<Derived>],
+    slots: &[Option<Slot>],
+) -> Result<(), StoreError> {
+    use raw::Val;
     let mut candidates: Vec<i64> = items
         .iter()
         .zip(derived)
-        .zip(&slots)
+        .zip(slots)
         .filter(|((it, d), _)| !it.brands.is_empty() && !d.dedup_hash.starts_with(IDENTITY_HASH_PREFIX))
-        .filter_map(|(_, slot)| slot.map(|s| s.0))
+        .filter_map(|(_, slot)| slot.map(|s| s.id))
         .collect();
     candidates.sort_unstable();
     candidates.dedup();
@@ -395,7 +485,7 @@ fn ingest_locked(
             copies.execute(&[Val::Int(id)])?;
         }
     }
-    Ok(IngestReport { inserted, duplicate: items.len() as u64 - inserted })
+    Ok(())
 }
 
 /// What a model made of one queued mention: (mention id, label and scores or none, `model_version`).

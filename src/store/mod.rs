@@ -7,12 +7,14 @@
 //! - every write that belongs together is one transaction (a batch of mentions with their brand matches and
 //!   labels; an alert with its outbox row), so a crash leaves either all or nothing;
 //! - `(platform, external_id)` is unique: storing a mention twice is a no-op that still adds new brand matches;
-//! - this module knows SQL and nothing of HTTP, models or email.
+//! - this module knows SQL and nothing of HTTP, models or email, and no other module knows SQL: callers get
+//!   typed rows, never a connection (`tests/layers.rs` checks).
 
 mod alerts;
 mod mentions;
 mod raw;
 mod state;
+mod summaries;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -24,6 +26,7 @@ use sqlx::SqlitePool;
 pub use alerts::*;
 pub use mentions::*;
 pub use state::*;
+pub use summaries::*;
 
 /// `migrations/`, embedded in the binary. Listed by hand instead of `sqlx::migrate!`, whose proc-macro makes
 /// cargo build sqlx and the whole SQLite library a second time for the build host; the version, description and
@@ -112,6 +115,8 @@ impl StoreError {
 /// A handle on the database. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Connections for reads. Never handed out: every query is a method here, so the rest of the crate sees
+    /// typed rows and SQL stays in this module (`tests/layers.rs` checks).
     pool: SqlitePool,
     /// One connection for every write transaction (`write_tx`): SQLite lets one writer in at a time anyway,
     /// and a connection keeps its page cache only while no other connection writes, so one writer keeps the
@@ -238,10 +243,6 @@ impl Store {
         let (_busy, wal_pages, _copied): (i64, i64, i64) =
             sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&self.pool).await?;
         Ok(wal_pages)
-    }
-
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
     }
 
     pub fn path(&self) -> &Path {

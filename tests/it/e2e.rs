@@ -132,7 +132,7 @@ async fn census(db: &Path) -> (i64, i64, i64) {
         "SELECT (SELECT count(*) FROM mentions), (SELECT count(*) FROM mentions WHERE external_id LIKE 'c%'),
                 (SELECT count(*) FROM alerts WHERE kind = 'negative_spike' AND event = 'firing')",
     )
-    .fetch_one(s.pool())
+    .fetch_one(&super::sqlite(s.path()).await)
     .await
     .unwrap();
     s.close().await;
@@ -264,7 +264,10 @@ async fn kill_9_mid_import_keeps_every_committed_batch_and_a_rerun_completes() {
     let count = |db: PathBuf| async move {
         let s = Store::open(&db, Access::Existing).await.unwrap();
         s.integrity_check().await.expect("PRAGMA integrity_check passes");
-        let c: i64 = sqlx::query_scalar("SELECT count(*) FROM mentions").fetch_one(s.pool()).await.unwrap();
+        let c: i64 = sqlx::query_scalar("SELECT count(*) FROM mentions")
+            .fetch_one(&super::sqlite(s.path()).await)
+            .await
+            .unwrap();
         s.close().await;
         c
     };

@@ -35,7 +35,7 @@ async fn stored(db: &Path) -> Vec<StoredRow> {
                  JOIN brands b ON b.id = mb.brand_id WHERE mb.mention_id = m.id ORDER BY b.name))
          FROM mentions m ORDER BY m.external_id",
     )
-    .fetch_all(s.pool())
+    .fetch_all(&super::sqlite(s.path()).await)
     .await
     .unwrap();
     s.close().await;
@@ -216,10 +216,13 @@ async fn reclassify_gives_mentions_stored_before_languages_theirs() {
     // As a database from before migration 7 has them: the platform's tag as given, or nothing.
     let s = Store::open(&db, Access::ReadWrite).await.unwrap();
     sqlx::query("UPDATE mentions SET lang = NULL, lang_source = NULL, lang_confidence = NULL")
-        .execute(s.pool())
+        .execute(&super::sqlite(s.path()).await)
         .await
         .unwrap();
-    sqlx::query("UPDATE mentions SET lang = 'en-US' WHERE external_id = 'old-tagged'").execute(s.pool()).await.unwrap();
+    sqlx::query("UPDATE mentions SET lang = 'en-US' WHERE external_id = 'old-tagged'")
+        .execute(&super::sqlite(s.path()).await)
+        .await
+        .unwrap();
     assert_eq!(s.backfill_languages(None).await.unwrap(), 2);
     assert_eq!(s.backfill_languages(None).await.unwrap(), 0, "done once");
     s.close().await;
@@ -293,4 +296,40 @@ async fn each_language_is_labelled_by_its_model_and_an_uncovered_one_gets_no_lab
     let s = Store::open(&db, Access::Existing).await.unwrap();
     let buckets = s.brand_buckets("Acme", now - chrono::Duration::hours(1), now, 300).await.unwrap();
     assert_eq!(buckets.iter().map(|b| (b.1, b.2)).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1)), (2, 2));
+}
+
+/// A failed classification round hands the models back: the daemon keeps classifying once the cause is gone,
+/// instead of waiting for SIGHUP with every new mention queued.
+#[tokio::test]
+async fn a_failed_classification_round_keeps_the_models() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let line = serde_json::json!({
+        "platform": "reddit", "external_id": "q1", "brand": "Acme",
+        "created_at": "2026-11-20T12:00:00Z", "text": "acme lost my parcel again, third time this month"
+    });
+    let file = write_file(dir.path(), "in.jsonl", &[line.to_string()]);
+    let db = dir.path().join("h.db");
+    hearsay().arg("--db").arg(&db).arg("import").arg(&file).assert().success();
+    let store = Store::open(&db, Access::ReadWrite).await.unwrap();
+    let raw = super::sqlite(&db).await;
+    // Queued again, as a mention stored while the model was missing is.
+    sqlx::query("DELETE FROM sentiment").execute(&raw).await.unwrap();
+    sqlx::query("INSERT INTO classify_queue (mention_id) SELECT id FROM mentions").execute(&raw).await.unwrap();
+    sqlx::query("CREATE TRIGGER no_labels BEFORE INSERT ON sentiment BEGIN SELECT RAISE(ABORT, 'disk on fire'); END")
+        .execute(&raw)
+        .await
+        .unwrap();
+    let model = hearsay::config::ModelConfig { dir: Some(root.join("models/sentiment")), ..Default::default() };
+    let models = hearsay::daemon::load_classifier(&model).await.unwrap();
+
+    let (models, round) = hearsay::daemon::classify_some(&store, models, 10).await;
+    let err = format!("{:#}", round.unwrap_err());
+    assert!(err.contains("disk on fire"), "{err}");
+    let models = models.expect("the models come back from a failed round");
+
+    sqlx::query("DROP TRIGGER no_labels").execute(&raw).await.unwrap();
+    let (models, round) = hearsay::daemon::classify_some(&store, models, 10).await;
+    assert_eq!(round.unwrap(), 1, "the queued mention is labelled on the next round");
+    assert!(models.is_some());
 }

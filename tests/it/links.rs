@@ -155,7 +155,7 @@ async fn hostile_feed_links_are_stored_but_never_links_in_the_alert_email_digest
     let s = Store::open(&db, Access::Existing).await.unwrap();
     let stored: Vec<(i64, String, Option<String>)> =
         sqlx::query_as("SELECT id, external_id, url FROM mentions ORDER BY external_id")
-            .fetch_all(s.pool())
+            .fetch_all(&super::sqlite(s.path()).await)
             .await
             .unwrap();
     let url_of = |id: &str| stored.iter().find(|r| r.1 == id).and_then(|r| r.2.clone());

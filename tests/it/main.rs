@@ -20,6 +20,13 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+/// A connection of its own to a store's database file, for what a test reads or writes by hand, as `sqlite3`
+/// would: the store keeps its connections to itself (every query hearsay makes is a `Store` method).
+pub async fn sqlite(db: &Path) -> sqlx::SqlitePool {
+    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(db).busy_timeout(std::time::Duration::from_secs(5));
+    sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(opts).await.unwrap()
+}
+
 /// The `hearsay` binary with a clean environment (no config found by accident).
 pub fn hearsay() -> Command {
     let mut c = Command::cargo_bin("hearsay").expect("binary built");

@@ -7,20 +7,22 @@ use std::path::Path;
 
 use chrono::Utc;
 use hearsay::config::Config;
-use hearsay::sources::poll::{ErrorClass, PollOutcome, Poller};
+use hearsay::sources::poll::{self, CheckOutcome, ErrorClass, Health, PollOutcome, Poller};
 use hearsay::store::{Access, Store};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 use wiremock::matchers::{header, header_exists, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// A config with one brand (Acme) and the given `[[sources]]` tables; `polling` adds `[polling]` keys.
+/// A config with one brand (Acme) and the given `[[sources]]` tables; `polling` adds `[polling]` keys. Also
+/// written to `dir/hearsay.toml`, for the binary.
 fn config(dir: &Path, polling: &str, sources: &str) -> Config {
     let text = format!(
         "[storage]\ndatabase = \"{0}/h.db\"\noutbox_dir = \"{0}/outbox\"\n\n[polling]\ninterval = \"10m\"\n{polling}\n\n\
          [[brands]]\nname = \"Acme\"\nquery = \"acme\"\n\n{sources}\n",
         dir.display()
     );
+    std::fs::write(dir.join("hearsay.toml"), &text).unwrap();
     Config::parse(&text, &dir.join("hearsay.toml")).unwrap_or_else(|e| panic!("test config: {e}"))
 }
 
@@ -39,11 +41,14 @@ fn outcome<'a>(all: &'a [PollOutcome], source: &str) -> &'a PollOutcome {
 }
 
 async fn count(store: &Store, sql: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sql).fetch_one(store.pool()).await.unwrap()
+    sqlx::query_scalar::<_, i64>(sql).fetch_one(&super::sqlite(store.path()).await).await.unwrap()
 }
 
 async fn ids(store: &Store) -> Vec<String> {
-    sqlx::query_scalar("SELECT external_id FROM mentions ORDER BY external_id").fetch_all(store.pool()).await.unwrap()
+    sqlx::query_scalar("SELECT external_id FROM mentions ORDER BY external_id")
+        .fetch_all(&super::sqlite(store.path()).await)
+        .await
+        .unwrap()
 }
 
 /// (next_poll_at - now, consecutive_failures, degraded, last_error) of a (source, Acme) pair.
@@ -207,8 +212,10 @@ async fn conditional_get_sends_the_etag_and_a_304_is_a_quiet_success() {
     assert_eq!((o.new, o.error.is_none()), (1, true), "{o:?}");
     let o = poll(&cfg, &s).await.remove(0);
     assert_eq!((o.seen, o.new, o.error.is_none()), (0, 0, true), "{o:?}");
-    let last: String =
-        sqlx::query_scalar("SELECT status FROM poll_log ORDER BY id DESC LIMIT 1").fetch_one(s.pool()).await.unwrap();
+    let last: String = sqlx::query_scalar("SELECT status FROM poll_log ORDER BY id DESC LIMIT 1")
+        .fetch_one(&super::sqlite(s.path()).await)
+        .await
+        .unwrap();
     assert_eq!(last, "not_modified");
     assert_eq!(count(&s, "SELECT count(*) FROM mentions").await, 1);
     let second = server.received_requests().await.unwrap().pop().unwrap();
@@ -289,8 +296,10 @@ async fn bad_credentials_mark_the_source_degraded_with_a_clear_message_and_no_se
     assert!(degraded && failures == 1, "a credentials problem is degraded at once");
     assert!(err.contains("credentials") && err.contains("Bad credentials"), "{err}");
     assert!(wait >= 480, "not hammered: {wait}");
-    let logged: Vec<String> =
-        sqlx::query_scalar("SELECT coalesce(error, '') FROM poll_log").fetch_all(s.pool()).await.unwrap();
+    let logged: Vec<String> = sqlx::query_scalar("SELECT coalesce(error, '') FROM poll_log")
+        .fetch_all(&super::sqlite(s.path()).await)
+        .await
+        .unwrap();
     assert!(!err.contains("SECRET") && logged.iter().all(|l| !l.contains("SECRET")), "{logged:?}");
     server.verify().await;
 }
@@ -403,8 +412,10 @@ async fn charsets_are_decoded_and_a_wrong_one_loses_nothing() {
     let s = store(dir.path()).await;
     let out = poll(&cfg, &s).await;
     assert!(out.iter().all(|o| o.error.is_none() && o.new == 1), "{out:?}");
-    let texts: Vec<String> =
-        sqlx::query_scalar("SELECT title FROM mentions ORDER BY external_id").fetch_all(s.pool()).await.unwrap();
+    let texts: Vec<String> = sqlx::query_scalar("SELECT title FROM mentions ORDER BY external_id")
+        .fetch_all(&super::sqlite(s.path()).await)
+        .await
+        .unwrap();
     assert_eq!(texts[0], "Café Acme", "declared Latin-1 decoded");
     assert!(texts[1].starts_with("Caf") && texts[1].ends_with(" Acme"), "{texts:?}");
 }
@@ -496,11 +507,13 @@ async fn dateless_feed_items_are_stored_once_at_the_time_first_seen() {
             "SELECT m.external_id, m.created_at FROM mentions m JOIN mention_brands mb ON mb.mention_id = m.id
              ORDER BY m.external_id",
         )
-        .fetch_all(s.pool())
+        .fetch_all(&super::sqlite(s.path()).await)
         .await
         .unwrap();
-        let new: Vec<i64> =
-            sqlx::query_scalar("SELECT items_new FROM poll_log ORDER BY id").fetch_all(s.pool()).await.unwrap();
+        let new: Vec<i64> = sqlx::query_scalar("SELECT items_new FROM poll_log ORDER BY id")
+            .fetch_all(&super::sqlite(s.path()).await)
+            .await
+            .unwrap();
         (rows, new)
     };
 
@@ -848,7 +861,7 @@ async fn real_payloads_are_polled_stored_and_classified_by_poll_once() {
              JOIN brands b ON b.id = mb.brand_id WHERE b.name = ?1",
         )
         .bind(format!("B-{name}"))
-        .fetch_all(s.pool())
+        .fetch_all(&super::sqlite(s.path()).await)
         .await
         .unwrap();
         assert!(!stored.is_empty(), "{name}: nothing stored from {fixture}");
@@ -861,14 +874,66 @@ async fn real_payloads_are_polled_stored_and_classified_by_poll_once() {
     let unclassified: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM mentions m WHERE NOT EXISTS (SELECT 1 FROM sentiment s WHERE s.mention_id = m.id)",
     )
-    .fetch_one(s.pool())
+    .fetch_one(&super::sqlite(s.path()).await)
     .await
     .unwrap();
     assert_eq!(unclassified, 0, "poll --once classifies what it stored");
     let errors: Vec<(String, String)> =
         sqlx::query_as("SELECT source, coalesce(error, '') FROM poll_log WHERE status = 'error'")
-            .fetch_all(s.pool())
+            .fetch_all(&super::sqlite(s.path()).await)
             .await
             .unwrap();
     assert!(errors.is_empty(), "{errors:?}");
+}
+
+/// `sources check` and `sources status`, as data (`Poller::check`, `poll::status`) and as the commands print
+/// them: one source that answers, one whose payload is not understood.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_check_and_status_report_every_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let srcs = format!("{}\n{}", hn_source("hn", &server.uri()), hn_source("broken", &format!("{}/b", server.uri())));
+    let cfg = config(dir.path(), "", &srcs);
+    Mock::given(path("/api/v1/search_by_date"))
+        .respond_with(hn_page(vec![hn_hit("2", 100, "Acme two"), hn_hit("1", 200, "not about us")], 0, 1))
+        .mount(&server)
+        .await;
+    Mock::given(path("/b/api/v1/search_by_date"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(&b"<html>Just a moment...</html>"[..], "text/html"))
+        .mount(&server)
+        .await;
+
+    let report = Poller::new(&cfg).unwrap().check(None).await.expect("a brand is configured");
+    assert_eq!(report.brand, "Acme");
+    let names: Vec<&str> = report.sources.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["hn", "broken"], "every source, in config order");
+    let (_, hn) = &report.sources[0];
+    assert!(matches!(hn, CheckOutcome::Parsed { items: 2, matching: 1, newest: Some(_) }), "{hn:?}");
+    let (_, broken) = &report.sources[1];
+    assert!(matches!(broken, CheckOutcome::Failed(e) if e.class == ErrorClass::BadPayload), "{broken:?}");
+    let only = Poller::new(&cfg).unwrap().check(Some("broken")).await.unwrap();
+    assert_eq!(only.sources.len(), 1);
+    assert!(!dir.path().join("h.db").exists(), "check stores nothing");
+
+    let toml = dir.path().join("hearsay.toml");
+    let out = super::hearsay().arg("--config").arg(&toml).args(["sources", "check"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "a failed source fails the command: {stdout}");
+    assert!(stdout.contains("ok: 2 items (1 match Acme)"), "{stdout}");
+    assert!(stdout.contains("FAILED (bad_payload)"), "{stdout}");
+
+    let s = store(dir.path()).await;
+    poll(&cfg, &s).await;
+    let rows = poll::status(&s).await.unwrap();
+    let got: Vec<(&str, Health)> = rows.iter().map(|r| (r.state.source.as_str(), r.health)).collect();
+    assert_eq!(got, [("broken", Health::Failing), ("hn", Health::Healthy)], "by source name");
+    assert!((rows[1].items_per_day - 1.0 / 7.0).abs() < 1e-9, "one new item over the week: {}", rows[1].items_per_day);
+    s.close().await;
+
+    let out = super::hearsay().arg("--db").arg(dir.path().join("h.db")).args(["sources", "status"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let line = |name: &str| stdout.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {stdout}"));
+    assert!(line("broken ").contains(" failing "), "{stdout}");
+    assert!(line("hn ").contains(" ok "), "{stdout}");
 }

@@ -57,7 +57,7 @@ async fn a_database_from_a_newer_hearsay_is_refused() {
     let path = dir.path().join("h.db");
     let s = Store::open(&path, Access::ReadWrite).await.unwrap();
     sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (99, 'future', 1, x'00', 0)")
-        .execute(s.pool())
+        .execute(&super::sqlite(s.path()).await)
         .await
         .unwrap();
     s.close().await;
@@ -67,7 +67,8 @@ async fn a_database_from_a_newer_hearsay_is_refused() {
 
 #[tokio::test]
 async fn the_same_mention_is_stored_once_and_syndicated_copies_are_marked() {
-    let s = Store::open(std::path::Path::new(":memory:"), Access::ReadWrite).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("h.db"), Access::ReadWrite).await.unwrap();
     let long = "Acme's outage took down our whole checkout flow for three hours this morning, unacceptable.";
     let batch = vec![
         item(mention("reddit", "1", long, "https://a.test/1"), Some(Label::Negative)),
@@ -81,8 +82,10 @@ async fn the_same_mention_is_stored_once_and_syndicated_copies_are_marked() {
     let r = s.ingest(&batch[..1]).await.unwrap();
     assert_eq!((r.inserted, r.duplicate), (0, 1));
 
-    let first_copies: i64 =
-        sqlx::query_scalar("SELECT sum(first_copy) FROM mention_brands").fetch_one(s.pool()).await.unwrap();
+    let first_copies: i64 = sqlx::query_scalar("SELECT sum(first_copy) FROM mention_brands")
+        .fetch_one(&super::sqlite(s.path()).await)
+        .await
+        .unwrap();
     // The long text appears twice (one counts); the two short "acme bad" texts are separate complaints.
     assert_eq!(first_copies, 3);
     let stats = s.stats(&MentionFilter::default(), 86_400).await.unwrap();
@@ -142,7 +145,8 @@ async fn full_text_search_takes_user_syntax_safely() {
 /// reclassification, a second brand matching a classified mention.
 #[tokio::test]
 async fn the_label_copy_on_brand_matches_follows_every_sentiment_change() {
-    let s = Store::open(std::path::Path::new(":memory:"), Access::ReadWrite).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("h.db"), Access::ReadWrite).await.unwrap();
     let drift = || async {
         // Label copies that differ from the sentiment, plus hourly rollup cells that differ from a recount.
         sqlx::query_scalar::<_, i64>(
@@ -159,7 +163,7 @@ async fn the_label_copy_on_brand_matches_follows_every_sentiment_change() {
                        EXCEPT
                        SELECT brand_id, hour, label, n FROM brand_hours))",
         )
-        .fetch_one(s.pool())
+        .fetch_one(&super::sqlite(s.path()).await)
         .await
         .unwrap()
     };
@@ -196,7 +200,11 @@ async fn the_label_copy_on_brand_matches_follows_every_sentiment_change() {
     assert_eq!(s.ingest(&[first, second]).await.unwrap().duplicate, 1);
     assert_eq!(drift().await, 0, "duplicate inside a batch");
     assert_eq!(s.stats(&neg("Umbrella"), 86_400).await.unwrap().iter().map(|r| r.negative).sum::<i64>(), 1);
-    sqlx::query("DELETE FROM sentiment WHERE mention_id = ?").bind(id).execute(s.pool()).await.unwrap();
+    sqlx::query("DELETE FROM sentiment WHERE mention_id = ?")
+        .bind(id)
+        .execute(&super::sqlite(s.path()).await)
+        .await
+        .unwrap();
     assert_eq!(drift().await, 0, "label removed");
 }
 
@@ -227,16 +235,18 @@ async fn upgrading_a_first_schema_database_fills_in_the_label_copy() {
          ALTER TABLE mentions DROP COLUMN lang_source; ALTER TABLE mentions DROP COLUMN lang_confidence;
          DELETE FROM _sqlx_migrations WHERE version > 1;",
     )
-    .execute(s.pool())
+    .execute(&super::sqlite(s.path()).await)
     .await
     .unwrap();
     s.close().await;
     let s = Store::open(&path, Access::Existing).await.unwrap();
     let label: Option<String> =
-        sqlx::query_scalar("SELECT label FROM mention_brands").fetch_one(s.pool()).await.unwrap();
+        sqlx::query_scalar("SELECT label FROM mention_brands").fetch_one(&super::sqlite(s.path()).await).await.unwrap();
     assert_eq!(label.as_deref(), Some("negative"));
-    let rollup: (i64, String, i64) =
-        sqlx::query_as("SELECT brand_id, label, n FROM brand_hours").fetch_one(s.pool()).await.unwrap();
+    let rollup: (i64, String, i64) = sqlx::query_as("SELECT brand_id, label, n FROM brand_hours")
+        .fetch_one(&super::sqlite(s.path()).await)
+        .await
+        .unwrap();
     assert_eq!((rollup.1.as_str(), rollup.2), ("negative", 1), "the hourly rollup is filled in too");
     s.integrity_check().await.unwrap();
 }
@@ -303,7 +313,7 @@ async fn bulk_ingest_and_writers_by_hand_keep_the_index_and_rollup_equal() {
         })
         .collect();
     s.ingest(&items).await.unwrap();
-    let pool = s.pool().clone();
+    let pool = super::sqlite(s.path()).await;
     let count = |sql: &'static str| {
         let pool = pool.clone();
         async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
@@ -321,7 +331,7 @@ async fn bulk_ingest_and_writers_by_hand_keep_the_index_and_rollup_equal() {
          INSERT INTO mention_brands (mention_id, brand_id, created_at) VALUES (9999, 1, 7200);
          INSERT INTO sentiment (mention_id, label) VALUES (9999, 'negative');",
     )
-    .execute(s.pool())
+    .execute(&pool)
     .await
     .unwrap();
     assert_eq!(count("SELECT count(*) FROM mentions_fts WHERE mentions_fts MATCH 'handwritten'").await, 1);
@@ -332,10 +342,10 @@ async fn bulk_ingest_and_writers_by_hand_keep_the_index_and_rollup_equal() {
     // On the writer's own connection, after the ingest: a model label for a queued mention moves its
     // rollup cell (trigger), and the schema's checks hold again.
     let (queued,): (i64,) =
-        sqlx::query_as("SELECT min(mention_id) FROM classify_queue").fetch_one(s.pool()).await.unwrap();
+        sqlx::query_as("SELECT min(mention_id) FROM classify_queue").fetch_one(&pool).await.unwrap();
     let hour: i64 = sqlx::query_scalar("SELECT created_at / 3600 FROM mentions WHERE id = ?1")
         .bind(queued)
-        .fetch_one(s.pool())
+        .fetch_one(&pool)
         .await
         .unwrap();
     let cell = |label: &'static str| {
@@ -384,7 +394,8 @@ async fn a_failed_ingest_stores_nothing_and_leaves_the_connection_as_it_was() {
     ];
     let err = s.ingest(&batch).await.unwrap_err().to_string();
     assert!(err.contains("refused by test"), "{err}");
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM mentions").fetch_one(s.pool()).await.unwrap();
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM mentions").fetch_one(&super::sqlite(s.path()).await).await.unwrap();
     assert_eq!(n, 0, "the whole batch rolled back");
 
     let mut tx = s.write_tx().await.unwrap();
@@ -402,7 +413,7 @@ async fn a_failed_ingest_stores_nothing_and_leaves_the_connection_as_it_was() {
     assert!(fk.is_err(), "foreign keys hold again: {fk:?}");
     tx.commit().await.unwrap();
     let fts: i64 = sqlx::query_scalar("SELECT count(*) FROM mentions_fts WHERE mentions_fts MATCH 'handwritten'")
-        .fetch_one(s.pool())
+        .fetch_one(&super::sqlite(s.path()).await)
         .await
         .unwrap();
     assert_eq!(fts, 1);

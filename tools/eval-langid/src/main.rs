@@ -30,10 +30,11 @@ use std::time::Instant;
 #[path = "../../../src/lang.rs"]
 mod lang;
 
-/// A stand-in for hearsay's `sources::Platform`, which `lang::resolve` names.
+/// Stand-ins for hearsay's `mention::Platform` and `mention::NewMention`: what `lang::resolve` names and the
+/// fields `lang::of_mention` reads.
 #[cfg(all(feature = "hearsay", not(test)))]
 #[allow(dead_code)]
-mod sources {
+mod mention {
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum Platform {
         Mastodon,
@@ -52,12 +53,7 @@ mod sources {
             }
         }
     }
-}
 
-/// A stand-in for hearsay's `mention::NewMention`: the fields `lang::of_mention` reads.
-#[cfg(all(feature = "hearsay", not(test)))]
-#[allow(dead_code)]
-mod mention {
     pub struct NewMention {
         pub platform: String,
         pub lang: Option<String>,

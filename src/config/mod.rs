@@ -11,6 +11,8 @@
 //! else. It does not open the database, load the model or touch the network; `check-config` does those checks
 //! itself after loading.
 
+pub mod sources;
+
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -21,7 +23,7 @@ use serde::{Deserialize, Deserializer};
 use crate::duration::HumanDuration;
 use crate::query::BrandMatcher;
 use crate::secret::{Secret, SecretSpec};
-use crate::sources::SourceConfig;
+pub use sources::{HtmlSelectors, PlatformSettings, SourceConfig};
 
 /// Where the config is looked for when neither `--config` nor `$HEARSAY_CONFIG` is given.
 pub const DEFAULT_PATH: &str = "/etc/hearsay/hearsay.toml";

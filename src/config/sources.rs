@@ -6,11 +6,12 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use scraper::Selector;
+use serde::{Deserialize, Serialize};
 
-use super::Platform;
 use crate::config::{clean, Problem};
 use crate::duration::HumanDuration;
+use crate::mention::Platform;
 use crate::secret::{Secret, SecretSpec};
 
 /// One configured source.
@@ -336,10 +337,75 @@ settings!(
     } secrets {}
 );
 
+/// CSS selectors describing where mentions are on a page, as written in the config; the `html` parser
+/// (`sources::html`) reads a page with their [`CompiledSelectors`].
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HtmlSelectors {
+    pub item: String,
+    pub text: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub author: Option<String>,
+    #[serde(default)]
+    pub date: Option<String>,
+    #[serde(default)]
+    pub link: Option<String>,
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// A selector, or `:scope` for the item element itself.
+pub enum Sel {
+    Scope,
+    Css(Selector),
+}
+
+/// [`HtmlSelectors`] parsed: what the `html` parser matches with.
+pub struct CompiledSelectors {
+    pub item: Selector,
+    pub text: Sel,
+    pub title: Option<Sel>,
+    pub author: Option<Sel>,
+    pub date: Option<Sel>,
+    pub link: Option<Sel>,
+    pub id: Option<Sel>,
+}
+
+impl HtmlSelectors {
+    /// Checks every selector; the error names the field and the selector. Config loading calls this
+    /// so a typo is reported at startup, not at the first poll.
+    pub fn validate(&self) -> Result<(), String> {
+        self.compile().map(|_| ())
+    }
+
+    /// Parses every selector; the error names the field and the selector.
+    pub fn compile(&self) -> Result<CompiledSelectors, String> {
+        fn sel(field: &str, s: &str) -> Result<Sel, String> {
+            if s.trim() == ":scope" {
+                return Ok(Sel::Scope);
+            }
+            Selector::parse(s).map(Sel::Css).map_err(|e| format!("html.{field}: invalid CSS selector {s:?}: {e}"))
+        }
+        let opt = |field: &str, s: &Option<String>| s.as_deref().map(|s| sel(field, s)).transpose();
+        Ok(CompiledSelectors {
+            item: Selector::parse(&self.item)
+                .map_err(|e| format!("html.item: invalid CSS selector {:?}: {e}", self.item))?,
+            text: sel("text", &self.text)?,
+            title: opt("title", &self.title)?,
+            author: opt("author", &self.author)?,
+            date: opt("date", &self.date)?,
+            link: opt("link", &self.link)?,
+            id: opt("id", &self.id)?,
+        })
+    }
+}
+
 impl HtmlSettings {
     /// The selectors as the `html` parser takes them.
-    pub fn selectors(&self) -> super::HtmlSelectors {
-        super::HtmlSelectors {
+    pub fn selectors(&self) -> HtmlSelectors {
+        HtmlSelectors {
             item: self.item.clone(),
             text: self.text.clone(),
             title: self.title.clone(),

@@ -1,12 +1,15 @@
-//! `hearsay alerts …` and `hearsay backtest`.
+//! `hearsay alerts …` and `hearsay backtest`: the alert history, silences, a test email, and a replay of a history
+//! through the detector.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
-use crate::cli::{CmdResult, Context, Failure};
+use super::{write_json_lines, CmdResult, Failure, Globals};
+use crate::alert::{chart, detect_config, email, lifecycle_config, send};
+use crate::backtest::ExplainFilter;
 use crate::duration::HumanDuration;
 use crate::store::{Access, QueuedEmail};
 
@@ -41,10 +44,10 @@ pub enum AlertsCommand {
     },
 }
 
-pub async fn alerts(ctx: &Context, c: AlertsCommand) -> CmdResult {
+pub async fn alerts(globals: &Globals, c: AlertsCommand) -> CmdResult {
     match c {
         AlertsCommand::List { all } => {
-            let store = ctx.store(Access::Existing).await?;
+            let store = globals.store(Access::Existing).await?;
             let rows = store.alerts(if all { i64::MAX } else { 20 }).await?;
             let t = |ts: i64| {
                 DateTime::from_timestamp(ts, 0).map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
@@ -81,7 +84,7 @@ pub async fn alerts(ctx: &Context, c: AlertsCommand) -> CmdResult {
             Ok(())
         }
         AlertsCommand::Silence { brand, duration, comment } => {
-            let store = ctx.store(Access::ReadWrite).await?;
+            let store = globals.store(Access::ReadWrite).await?;
             let until = Utc::now() + duration.as_chrono();
             let id = store.add_silence(&brand, until, comment.as_deref()).await?;
             println!(
@@ -91,7 +94,7 @@ pub async fn alerts(ctx: &Context, c: AlertsCommand) -> CmdResult {
             Ok(())
         }
         AlertsCommand::Unsilence { id } => {
-            let store = ctx.store(Access::ReadWrite).await?;
+            let store = globals.store(Access::ReadWrite).await?;
             if !store.remove_silence(id).await? {
                 return Err(Failure::Usage(format!("no silence with id {id}; see `hearsay alerts list`")));
             }
@@ -99,8 +102,8 @@ pub async fn alerts(ctx: &Context, c: AlertsCommand) -> CmdResult {
             Ok(())
         }
         AlertsCommand::Test { to } => {
-            let config = ctx.load_config()?;
-            let store = crate::cli::open_store(&config.storage.database, Access::ReadWrite).await?;
+            let config = globals.load_config()?;
+            let store = super::open_store(&config.storage.database, Access::ReadWrite).await?;
             let recipients = match to {
                 Some(t) => vec![t],
                 None if config.alerts.recipients.is_empty() => {
@@ -108,9 +111,9 @@ pub async fn alerts(ctx: &Context, c: AlertsCommand) -> CmdResult {
                 }
                 None => config.alerts.recipients.clone(),
             };
-            let email = sample_email(&super::send::from_address(&config), &recipients)?;
+            let email = sample_email(&send::from_address(&config), &recipients)?;
             store.queue_email(&email).await?;
-            super::send::flush_outbox(&config, &store, Utc::now()).await?;
+            send::flush_outbox(&config, &store, Utc::now()).await?;
             let pending = store.due_emails(Utc::now() + chrono::Duration::days(1)).await?;
             if pending.iter().any(|r| r.message_id == email.message_id) {
                 return Err(Failure::Runtime(anyhow::anyhow!("the test email could not be sent; it stays in the outbox and is retried by the daemon (see the log above)")));
@@ -150,7 +153,7 @@ fn sample_email(from: &str, to: &[String]) -> Result<QueuedEmail, Failure> {
     };
     let obs: Vec<f64> = (0..72).map(|h| if h > 69 { 30.0 } else { 3.0 + (h % 24) as f64 / 6.0 }).collect();
     let exp: Vec<f64> = (0..72).map(|h| 3.0 + (h % 24) as f64 / 6.0).collect();
-    let ctx = super::email::AlertContext {
+    let ctx = email::AlertContext {
         brand: "Example (test email)",
         kind: AlertKind::NegativeSpike,
         event: "firing",
@@ -162,43 +165,63 @@ fn sample_email(from: &str, to: &[String]) -> Result<QueuedEmail, Failure> {
         hourly_observed: &obs,
         hourly_expected: &exp,
     };
-    let id = super::email::message_id(&format!("hearsay-test-{}", now.timestamp_nanos_opt().unwrap_or_default()));
-    let png = super::chart::render(&obs, &exp).ok();
-    let message = super::email::compose(&ctx, from, to, &id, png).map_err(|e| Failure::Usage(format!("{e:#}")))?;
-    Ok(QueuedEmail { message_id: id, recipients: to.to_vec(), subject: super::email::subject(&ctx), message })
+    let id = email::message_id(&format!("hearsay-test-{}", now.timestamp_nanos_opt().unwrap_or_default()));
+    let png = chart::render(&obs, &exp).ok();
+    let message = email::compose(&ctx, from, to, &id, png).map_err(|e| Failure::Usage(format!("{e:#}")))?;
+    Ok(QueuedEmail { message_id: id, recipients: to.to_vec(), subject: email::subject(&ctx), message })
 }
 
-/// `hearsay backtest`: replay a JSONL history through the daemon's detector and lifecycle, print alert events.
-/// `explain`: where to write the evaluations that the filter selects, as JSON lines.
-pub async fn backtest_cli(
-    ctx: &Context,
-    input: &Path,
-    step: HumanDuration,
-    explain: Option<(PathBuf, crate::backtest::ExplainFilter)>,
-) -> CmdResult {
-    let alerts = ctx.optional_config()?.map(|c| c.alerts).unwrap_or_default();
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// JSON lines with at least brand, platform, created_at, sentiment
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Evaluate every STEP of simulated time
+    #[arg(long, default_value = "5m")]
+    pub step: HumanDuration,
+    /// Also write every evaluation (each scanned window's statistics and which firing conditions it met) to
+    /// FILE as JSON lines; narrow it down with --explain-brand/--explain-from/--explain-until
+    #[arg(long, value_name = "FILE")]
+    pub explain: Option<PathBuf>,
+    /// Explain this brand only
+    #[arg(long, value_name = "BRAND", requires = "explain")]
+    pub explain_brand: Option<String>,
+    /// Explain evaluations at or after this time (RFC 3339, e.g. 2025-02-25T12:00:00Z)
+    #[arg(long, value_name = "TIME", requires = "explain")]
+    pub explain_from: Option<DateTime<Utc>>,
+    /// Explain evaluations at or before this time (RFC 3339)
+    #[arg(long, value_name = "TIME", requires = "explain")]
+    pub explain_until: Option<DateTime<Utc>>,
+}
+
+/// `hearsay backtest`: replay a JSONL history through the daemon's detector and lifecycle, print alert events;
+/// with `--explain`, also write the evaluations the filter selects to that file as JSON lines.
+pub async fn backtest(globals: &Globals, a: BacktestArgs) -> CmdResult {
+    let input = &a.input;
+    let alerts = globals.optional_config()?.map(|c| c.alerts).unwrap_or_default();
     let file =
         std::fs::File::open(input).map_err(|e| Failure::Usage(format!("cannot open {}: {e}", input.display())))?;
     let (records, errors) = crate::backtest::parse_jsonl(std::io::BufReader::new(file));
     for (line, e) in errors.iter().take(20) {
         eprintln!("{}:{line}: rejected: {e}", input.display());
     }
-    let dcfg = super::detect_config(&alerts);
-    let lcfg = super::lifecycle_config(&alerts);
-    let mut explain_out = match explain {
+    let dcfg = detect_config(&alerts);
+    let lcfg = lifecycle_config(&alerts);
+    let mut explain_out = match a.explain {
         None => None,
-        Some((path, filter)) => {
+        Some(path) => {
             let file = std::fs::File::create(&path)
                 .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", path.display())))?;
+            let filter = ExplainFilter { brand: a.explain_brand, from: a.explain_from, until: a.explain_until };
             Some((path, filter, std::io::BufWriter::new(file)))
         }
     };
     let mut write_error: Option<std::io::Error> = None;
     let events = match explain_out.as_mut() {
-        None => crate::backtest::run(records, &dcfg, &lcfg, step.0),
-        Some((_, filter, w)) => crate::backtest::run_explained(records, &dcfg, &lcfg, step.0, filter, &mut |x| {
+        None => crate::backtest::run(records, &dcfg, &lcfg, a.step.0),
+        Some((_, filter, w)) => crate::backtest::run_explained(records, &dcfg, &lcfg, a.step.0, filter, &mut |x| {
             if write_error.is_none() {
-                write_error = crate::cli::write_json_lines(w, [x]).err();
+                write_error = write_json_lines(w, [x]).err();
             }
         }),
     }
@@ -209,7 +232,7 @@ pub async fn backtest_cli(
         }
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    crate::cli::write_json_lines(&mut out, &events)?;
+    write_json_lines(&mut out, &events)?;
     out.flush()?;
     if !errors.is_empty() {
         return Err(Failure::Data(format!("{} line(s) rejected", errors.len())));
