@@ -931,8 +931,9 @@ enum Node {
     Term(usize),
     And(Vec<Node>),
     Or(Vec<Node>),
-    /// Left and not right.
-    Not(Box<Node>, Box<Node>),
+    /// The first and none of the rest. `a NOT b NOT c` is one node with two exclusions, not a chain: a chain
+    /// as long as the query would make evaluating (and dropping) it recurse once per NOT.
+    Not(Box<Node>, Vec<Node>),
     /// Any term of `left` within `max_gap` words of any term of `right`.
     Near {
         left: Vec<usize>,
@@ -1020,20 +1021,27 @@ impl Query {
             }
             // No short-circuit: every true branch contributes its terms to the report.
             Node::Or(nodes) => nodes.iter().fold(false, |any, n| self.eval(n, text, hits) | any),
-            Node::Not(keep, exclude) => {
+            Node::Not(keep, excludes) => {
                 let mark = hits.len();
                 if !self.eval(keep, text, hits) {
                     return false;
                 }
-                if self.eval(exclude, text, hits) {
-                    hits.truncate(mark);
-                    return false;
+                for exclude in excludes {
+                    if self.eval(exclude, text, hits) {
+                        hits.truncate(mark);
+                        return false;
+                    }
                 }
                 true
             }
             Node::Near { left, right, max_gap } => {
-                let spans = |ids: &[usize]| -> Vec<(usize, u32, u32)> {
-                    ids.iter().flat_map(|&i| self.terms[i].occurrences(text).map(move |(s, e)| (i, s, e))).collect()
+                // Per term rather than per pair of occurrences: a text repeating both sides (a hostile mention of
+                // "acme down " × 50,000) would otherwise cost occurrences × occurrences.
+                let spans = |ids: &[usize]| -> Vec<(usize, Vec<(u32, u32)>)> {
+                    ids.iter()
+                        .map(|&i| (i, self.terms[i].occurrences(text).collect::<Vec<_>>()))
+                        .filter(|(_, occ)| !occ.is_empty())
+                        .collect()
                 };
                 let ls = spans(left);
                 if ls.is_empty() {
@@ -1041,19 +1049,12 @@ impl Query {
                 }
                 let rs = spans(right);
                 let mut found = false;
-                for &(li, l_start, l_end) in &ls {
-                    for &(ri, r_start, r_end) in &rs {
-                        let gap = if l_end < r_start {
-                            r_start - l_end - 1
-                        } else if r_end < l_start {
-                            l_start - r_end - 1
-                        } else {
-                            continue; // overlapping occurrences are one mention, not two
-                        };
-                        if gap <= *max_gap {
+                for (li, l_occ) in &ls {
+                    for (ri, r_occ) in &rs {
+                        if within_gap(l_occ, r_occ, *max_gap) {
                             found = true;
-                            hits.push(li);
-                            hits.push(ri);
+                            hits.push(*li);
+                            hits.push(*ri);
                         }
                     }
                 }
@@ -1061,6 +1062,20 @@ impl Query {
             }
         }
     }
+}
+
+/// Whether an occurrence in `a` and one in `b` have at most `max_gap` words between them, in either order,
+/// without overlapping (overlapping occurrences are one mention, not two). Both lists are one term's
+/// occurrences in text order: a term's occurrences all span the same number of words, so they are sorted by
+/// first and by last position alike, and the nearest occurrence of `b` on each side of one of `a` is found by
+/// binary search: O(|a| log |b|).
+fn within_gap(a: &[(u32, u32)], b: &[(u32, u32)], max_gap: u32) -> bool {
+    a.iter().any(|&(start, end)| {
+        let after = b.partition_point(|&(b_start, _)| b_start <= end);
+        let before = b.partition_point(|&(_, b_end)| b_end < start);
+        b.get(after).is_some_and(|&(b_start, _)| b_start - end - 1 <= max_gap)
+            || before.checked_sub(1).is_some_and(|k| start - b[k].1 - 1 <= max_gap)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1205,7 +1220,9 @@ impl Parser {
     }
 
     fn not(&mut self, negated: bool, ctx: Ctx) -> Result<Node, QueryError> {
-        let mut node = self.near(negated, ctx)?;
+        let node = self.near(negated, ctx)?;
+        // Left-associative, `(a NOT b) NOT c` = a and not b and not c: collected into one node.
+        let mut excludes = Vec::new();
         loop {
             // `AND NOT` is accepted as a spelling of NOT, as other query languages write it.
             let and_not =
@@ -1217,10 +1234,9 @@ impl Parser {
             }
             let col = self.col();
             self.next += 1;
-            let exclude = self.near(true, Ctx::Op("NOT", col))?;
-            node = Node::Not(Box::new(node), Box::new(exclude));
+            excludes.push(self.near(true, Ctx::Op("NOT", col))?);
         }
-        Ok(node)
+        Ok(if excludes.is_empty() { node } else { Node::Not(Box::new(node), excludes) })
     }
 
     fn near(&mut self, negated: bool, ctx: Ctx) -> Result<Node, QueryError> {
@@ -1969,6 +1985,71 @@ mod tests {
             "parentheses nested more than 32 deep",
         ),
     ];
+
+    /// Found by tests/fuzz_mutations.rs: `a NOT b NOT c …` was a left-deep chain of binary nodes, so a long one
+    /// overflowed the stack when matched and again when dropped. Long operator chains of every kind now parse,
+    /// match and drop on a thread with tokio's 2 MiB stack.
+    #[test]
+    fn long_operator_chains_do_not_recurse() {
+        let handle = std::thread::Builder::new().stack_size(2 << 20).spawn(|| {
+            let text = MatchText::new(None, "a b z");
+            for (op, want) in [("NOT", false), ("AND NOT", false), ("OR", true), ("AND", true), ("", true)] {
+                let query = format!("a {op} ").repeat(100_000) + "z";
+                let q = Query::parse(&query).unwrap_or_else(|e| panic!("{op}: {e}"));
+                assert_eq!(q.matches(&text).is_some(), want, "{op}");
+                drop(q);
+            }
+            assert_eq!(found("a NOT b NOT c", None, "a c"), None);
+            assert_eq!(found("a NOT b NOT c", None, "a d"), Some(vec!["a".to_string()]));
+        });
+        handle.unwrap().join().expect("no stack overflow");
+    }
+
+    /// Found by tests/fuzz_mutations.rs: NEAR compared every occurrence of one side with every occurrence of the
+    /// other, so a mention repeating both (any platform user can post one) cost seconds per brand.
+    #[test]
+    fn near_is_not_quadratic_in_the_text() {
+        let text = MatchText::new(None, &"acme down ".repeat(50_000));
+        let start = std::time::Instant::now();
+        for (query, want) in [
+            ("acme NEAR/0 down", true),
+            ("(acme OR x) NEAR/3 (down OR y)", true),
+            ("acme NEAR/0 acme", false),
+            ("down NEAR/1000 nothing", false),
+        ] {
+            assert_eq!(Query::parse(query).unwrap().matches(&text).is_some(), want, "{query}");
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(2), "took {:?}", start.elapsed());
+    }
+
+    /// `within_gap` (binary search per occurrence) agrees with comparing every pair of occurrences.
+    #[test]
+    fn within_gap_agrees_with_every_pair() {
+        fn next(seed: &mut u64, n: u32) -> u32 {
+            *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (*seed >> 33) as u32 % n
+        }
+        fn occurrences(seed: &mut u64) -> Vec<(u32, u32)> {
+            let len = next(seed, 3);
+            let mut pos: Vec<u32> = (0..next(seed, 6)).map(|_| next(seed, 40)).collect();
+            pos.sort_unstable();
+            pos.dedup();
+            pos.into_iter().map(|p| (p, p + len)).collect()
+        }
+        let mut seed = 23u64;
+        for _ in 0..5_000 {
+            let (a, b) = (occurrences(&mut seed), occurrences(&mut seed));
+            let gap = next(&mut seed, 5);
+            let every_pair = a.iter().any(|&(ls, le)| {
+                b.iter().any(|&(rs, re)| match () {
+                    _ if le < rs => rs - le - 1 <= gap,
+                    _ if re < ls => ls - re - 1 <= gap,
+                    _ => false,
+                })
+            });
+            assert_eq!(within_gap(&a, &b, gap), every_pair, "{a:?} {b:?} gap {gap}");
+        }
+    }
 
     #[test]
     fn invalid_queries_table() {

@@ -84,7 +84,7 @@ impl SecretSpec {
     pub fn resolve(&self, key: &str) -> Result<Secret, String> {
         match self {
             SecretSpec::Inline(s) => Ok(s.clone()),
-            SecretSpec::File(path) => std::fs::read_to_string(path)
+            SecretSpec::File(path) => read_secret_file(path)
                 .map(|v| Secret(v.trim_end_matches(['\n', '\r']).to_string()))
                 .map_err(|e| format!("{key}_file: cannot read {}: {e}", path.display())),
             SecretSpec::Env(var) => std::env::var(var)
@@ -92,6 +92,24 @@ impl SecretSpec {
                 .map_err(|_| format!("{key}_env: environment variable {var} is not set (or not UTF-8)")),
         }
     }
+}
+
+/// The most a secret file may hold: a password, a token or a service-account key is a few KiB.
+const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+/// Reads a secret file: a regular file (a FIFO would block the start, `/dev/zero` would never end) of at most
+/// [`MAX_SECRET_FILE`] bytes, in UTF-8.
+fn read_secret_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)?.take(MAX_SECRET_FILE + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SECRET_FILE {
+        return Err(Error::new(ErrorKind::InvalidData, format!("longer than {MAX_SECRET_FILE} bytes")));
+    }
+    Ok(text)
 }
 
 fn leaf(key: &str) -> &str {
@@ -123,6 +141,17 @@ mod tests {
         std::fs::write(&p, "s3cret\n").unwrap();
         let s = SecretSpec::File(p).resolve("smtp.password").unwrap();
         assert_eq!(s.expose(), "s3cret");
+    }
+
+    #[test]
+    fn file_secrets_are_small_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'x'; 64 * 1024 + 1]).unwrap();
+        for (path, why) in [(big.as_path(), "longer than"), (std::path::Path::new("/dev/zero"), "not a regular file")] {
+            let err = SecretSpec::File(path.to_path_buf()).resolve("smtp.password").unwrap_err();
+            assert!(err.starts_with("smtp.password_file: cannot read") && err.contains(why), "{err}");
+        }
     }
 
     #[test]
