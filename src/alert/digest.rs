@@ -287,23 +287,8 @@ mod tests {
     /// web links (mail clients linkify text), normalised.
     #[test]
     fn only_web_links_become_hrefs_or_text_links() {
-        use crate::link::fixtures::{hrefs, HOSTILE, WEB};
-        let examples: Vec<Example> = HOSTILE
-            .iter()
-            .chain([&WEB.0])
-            .enumerate()
-            .map(|(i, url)| Example {
-                id: i as i64,
-                platform: "feed".into(),
-                author: None,
-                text: format!("Acme complaint {i}"),
-                url: Some((*url).into()),
-                created_at: 0,
-                score: 1.0,
-                terms: None,
-                lang: None,
-            })
-            .collect();
+        use crate::link::fixtures::{hrefs, WEB};
+        let examples = crate::alert::tests_support::hostile_examples();
         let day = BrandDay {
             brand: "Acme".into(),
             total: 10,

@@ -448,7 +448,7 @@ mod tests {
     #[test]
     fn only_web_links_become_hrefs_or_text_links() {
         use crate::detect::{Finding, Level};
-        use crate::link::fixtures::{hrefs, HOSTILE, WEB};
+        use crate::link::fixtures::{hrefs, WEB};
         let now = Utc::now();
         let finding = Finding {
             kind: AlertKind::NegativeSpike,
@@ -470,22 +470,7 @@ mod tests {
             platform: None,
             since: None,
         };
-        let examples: Vec<Example> = HOSTILE
-            .iter()
-            .chain([&WEB.0])
-            .enumerate()
-            .map(|(i, url)| Example {
-                id: i as i64,
-                platform: "feed".into(),
-                author: None,
-                text: format!("Acme complaint {i}"),
-                url: Some((*url).into()),
-                created_at: 0,
-                score: 1.0,
-                terms: None,
-                lang: None,
-            })
-            .collect();
+        let examples = crate::alert::tests_support::hostile_examples();
         let c = AlertContext {
             brand: "Acme",
             kind: AlertKind::NegativeSpike,

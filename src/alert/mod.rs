@@ -253,6 +253,33 @@ pub fn hourly(series: &BucketSeries, now: DateTime<Utc>, hours: i64) -> (Vec<f64
     (obs, exp)
 }
 
+/// What the email and digest tests share.
+#[cfg(test)]
+mod tests_support {
+    use crate::link::fixtures::{HOSTILE, WEB};
+    use crate::store::Example;
+
+    /// One example mention per hostile link of [`crate::link::fixtures`], then one with a web link.
+    pub(super) fn hostile_examples() -> Vec<Example> {
+        HOSTILE
+            .iter()
+            .chain([&WEB.0])
+            .enumerate()
+            .map(|(i, url)| Example {
+                id: i as i64,
+                platform: "feed".into(),
+                author: None,
+                text: format!("Acme complaint {i}"),
+                url: Some((*url).into()),
+                created_at: 0,
+                score: 1.0,
+                terms: None,
+                lang: None,
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
