@@ -18,6 +18,7 @@ pub mod lang;
 pub mod link;
 pub mod logging;
 pub mod mention;
+pub mod password;
 pub mod query;
 pub mod report;
 pub mod secret;

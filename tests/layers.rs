@@ -26,6 +26,7 @@ const LAYERS: &[&str] = &[
     "mention",   // the mention record and its platform
     "link",      // which URLs may become links
     "duration",  // human durations
+    "password",  // argon2id hashing and checking of the console's passwords
     "secret",    // secrets from files and the environment
     "logging",   // where log lines go (journald or stderr): set up once by `main`, uses nothing of the crate
 ];

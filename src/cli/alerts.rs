@@ -86,7 +86,7 @@ pub async fn alerts(globals: &Globals, c: AlertsCommand) -> CmdResult {
         AlertsCommand::Silence { brand, duration, comment } => {
             let store = globals.store(Access::ReadWrite).await?;
             let until = Utc::now() + duration.as_chrono();
-            let id = store.add_silence(&brand, until, comment.as_deref()).await?;
+            let id = store.add_silence(&brand, until, comment.as_deref(), &super::users::actor()).await?;
             println!(
                 "silence {id}: no alert emails for {brand} until {} (end it early: hearsay alerts unsilence {id})",
                 until.format("%Y-%m-%d %H:%M UTC")
@@ -95,7 +95,7 @@ pub async fn alerts(globals: &Globals, c: AlertsCommand) -> CmdResult {
         }
         AlertsCommand::Unsilence { id } => {
             let store = globals.store(Access::ReadWrite).await?;
-            if !store.remove_silence(id).await? {
+            if !store.remove_silence(id, &super::users::actor()).await? {
                 return Err(Failure::Usage(format!("no silence with id {id}; see `hearsay alerts list`")));
             }
             println!("silence {id} ended");

@@ -140,7 +140,7 @@ pub async fn export(globals: &Globals, a: ExportArgs) -> CmdResult {
 pub async fn relabel(globals: &Globals, a: RelabelArgs) -> CmdResult {
     let store = globals.store(Access::Existing).await?;
     let label = Label::from(a.sentiment);
-    if !store.relabel(a.mention_id, label).await? {
+    if !store.relabel(a.mention_id, label, &super::users::actor()).await? {
         return Err(Failure::Usage(format!("no mention with id {}; see `hearsay mentions`", a.mention_id)));
     }
     println!("mention {} is now {} (manual override)", a.mention_id, label.as_str());

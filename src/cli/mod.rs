@@ -12,6 +12,7 @@ pub mod import;
 mod ops;
 mod report;
 mod sources;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,6 +76,11 @@ pub enum Command {
     Demo(ops::DemoArgs),
     /// Write a self-contained HTML report: mentions and negative share per day, platforms, themes, alerts
     Report(report::ReportArgs),
+    /// Accounts of the web console: add, passwd, remove, list
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Who changed what and when: relabels, silences, accounts (the audit log)
+    Audit(users::AuditArgs),
     /// Print shell completions
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -138,6 +144,8 @@ async fn dispatch(cli: Cli) -> CmdResult {
         Command::Backtest(a) => alerts::backtest(&globals, a).await,
         Command::Demo(a) => ops::demo(a).await,
         Command::Report(a) => report::report(&globals, a).await,
+        Command::Users(c) => users::users(&globals, c).await,
+        Command::Audit(a) => users::audit(&globals, a).await,
         Command::Completions { .. } | Command::Classify(_) => unreachable!("handled before the runtime starts"),
     }
 }

@@ -589,10 +589,11 @@ impl Store {
     }
 
     /// Manual sentiment override (`hearsay relabel`). Returns false when the mention does not exist.
-    pub async fn relabel(&self, mention_id: i64, label: Label) -> Result<bool, StoreError> {
+    pub async fn relabel(&self, mention_id: i64, label: Label, by: &super::Actor) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM mentions WHERE id = ?1")
             .bind(mention_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
         if exists.is_none() {
             return Ok(false);
@@ -604,8 +605,11 @@ impl Store {
         .bind(mention_id)
         .bind(label.as_str())
         .bind(now_ts())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        let detail = serde_json::json!({ "label": label.as_str() });
+        super::users::audit_in(&mut tx, by, super::AuditAction::Relabel, &mention_id.to_string(), &detail).await?;
+        tx.commit().await?;
         Ok(true)
     }
 

@@ -15,6 +15,7 @@ mod mentions;
 mod raw;
 mod state;
 mod summaries;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -27,12 +28,13 @@ pub use alerts::*;
 pub use mentions::*;
 pub use state::*;
 pub use summaries::*;
+pub use users::*;
 
 /// `migrations/`, embedded in the binary. Listed by hand instead of `sqlx::migrate!`, whose proc-macro makes
 /// cargo build sqlx and the whole SQLite library a second time for the build host; the version, description and
 /// checksum (SHA-384 of the file) are what the macro gives, so databases migrated by earlier builds match
 /// (`embedded_migrations_keep_their_checksums` pins them).
-const MIGRATIONS: [(i64, &str, &str); 7] = [
+const MIGRATIONS: [(i64, &str, &str); 8] = [
     (1, "initial", include_str!("../../migrations/0001_initial.sql")),
     (2, "quota usage", include_str!("../../migrations/0002_quota_usage.sql")),
     (3, "mention brands label", include_str!("../../migrations/0003_mention_brands_label.sql")),
@@ -40,6 +42,7 @@ const MIGRATIONS: [(i64, &str, &str); 7] = [
     (5, "bulk ingest", include_str!("../../migrations/0005_bulk_ingest.sql")),
     (6, "ingest without triggers", include_str!("../../migrations/0006_ingest_without_triggers.sql")),
     (7, "mention language", include_str!("../../migrations/0007_mention_language.sql")),
+    (8, "users audit", include_str!("../../migrations/0008_users_audit.sql")),
 ];
 
 #[derive(Debug)]
@@ -338,6 +341,11 @@ mod tests {
                 7,
                 "mention language",
                 "07119456f61186d4e1b2276c8969b5e159264a4c775d4e716573748aeed02f3a0ea177b6cfcdbdf85df4192e3606ec27",
+            ),
+            (
+                8,
+                "users audit",
+                "d08987c82d0076b79ec06ee93dbcc0e1a8118eeb2bfe227ce8c46b798dbca7962dd16cea828ccf0ec5d5447a4e9c6b49",
             ),
         ];
         let resolved = sqlx::migrate::MigrationSource::resolve(Embedded).await.unwrap();

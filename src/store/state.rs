@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{now_ts, Store, StoreError};
+use super::users::audit_in;
+use super::{now_ts, Actor, AuditAction, Store, StoreError};
 
 /// Polling state of one (source, brand) pair.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -205,21 +206,34 @@ impl Store {
         brand: &str,
         until: DateTime<Utc>,
         comment: Option<&str>,
+        by: &Actor,
     ) -> Result<i64, StoreError> {
+        let mut tx = self.write_tx().await?;
         let r = sqlx::query("INSERT INTO silences (brand, until, comment, created_at) VALUES (?1, ?2, ?3, ?4)")
             .bind(brand)
             .bind(until.timestamp())
             .bind(comment)
             .bind(now_ts())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(r.last_insert_rowid())
+        let id = r.last_insert_rowid();
+        let detail = serde_json::json!({ "silence": id, "until": until.timestamp(), "comment": comment });
+        audit_in(&mut tx, by, AuditAction::Silence, brand, &detail).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// Ends a silence now. Returns false when there is no such silence.
-    pub async fn remove_silence(&self, id: i64) -> Result<bool, StoreError> {
-        let r = sqlx::query("DELETE FROM silences WHERE id = ?1").bind(id).execute(&self.pool).await?;
-        Ok(r.rows_affected() > 0)
+    pub async fn remove_silence(&self, id: i64, by: &Actor) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let brand: Option<String> = sqlx::query_scalar("DELETE FROM silences WHERE id = ?1 RETURNING brand")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(brand) = brand else { return Ok(false) };
+        audit_in(&mut tx, by, AuditAction::Unsilence, &brand, &serde_json::json!({ "silence": id })).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Silences still in force at `at`.

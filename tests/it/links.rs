@@ -168,7 +168,7 @@ async fn hostile_feed_links_are_stored_but_never_links_in_the_alert_email_digest
     assert_eq!(url_of("rss-ok-now").as_deref(), Some("https://news.example/acme-refunds"));
     // A brand manager marks them negative, which puts them first among the examples of the emails.
     for (id, _, _) in &stored {
-        assert!(s.relabel(*id, Label::Negative).await.unwrap());
+        assert!(s.relabel(*id, Label::Negative, &crate::tester()).await.unwrap());
     }
     s.close().await;
 

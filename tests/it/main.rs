@@ -14,6 +14,7 @@ mod logging;
 mod poll;
 mod report;
 mod store;
+mod users;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,11 @@ use assert_cmd::Command;
 pub async fn sqlite(db: &Path) -> sqlx::SqlitePool {
     let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(db).busy_timeout(std::time::Duration::from_secs(5));
     sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(opts).await.unwrap()
+}
+
+/// Who the tests' own changes are recorded as in the audit log.
+pub fn tester() -> hearsay::store::Actor {
+    hearsay::store::Actor { name: "test".into(), origin: "test".into() }
 }
 
 /// The `hearsay` binary with a clean environment (no config found by accident).

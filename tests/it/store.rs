@@ -38,7 +38,7 @@ async fn migrations_apply_to_a_new_file_and_again_to_an_existing_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/dir/h.db");
     let s = Store::open(&path, Access::ReadWrite).await.unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 7);
+    assert_eq!(s.schema_version().await.unwrap(), 8);
     s.ingest(&[item(mention("reddit", "1", "acme is great", "https://x.test/1"), Some(Label::Positive))])
         .await
         .unwrap();
@@ -102,7 +102,7 @@ async fn a_manual_override_wins_over_the_model_and_survives_relabelling() {
     s.store_labels(&[(id, Label::Positive, [0.1, 0.2, 0.7])], "m1").await.unwrap();
     assert_eq!(s.unclassified_count().await.unwrap(), 0);
 
-    assert!(s.relabel(id, Label::Negative).await.unwrap());
+    assert!(s.relabel(id, Label::Negative, &crate::tester()).await.unwrap());
     let neg = MentionFilter { sentiment: Some(Label::Negative), ..Default::default() };
     assert_eq!(s.mentions(&neg).await.unwrap().len(), 1);
 
@@ -113,7 +113,7 @@ async fn a_manual_override_wins_over_the_model_and_survives_relabelling() {
     assert_eq!(rows[0].sentiment, Some(Label::Negative));
     assert!(rows[0].overridden);
     assert_eq!(s.overrides().await.unwrap(), vec![(Label::Negative, "acme shipped it".to_string())]);
-    assert!(!s.relabel(9999, Label::Neutral).await.unwrap(), "unknown id is reported, not created");
+    assert!(!s.relabel(9999, Label::Neutral, &crate::tester()).await.unwrap(), "unknown id is reported, not created");
 }
 
 #[tokio::test]
@@ -177,7 +177,7 @@ async fn the_label_copy_on_brand_matches_follows_every_sentiment_change() {
     let id = s.unclassified(10).await.unwrap()[0].0;
     s.store_labels(&[(id, Label::Positive, [0.1, 0.2, 0.7])], "m1").await.unwrap();
     assert_eq!(drift().await, 0, "model label");
-    s.relabel(id, Label::Negative).await.unwrap();
+    s.relabel(id, Label::Negative, &crate::tester()).await.unwrap();
     assert_eq!(drift().await, 0, "override");
     let neg = |b: &str| MentionFilter { brand: Some(b.into()), ..Default::default() };
     assert_eq!(s.stats(&neg("Acme"), 86_400).await.unwrap().iter().map(|r| r.negative).sum::<i64>(), 2);
@@ -233,6 +233,7 @@ async fn upgrading_a_first_schema_database_fills_in_the_label_copy() {
              INSERT INTO mentions_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
          END;
          ALTER TABLE mentions DROP COLUMN lang_source; ALTER TABLE mentions DROP COLUMN lang_confidence;
+         DROP TABLE users; DROP TABLE audit;
          DELETE FROM _sqlx_migrations WHERE version > 1;",
     )
     .execute(&super::sqlite(s.path()).await)
