@@ -208,22 +208,27 @@ fn write_lang_stats(out: &mut impl Write, rows: &[LangStatsRow]) -> std::io::Res
     if rows.is_empty() {
         return writeln!(out, "no mentions in this period");
     }
-    writeln!(out, "{:<8} {:>8} {:>8} {:>8} {:>8} {:>6}", "lang", "negative", "neutral", "positive", "pending", "neg%")?;
-    let (mut n, mut u, mut p, mut q) = (0, 0, 0, 0);
+    writeln!(
+        out,
+        "{:<8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
+        "lang", "negative", "neutral", "positive", "pending", "no model", "neg%"
+    )?;
+    let (mut n, mut u, mut p, mut q, mut x) = (0, 0, 0, 0, 0);
     for r in rows {
         writeln!(
             out,
-            "{:<8} {:>8} {:>8} {:>8} {:>8} {:>6}",
+            "{:<8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
             r.lang.as_deref().unwrap_or("-"),
             r.negative,
             r.neutral,
             r.positive,
             r.unclassified,
+            r.uncovered,
             share(r.negative, r.negative + r.neutral + r.positive)
         )?;
-        (n, u, p, q) = (n + r.negative, u + r.neutral, p + r.positive, q + r.unclassified);
+        (n, u, p, q, x) = (n + r.negative, u + r.neutral, p + r.positive, q + r.unclassified, x + r.uncovered);
     }
-    writeln!(out, "{:<8} {:>8} {:>8} {:>8} {:>8} {:>6}", "total", n, u, p, q, share(n, n + u + p))
+    writeln!(out, "{:<8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}", "total", n, u, p, q, x, share(n, n + u + p))
 }
 
 fn share(part: i64, total: i64) -> String {

@@ -835,10 +835,11 @@ impl Store {
     pub async fn stats_by_lang(&self, f: &MentionFilter) -> Result<Vec<LangStatsRow>, StoreError> {
         let mut sql = String::from(
             "SELECT m.lang, sum(mb.label = 'negative'), sum(mb.label = 'neutral'), sum(mb.label = 'positive'),
-                    sum(mb.label IS NULL)
+                    sum(mb.label IS NULL), sum(mb.label IS NULL AND s.model_version LIKE 'uncovered:%')
              FROM mention_brands mb
              JOIN brands b ON b.id = mb.brand_id
              JOIN mentions m ON m.id = mb.mention_id
+             LEFT JOIN sentiment s ON s.mention_id = mb.mention_id
              WHERE mb.first_copy = 1",
         );
         if f.brand.is_none() {
@@ -852,12 +853,17 @@ impl Store {
         let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
-            .map(|r| LangStatsRow {
-                lang: r.get(0),
-                negative: r.get::<Option<i64>, _>(1).unwrap_or(0),
-                neutral: r.get::<Option<i64>, _>(2).unwrap_or(0),
-                positive: r.get::<Option<i64>, _>(3).unwrap_or(0),
-                unclassified: r.get::<Option<i64>, _>(4).unwrap_or(0),
+            .map(|r| {
+                let unlabelled = r.get::<Option<i64>, _>(4).unwrap_or(0);
+                let uncovered = r.get::<Option<i64>, _>(5).unwrap_or(0);
+                LangStatsRow {
+                    lang: r.get(0),
+                    negative: r.get::<Option<i64>, _>(1).unwrap_or(0),
+                    neutral: r.get::<Option<i64>, _>(2).unwrap_or(0),
+                    positive: r.get::<Option<i64>, _>(3).unwrap_or(0),
+                    unclassified: unlabelled - uncovered,
+                    uncovered,
+                }
             })
             .collect())
     }
@@ -1315,7 +1321,10 @@ pub struct LangStatsRow {
     pub negative: i64,
     pub neutral: i64,
     pub positive: i64,
+    /// Waiting for a model (queued, or the model failed on them).
     pub unclassified: i64,
+    /// In a language no shipped model covers: kept without a label (`uncovered:<lang>`), not waiting.
+    pub uncovered: i64,
 }
 
 /// One time bucket of `hearsay stats`.

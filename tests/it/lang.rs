@@ -178,8 +178,8 @@ async fn import_detects_untagged_languages_keeps_platform_tags_and_checks_mastod
         .args(["stats", "--by", "lang"])
         .assert()
         .success()
-        .stdout(predicate::str::is_match(r"(?m)^lang +negative +neutral +positive +pending +neg%$").unwrap())
-        .stdout(predicate::str::is_match(r"(?m)^de( +\d+){4} +(-|\d+\.\d)$").unwrap())
+        .stdout(predicate::str::is_match(r"(?m)^lang +negative +neutral +positive +pending +no model +neg%$").unwrap())
+        .stdout(predicate::str::is_match(r"(?m)^de( +\d+){5} +(-|\d+\.\d)$").unwrap())
         .stdout(predicate::str::is_match(r"(?m)^total ").unwrap());
 }
 
@@ -290,6 +290,14 @@ async fn each_language_is_labelled_by_its_model_and_an_uncovered_one_gets_no_lab
         .assert()
         .success()
         .stdout(predicate::str::contains("none:ko").and(predicate::str::contains("(none:xx = no sentiment model")));
+    // `stats --by lang` counts it as having no model, not as waiting for one.
+    let out = hearsay().arg("--db").arg(&db).args(["stats", "--by", "lang", "--format", "json"]).output().unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ko = rows.as_array().unwrap().iter().find(|r| r["lang"] == "ko").expect("a Korean row");
+    assert_eq!((&ko["uncovered"], &ko["unclassified"]), (&json!(1), &json!(0)), "{ko}");
+    let table = hearsay().arg("--db").arg(&db).args(["stats", "--by", "lang"]).output().unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.lines().next().unwrap().contains("no model"), "{table}");
 
     // The detector's series: three mentions, two of them labelled (both negative); the Korean one is not in the
     // total the negative share is taken of.
