@@ -30,12 +30,14 @@ pub enum Platform {
     AppStore,
     Trustpilot,
     Yelp,
+    /// X (formerly Twitter), API v2 recent search.
+    X,
     Feed,
     Html,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 13] = [
+    pub const ALL: [Platform; 14] = [
         Platform::Reddit,
         Platform::HackerNews,
         Platform::Mastodon,
@@ -47,6 +49,7 @@ impl Platform {
         Platform::AppStore,
         Platform::Trustpilot,
         Platform::Yelp,
+        Platform::X,
         Platform::Feed,
         Platform::Html,
     ];
@@ -64,6 +67,7 @@ impl Platform {
             Platform::AppStore => "appstore",
             Platform::Trustpilot => "trustpilot",
             Platform::Yelp => "yelp",
+            Platform::X => "x",
             Platform::Feed => "feed",
             Platform::Html => "html",
         }

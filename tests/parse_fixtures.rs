@@ -279,6 +279,7 @@ fn empty_results_are_not_errors() {
             r#"{"feed":{"author":{"name":{"label":"iTunes Store"}},"updated":{"label":"2024-01-01T00:00:00-07:00"}}}"#,
         ),
         (Platform::Yelp, r#"{"reviews":[],"total":0}"#),
+        (Platform::X, r#"{"meta":{"result_count":0}}"#),
         (Platform::Feed, r#"<rss version="2.0"><channel><title>t</title></channel></rss>"#),
         (Platform::Feed, r#"{"version":"https://jsonfeed.org/version/1","items":[]}"#),
     ] {
@@ -356,6 +357,41 @@ fn youtube_search_videos_only() {
 fn youtube_api_error_is_a_parse_error() {
     let body = br#"{"error":{"code":403,"message":"The request cannot be completed because you have exceeded your quota.","errors":[]}}"#;
     assert!(fails(Platform::YouTube, body).reason.contains("exceeded your quota"));
+}
+
+#[test]
+fn x_recent_search_with_authors_from_includes() {
+    let page = parse(Platform::X, &local("x/search_recent.json"));
+    assert_eq!((page.mentions.len(), page.skipped), (3, 0));
+    let first = &page.mentions[0];
+    assert_eq!(first.external_id, "1788201342551458231");
+    assert_eq!(first.url.as_deref(), Some("https://x.com/danaw/status/1788201342551458231"));
+    assert_eq!(first.author.as_deref(), Some("@danaw"));
+    assert_eq!(first.text, "Three hours on hold with @AcmeAir and still no refund. Never again & I mean it.");
+    assert_eq!(first.kind, MentionKind::Post);
+    assert_eq!(first.lang.as_deref(), Some("en"));
+    assert_eq!(time(first), "2024-05-08T14:21:07Z");
+    assert_eq!(first.metrics.get("like_count"), Some(&31));
+    assert_eq!(first.metrics.get("impression_count"), Some(&1890));
+    assert_eq!(page.mentions[1].author.as_deref(), Some("@lucia_viaja"));
+    assert_eq!(page.mentions[1].lang.as_deref(), Some("es"));
+    let orphan = &page.mentions[2];
+    assert_eq!(orphan.lang, None, "X's `und` is no tag");
+    assert_eq!(orphan.author, None, "author not in includes.users");
+    assert_eq!(orphan.url.as_deref(), Some("https://x.com/i/web/status/1788190001234567890"));
+    assert_eq!(page.next_page.as_deref(), Some("b26v89c19zqg8o3fr5p3hq9bbc6b6pfwh51nocz4u2xdp"));
+}
+
+#[test]
+fn x_errors_without_data_are_a_parse_error() {
+    let body = br#"{"errors":[{"parameters":{"since_id":["1"]},"message":"Invalid","title":"Invalid Request","detail":"One or more parameters to your request was invalid.","type":"https://api.twitter.com/2/problems/invalid-request"}]}"#;
+    let err = fails(Platform::X, body);
+    assert!(err.reason.contains("Invalid Request: One or more parameters"), "{err}");
+    // A partial error next to data (an author that could not be expanded) does not lose the posts.
+    let partial = br#"{"data":[{"id":"1","text":"acme","created_at":"2024-05-08T14:21:07.000Z"},{"id":"2"}],"errors":[{"title":"Not Found Error","detail":"Could not find user"}],"meta":{"result_count":2}}"#;
+    let page = parse(Platform::X, partial);
+    assert_eq!((page.mentions.len(), page.skipped, page.next_page), (1, 1, None));
+    assert!(fails(Platform::X, br#"{"data":{"id":"1"}}"#).reason.contains("not an array"));
 }
 
 #[test]
@@ -601,7 +637,7 @@ fn html_without_date_selector_uses_fetch_time() {
 
 // ---- hostile payloads --------------------------------------------------------------------------
 
-const JSON_PLATFORMS: [Platform; 9] = [
+const JSON_PLATFORMS: [Platform; 10] = [
     Platform::Reddit,
     Platform::HackerNews,
     Platform::Mastodon,
@@ -611,6 +647,7 @@ const JSON_PLATFORMS: [Platform; 9] = [
     Platform::StackExchange,
     Platform::GitHub,
     Platform::Yelp,
+    Platform::X,
 ];
 
 #[test]
@@ -641,6 +678,7 @@ fn other_platforms_payloads_are_rejected() {
         (Platform::Bluesky, "bluesky/search_posts.json"),
         (Platform::StackExchange, "stackexchange/excerpts.json"),
         (Platform::Yelp, "yelp/reviews.json"),
+        (Platform::X, "x/search_recent.json"),
         (Platform::AppStore, "appstore/single_entry.json"),
     ];
     for (own, file) in samples {

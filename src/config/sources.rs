@@ -42,7 +42,7 @@ impl SourceConfig {
                 Some(other) => Err(format!("{k}: expected a string, found {}", other.type_str())),
             }
         };
-        let ty = t.get("type").and_then(|v| v.as_str()).map(str::to_string).ok_or("type: missing; one of reddit, hackernews, mastodon, bluesky, lemmy, youtube, stackexchange, github, appstore, trustpilot, yelp, feed, html")?;
+        let ty = t.get("type").and_then(|v| v.as_str()).map(str::to_string).ok_or("type: missing; one of reddit, hackernews, mastodon, bluesky, lemmy, youtube, stackexchange, github, appstore, trustpilot, yelp, x, feed, html")?;
         let name = take_str(&mut t, "name")?.unwrap_or_else(|| ty.clone());
         let interval = take_str(&mut t, "interval")?
             .map(|s| s.parse::<HumanDuration>().map_err(|e| format!("interval: {e}")))
@@ -124,6 +124,11 @@ impl SourceConfig {
             PlatformSettings::Yelp(s) => {
                 need("business_ids", !s.business_ids.is_empty(), "list at least one Yelp business id or alias");
                 check_secret(&mut p, "api_key", &s.api_key, true, self.enabled);
+            }
+            PlatformSettings::X(s) => {
+                need("max_results", (10..=100).contains(&s.max_results), "must be between 10 and 100 (X's limits)");
+                need("monthly_cap", s.monthly_cap != Some(0), "must be at least 1, or left out for no cap");
+                check_secret(&mut p, "bearer_token", &s.bearer_token, true, self.enabled);
             }
             PlatformSettings::Feed(s) => need("urls", !s.urls.is_empty(), "list at least one feed URL"),
             PlatformSettings::Html(s) => {
@@ -317,6 +322,17 @@ settings!(
 );
 
 settings!(
+    /// X API v2 `GET /2/tweets/search/recent` (the last 7 days) with an app-only bearer token of a paid tier.
+    XSettings {
+        base_url: String = "https://api.x.com".into(),
+        /// Posts per page, 10–100.
+        max_results: u32 = 100,
+        /// Posts this source may read per calendar month (UTC), to stay under the plan's monthly post cap.
+        monthly_cap: Option<u32> = None,
+    } secrets { bearer_token, bearer_token_file, bearer_token_env; }
+);
+
+settings!(
     /// Any RSS / Atom / JSON Feed: Google Alerts, Google News search RSS, blogs, news sites.
     FeedSettings {
         urls: Vec<String> = Vec::new(),
@@ -434,6 +450,7 @@ pub enum PlatformSettings {
     AppStore(AppStoreSettings),
     Trustpilot(TrustpilotSettings),
     Yelp(YelpSettings),
+    X(XSettings),
     Feed(FeedSettings),
     Html(HtmlSettings),
 }
@@ -452,6 +469,7 @@ impl PlatformSettings {
             PlatformSettings::AppStore(_) => Platform::AppStore,
             PlatformSettings::Trustpilot(_) => Platform::Trustpilot,
             PlatformSettings::Yelp(_) => Platform::Yelp,
+            PlatformSettings::X(_) => Platform::X,
             PlatformSettings::Feed(_) => Platform::Feed,
             PlatformSettings::Html(_) => Platform::Html,
         }
@@ -477,6 +495,7 @@ impl PlatformSettings {
             PlatformSettings::AppStore(s) => one("base_url", &s.base_url),
             PlatformSettings::Trustpilot(s) => one("base_url", &s.base_url),
             PlatformSettings::Yelp(s) => one("base_url", &s.base_url),
+            PlatformSettings::X(s) => one("base_url", &s.base_url),
             PlatformSettings::Feed(s) => many("urls", &s.urls),
             PlatformSettings::Html(s) => one("url", &s.url),
         }

@@ -25,6 +25,7 @@ pub mod mastodon;
 pub mod reddit;
 pub mod stackexchange;
 pub mod trustpilot;
+pub mod x;
 pub mod yelp;
 pub mod youtube;
 
@@ -131,6 +132,7 @@ pub fn parse_payload(
         Platform::AppStore => appstore::parse(&text, ctx),
         Platform::Trustpilot => trustpilot::parse(&text, ctx),
         Platform::Yelp => yelp::parse(&text, ctx),
+        Platform::X => x::parse(&text, ctx),
         Platform::Feed => feed::parse(&text, ctx),
         Platform::Html => html::parse(&text, ctx),
     }

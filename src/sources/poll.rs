@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike as _, Utc};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use reqwest::header::{
@@ -426,6 +426,7 @@ impl Poller {
         let fetched = match self.fetch(&self.with_query_key(source, url), headers).await {
             Ok(f) => f,
             Err(e) => {
+                self.refund_x_posts(store, source, 0).await?;
                 progress.fail(e);
                 return Ok(Next::Feed);
             }
@@ -444,7 +445,10 @@ impl Poller {
             html: requests::html_selectors(&source.settings),
             fetched_at: Some(Utc::now()),
         };
-        let page = match parse_payload(source.platform(), &fetched.body, content_type, &ctx) {
+        let parsed = parse_payload(source.platform(), &fetched.body, content_type, &ctx);
+        let returned = parsed.as_ref().map_or(0, |p| p.mentions.len() + p.skipped);
+        self.refund_x_posts(store, source, returned).await?;
+        let page = match parsed {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(url = %redact_url(url), sample = %String::from_utf8_lossy(&fetched.body[..fetched.body.len().min(200)]), "bad payload");
@@ -498,15 +502,44 @@ impl Poller {
         source: &SourceConfig,
         url: &str,
     ) -> Result<Option<Duration>, PollError> {
-        let PlatformSettings::YouTube(s) = &source.settings else { return Ok(None) };
-        let cost = if url.contains("/search?") { 100 } else { 1 };
         let now = Utc::now();
-        let (day, wait) = youtube_quota_day(now);
+        let (day, wait, cost, limit) = match &source.settings {
+            PlatformSettings::YouTube(s) => {
+                let (day, wait) = youtube_quota_day(now);
+                (day, wait, if url.contains("/search?") { 100 } else { 1 }, i64::from(s.daily_quota))
+            }
+            // X counts posts read against the plan's monthly cap: a page is reserved at its largest, and what it
+            // did not return is given back once it is parsed (`refund_x_posts`).
+            PlatformSettings::X(s) => {
+                let Some(cap) = s.monthly_cap else { return Ok(None) };
+                let (month, wait) = x_cap_month(now);
+                (month, wait, i64::from(s.max_results), i64::from(cap))
+            }
+            _ => return Ok(None),
+        };
         let ok = store
-            .reserve_quota(&source.name, &day, cost, i64::from(s.daily_quota))
+            .reserve_quota(&source.name, &day, cost, limit)
             .await
             .map_err(|e| PollError::new(ErrorClass::Transient, None, format!("cannot record quota use: {e}")))?;
         Ok((!ok).then_some(wait))
+    }
+
+    /// Gives back the part of an X page's reservation (`max_results` posts) that the page did not return:
+    /// X counts the posts it delivers, not the ones asked for.
+    async fn refund_x_posts(&self, store: &Store, source: &SourceConfig, returned: usize) -> Result<(), PollError> {
+        let PlatformSettings::X(s) = &source.settings else { return Ok(()) };
+        if s.monthly_cap.is_none() {
+            return Ok(());
+        }
+        let unused = i64::from(s.max_results) - i64::try_from(returned).unwrap_or(i64::MAX);
+        if unused <= 0 {
+            return Ok(());
+        }
+        let (month, _) = x_cap_month(Utc::now());
+        store
+            .refund_quota(&source.name, &month, unused)
+            .await
+            .map_err(|e| PollError::new(ErrorClass::Transient, None, format!("cannot record quota use: {e}")))
     }
 
     /// API keys that travel in the query string (YouTube `key`, Stack Exchange `key`).
@@ -546,6 +579,10 @@ impl Poller {
             (Auth::Bearer, PlatformSettings::Yelp(s)) => match s.api_key.resolve("api_key").map_err(cfg_err)? {
                 Some(t) => bearer(t.expose()),
                 None => Err(cfg_err("api_key is required".into())),
+            },
+            (Auth::Bearer, PlatformSettings::X(s)) => match s.bearer_token.resolve("bearer_token").map_err(cfg_err)? {
+                Some(t) => bearer(t.expose()),
+                None => Err(cfg_err("bearer_token is required".into())),
             },
             (Auth::RedditAppOnly, PlatformSettings::Reddit(s)) => {
                 let token = self.cached_token(&source.name, || self.reddit_token(s)).await?;
@@ -716,13 +753,15 @@ fn header_f64(h: &HeaderMap, name: &str) -> Option<f64> {
 }
 
 /// `X-Ratelimit-Remaining` below 1 with `X-Ratelimit-Reset`: how long until the budget is back. Reddit sends
-/// the reset as seconds from now, GitHub as a Unix time; both are read. Capped at an hour.
+/// the reset as seconds from now, GitHub as a Unix time; both are read. X spells them `x-rate-limit-remaining` /
+/// `x-rate-limit-reset` (a Unix time). Capped at an hour.
 fn spent_budget(h: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
-    let remaining = header_f64(h, "x-ratelimit-remaining")?;
+    let either = |a: &str, b: &str| header_f64(h, a).or_else(|| header_f64(h, b));
+    let remaining = either("x-ratelimit-remaining", "x-rate-limit-remaining")?;
     if remaining >= 1.0 {
         return None;
     }
-    let reset = header_f64(h, "x-ratelimit-reset")?;
+    let reset = either("x-ratelimit-reset", "x-rate-limit-reset")?;
     let secs = if reset > 1.0e9 { reset - now.timestamp() as f64 } else { reset };
     Some(Duration::from_secs_f64(secs.clamp(1.0, 3600.0)))
 }
@@ -734,6 +773,15 @@ pub fn youtube_quota_day(now: DateTime<Utc>) -> (String, Duration) {
     let day = shifted.date_naive();
     let reset = (day + chrono::Days::new(1)).and_hms_opt(8, 0, 0).expect("valid time").and_utc();
     (day.to_string(), (reset - now).to_std().unwrap_or_default())
+}
+
+/// The month of X's post cap, keyed by its first day (so the quota table's clean-up treats it like a day), and
+/// the time until the next month. X's own cap resets on the plan's billing date; a calendar month (UTC) is the
+/// ledger's approximation, set `monthly_cap` with that in mind.
+pub fn x_cap_month(now: DateTime<Utc>) -> (String, Duration) {
+    let first = now.date_naive().with_day(1).expect("day 1 exists");
+    let next = (first + chrono::Months::new(1)).and_hms_opt(0, 0, 0).expect("valid time").and_utc();
+    (first.to_string(), (next - now).to_std().unwrap_or_default())
 }
 
 /// Time until the next midnight UTC (Stack Exchange quotas reset then).

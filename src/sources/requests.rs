@@ -83,6 +83,7 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
         PlatformSettings::AppStore(s) => super::appstore::plan(s),
         PlatformSettings::Trustpilot(s) => super::trustpilot::plan(s),
         PlatformSettings::Yelp(s) => super::yelp::plan(s),
+        PlatformSettings::X(s) => super::x::plan(s, terms, since),
         PlatformSettings::Feed(s) => super::feed::plan(s),
         PlatformSettings::Html(s) => super::html::plan(s),
     }
@@ -248,6 +249,11 @@ mod tests {
                 "Bearer",
                 "acme-sf | https://api.yelp.com/v3/businesses/acme-sf/reviews?sort_by=newest&limit=50 | None | None | true | None",
                 "acme/ny | https://api.yelp.com/v3/businesses/acme%2Fny/reviews?sort_by=newest&limit=50 | None | None | true | None",
+            ]),
+            // The cursor here is older than X's seven-day window, so no `since_id` (see `x::since_id`).
+            ("type = 'x'\nbearer_token = 't'", &[
+                "Bearer",
+                "search | https://api.x.com/2/tweets/search/recent?query=%28acme+OR+%22acme+corp%22%29+-is%3Aretweet&max_results=100&tweet.fields=created_at,lang,author_id,public_metrics&expansions=author_id&user.fields=username,name | Token(\"next_token\") | None | false | None",
             ]),
             ("type = 'feed'\nurls = ['https://f.test/a.xml', 'https://f.test/b?x=1']", &[
                 "None",

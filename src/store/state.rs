@@ -178,6 +178,19 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// Gives back `units` of a reservation that was not used (never below zero).
+    pub async fn refund_quota(&self, source: &str, day: &str, units: i64) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("UPDATE quota_usage SET units = max(0, units - ?3) WHERE source = ?1 AND day = ?2")
+            .bind(source)
+            .bind(day)
+            .bind(units)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Units of `source`'s quota spent on `day`.
     pub async fn quota_used(&self, source: &str, day: &str) -> Result<i64, StoreError> {
         let row: Option<(i64,)> = sqlx::query_as("SELECT units FROM quota_usage WHERE source = ?1 AND day = ?2")

@@ -26,9 +26,9 @@ fn the_example_config_is_complete_and_valid() {
     let p = example_config(dir.path());
     let c = hearsay::config::Config::load(&p).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.brands.len(), 1);
-    assert_eq!(c.sources.len(), 13, "one example per platform");
+    assert_eq!(c.sources.len(), hearsay::mention::Platform::ALL.len(), "one example per platform");
     let platforms: std::collections::BTreeSet<_> = c.sources.iter().map(|s| s.platform().as_str()).collect();
-    assert_eq!(platforms.len(), 13);
+    assert_eq!(platforms.len(), hearsay::mention::Platform::ALL.len());
     assert!(c.smtp.as_ref().unwrap().password.is_some());
     assert!(!format!("{c:?}").contains("s3cret-password"), "secrets never in Debug");
 }

@@ -667,6 +667,118 @@ async fn reddit_gets_an_app_token_and_stops_when_its_budget_is_spent() {
     server.verify().await;
 }
 
+/// An X recent-search page of `posts` (id, author id, seconds ago), with the authors in `includes.users`.
+fn x_page(posts: &[(&str, &str, i64)], next_token: Option<&str>) -> Value {
+    let data: Vec<Value> = posts
+        .iter()
+        .map(|(id, author, ago)| {
+            let t = (Utc::now() - chrono::Duration::seconds(*ago)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            json!({"id": id, "text": format!("acme post {id}"), "author_id": author, "created_at": t, "lang": "en",
+                   "edit_history_tweet_ids": [id],
+                   "public_metrics": {"retweet_count": 0, "reply_count": 1, "like_count": 2, "quote_count": 0}})
+        })
+        .collect();
+    let mut meta = json!({"result_count": posts.len(), "newest_id": posts.first().map(|p| p.0),
+                          "oldest_id": posts.last().map(|p| p.0)});
+    if let Some(t) = next_token {
+        meta["next_token"] = json!(t);
+    }
+    json!({"data": data, "includes": {"users": [
+        {"id": "11", "username": "ann", "name": "Ann"}, {"id": "22", "username": "bob", "name": "Bob"}]},
+        "meta": meta})
+}
+
+#[tokio::test]
+async fn x_pages_by_next_token_with_handles_and_waits_out_its_rate_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let src = format!(
+        "[[sources]]\ntype = \"x\"\nname = \"x\"\nbase_url = \"{}\"\nbearer_token = \"XSECRET\"\nmax_results = 10\n",
+        server.uri()
+    );
+    let cfg = config(dir.path(), "", &src);
+    Mock::given(method("GET"))
+        .and(path("/2/tweets/search/recent"))
+        .and(header("authorization", "Bearer XSECRET"))
+        .and(query_param("query", "acme -is:retweet"))
+        .and(query_param("max_results", "10"))
+        .and(query_param("expansions", "author_id"))
+        .and(query_param_is_missing("next_token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("x-rate-limit-limit", "450")
+                .insert_header("x-rate-limit-remaining", "449")
+                .insert_header("x-rate-limit-reset", (Utc::now().timestamp() + 900).to_string().as_str())
+                .set_body_json(x_page(&[("1002", "11", 10), ("1001", "22", 20)], Some("tok2"))),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/2/tweets/search/recent"))
+        .and(query_param("next_token", "tok2"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("x-rate-limit-limit", "450")
+                .insert_header("x-rate-limit-remaining", "0")
+                .insert_header("x-rate-limit-reset", (Utc::now().timestamp() + 900).to_string().as_str())
+                .set_body_json(x_page(&[("1000", "11", 30)], Some("tok3"))),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = store(dir.path()).await;
+    let o = poll(&cfg, &s).await.remove(0);
+    assert_eq!((o.new, o.error.is_none()), (3, true), "{o:?}");
+    assert_eq!(ids(&s).await, ["1000", "1001", "1002"]);
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT author, url FROM mentions WHERE platform = 'x' ORDER BY external_id")
+            .fetch_all(&super::sqlite(s.path()).await)
+            .await
+            .unwrap();
+    assert_eq!(rows[0], ("@ann".to_string(), "https://x.com/ann/status/1000".to_string()));
+    assert_eq!(rows[1], ("@bob".to_string(), "https://x.com/bob/status/1001".to_string()));
+    let (wait, failures, degraded, _) = state(&s, "x").await;
+    assert!(wait >= 890 && failures == 0 && !degraded, "waits for x-rate-limit-reset: {wait}");
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn x_stops_before_its_monthly_post_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let src = format!(
+        "[[sources]]\ntype = \"x\"\nname = \"x\"\nbase_url = \"{}\"\nbearer_token = \"XSECRET\"\n\
+         max_results = 10\nmonthly_cap = 11\n",
+        server.uri()
+    );
+    let cfg = config(dir.path(), "", &src);
+    Mock::given(path("/2/tweets/search/recent"))
+        .and(query_param_is_missing("next_token"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(x_page(&[("2002", "11", 10), ("2001", "22", 20)], Some("more"))),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/2/tweets/search/recent"))
+        .and(query_param("next_token", "more"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(x_page(&[("2000", "11", 30)], None)))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let s = store(dir.path()).await;
+    let o = poll(&cfg, &s).await.remove(0);
+    assert_eq!((o.new, o.error.is_none()), (2, true), "{o:?}");
+    let (month, reset) = hearsay::sources::poll::x_cap_month(Utc::now());
+    // Page one reserved 10 and gave back the 8 it did not return; page two would take 2 + 10 past 11.
+    assert_eq!(s.quota_used("x", &month).await.unwrap(), 2);
+    let (wait, failures, _, _) = state(&s, "x").await;
+    assert_eq!(failures, 0);
+    assert!(wait >= (reset.as_secs() as i64).max(540) - 5, "waits for the next month: {wait}");
+    server.verify().await;
+}
+
 /// (source name, platform, fixture, mock path, content type, brand query, extra source keys, all records kept)
 type RealCase =
     (&'static str, &'static str, &'static str, &'static str, &'static str, &'static str, &'static str, bool);
