@@ -25,8 +25,9 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
-/// What is logged without `RUST_LOG`: hearsay's own lines from info up, dependencies' warnings and errors.
-const DEFAULT_FILTER: &str = "warn,hearsay=info,sqlx=error";
+/// What is logged without `RUST_LOG`: hearsay's own lines from info up, dependencies' warnings and errors
+/// (and less from those in [`QUIET`]).
+const DEFAULT_FILTER: &str = "warn,hearsay=info";
 
 /// Dependencies kept quieter than the rest, and how quiet: sqlx's slow-statement warnings are noise during
 /// imports. A bare level in `RUST_LOG` never makes them louder; naming them (`sqlx=warn`) does.
@@ -81,6 +82,9 @@ pub fn init() {
 ///   default, whatever its place in the list.
 fn filter(rust_log: Option<&str>) -> (EnvFilter, Vec<String>) {
     let mut filter = EnvFilter::new(DEFAULT_FILTER);
+    for &(target, quiet) in QUIET {
+        filter = filter.add_directive(target_level(target, quiet));
+    }
     let mut ignored = Vec::new();
     let (bare, targeted): (Vec<&str>, Vec<&str>) = rust_log
         .unwrap_or_default()

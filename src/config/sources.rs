@@ -142,7 +142,7 @@ impl SourceConfig {
             PlatformSettings::HackerNews(_) => {}
         }
         for (key, url) in self.settings.urls() {
-            if url::Url::parse(url).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
+            if crate::link::safe_href(url).is_none() {
                 p.push(Problem { path: key, message: format!("{url:?} is not an http(s) URL") });
             }
         }
