@@ -702,6 +702,7 @@ mod tests {
             rating: None,
             metrics: Default::default(),
             parent_id: None,
+            location: None,
         };
         let l = of_mention(&m);
         assert_eq!((l.code.as_str(), l.source), ("de", LangSource::Detected));

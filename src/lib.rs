@@ -3,12 +3,13 @@
 //!
 //! Data flow: `sources` (poll → parse) → `query` (which brand) → `store` (dedup, history) → `sentiment`
 //! (classify) → `detect` (spike statistics) → `alert` (lifecycle, outbox, email). `daemon` drives the cycle,
-//! `cli` is the command line. See ARCHITECTURE.md for the map and its invariants.
+//! `cli` is the command line, `console` the web pages the daemon serves. See ARCHITECTURE.md for the map and its invariants.
 
 pub mod alert;
 pub mod backtest;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod daemon;
 pub mod demo;
 pub mod detect;

@@ -32,12 +32,24 @@ pub enum Platform {
     Yelp,
     /// X (formerly Twitter), API v2 recent search.
     X,
+    /// Google Play reviews of the brand's apps (Play Developer API).
+    GooglePlay,
+    /// Google Business Profile reviews of the brand's locations.
+    #[serde(rename = "google_business")]
+    GoogleBusiness,
+    /// Threads, keyword search.
+    Threads,
+    /// Comments on a Facebook page the brand manages, and posts on it by others (Graph API).
+    #[serde(rename = "facebook_page")]
+    FacebookPage,
+    /// Comments on an Instagram professional account's media, and media that tag it (Graph API).
+    Instagram,
     Feed,
     Html,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 14] = [
+    pub const ALL: [Platform; 19] = [
         Platform::Reddit,
         Platform::HackerNews,
         Platform::Mastodon,
@@ -50,6 +62,11 @@ impl Platform {
         Platform::Trustpilot,
         Platform::Yelp,
         Platform::X,
+        Platform::GooglePlay,
+        Platform::GoogleBusiness,
+        Platform::Threads,
+        Platform::FacebookPage,
+        Platform::Instagram,
         Platform::Feed,
         Platform::Html,
     ];
@@ -68,6 +85,11 @@ impl Platform {
             Platform::Trustpilot => "trustpilot",
             Platform::Yelp => "yelp",
             Platform::X => "x",
+            Platform::GooglePlay => "googleplay",
+            Platform::GoogleBusiness => "google_business",
+            Platform::Threads => "threads",
+            Platform::FacebookPage => "facebook_page",
+            Platform::Instagram => "instagram",
             Platform::Feed => "feed",
             Platform::Html => "html",
         }
@@ -148,6 +170,10 @@ pub struct NewMention {
     /// The platform id of the item this one answers (comments, replies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
+    /// The place a review is about, by the name configured for it (a Google Business Profile location), so that
+    /// `hearsay stats --by location` can split a brand's reviews by shop or branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 /// RFC 3339 with a `Z` suffix and whole seconds, the one time format of the record.

@@ -32,6 +32,9 @@ pub struct ReportOptions {
     pub until: DateTime<Utc>,
     /// Words that say nothing about what people complain of (the brand's own query terms).
     pub exclude_terms: Vec<String>,
+    /// The recurring words come from the negative mentions since this time only (the console: the last day),
+    /// rather than from the whole period.
+    pub terms_since: Option<DateTime<Utc>>,
 }
 
 /// One day of one brand.
@@ -101,6 +104,16 @@ pub async fn render(store: &Store, opts: &ReportOptions) -> anyhow::Result<Strin
     Ok(h)
 }
 
+/// One brand's part of the report (charts per day, platforms, recurring words, the most engaged negatives, the
+/// alerts of the period) as an HTML fragment, every value escaped: the web console's overview shows it. Its
+/// classes are styled by [`STYLE`].
+pub async fn brand_fragment(store: &Store, brand: &str, opts: &ReportOptions) -> anyhow::Result<String> {
+    let data = brand_data(store, brand, opts).await?;
+    let mut h = String::with_capacity(32 * 1024);
+    brand_section(&mut h, &data, false);
+    Ok(h)
+}
+
 /// What the report shows of one brand, read from the store before any HTML is written.
 #[derive(Debug, Clone)]
 struct BrandData {
@@ -112,6 +125,8 @@ struct BrandData {
     /// The most frequent terms of the negative mentions (of up to 5,000, newest first), with their counts; the
     /// brand's name, its query terms and the terms each mention matched left out.
     terms: Vec<(String, usize)>,
+    /// `terms` come from the last part of the period only (`ReportOptions::terms_since`).
+    terms_recent: bool,
     /// The ten negative mentions with the most engagement.
     engaged: Vec<EngagedMention>,
     /// The brand's alert events fired in the period, the latest recorded first.
@@ -126,15 +141,23 @@ async fn brand_data(store: &Store, brand: &str, opts: &ReportOptions) -> anyhow:
         until: Some(opts.until),
         ..MentionFilter::default()
     };
-    let days = days(store, &filter, opts).await?;
-    let platforms = store.platform_counts(brand, opts.since, opts.until).await?;
-    let negatives = store
-        .mentions(&MentionFilter { sentiment: Some(Label::Negative), limit: Some(5000), ..filter.clone() })
-        .await?;
-    let engaged = store.most_engaged_negatives(brand, opts.since, opts.until, 10).await?;
-    let alerts: Vec<AlertRow> = store
-        .alerts(10_000)
-        .await?
+    let terms_from = opts.terms_since.map_or(opts.since, |t| t.max(opts.since));
+    let negatives_filter = MentionFilter {
+        sentiment: Some(Label::Negative),
+        since: Some(terms_from),
+        limit: Some(5000),
+        ..filter.clone()
+    };
+    // Independent reads, side by side on the store's reader connections: the page waits for the slowest one
+    // (the per-platform split) rather than for their sum.
+    let (days, platforms, negatives, engaged, alerts) = tokio::try_join!(
+        async { days(store, &filter, opts).await },
+        async { Ok(store.platform_counts(brand, opts.since, opts.until).await?) },
+        async { Ok(store.mentions(&negatives_filter).await?) },
+        async { Ok(store.most_engaged_negatives(brand, opts.since, opts.until, 10).await?) },
+        async { Ok(store.alerts(10_000).await?) },
+    )?;
+    let alerts: Vec<AlertRow> = alerts
         .into_iter()
         .filter(|a| {
             a.brand.eq_ignore_ascii_case(brand)
@@ -151,12 +174,13 @@ async fn brand_data(store: &Store, brand: &str, opts: &ReportOptions) -> anyhow:
     exclude.sort();
     exclude.dedup();
     let terms = top_terms(&refs, &exclude, 15);
-    Ok(BrandData { brand: brand.to_string(), days, platforms, terms, engaged, alerts })
+    let terms_recent = terms_from > opts.since;
+    Ok(BrandData { brand: brand.to_string(), days, platforms, terms, terms_recent, engaged, alerts })
 }
 
 /// One brand's part of the page, under its name when the report covers several (`heading`).
 fn brand_section(h: &mut String, data: &BrandData, heading: bool) {
-    let BrandData { brand, days, platforms, terms, engaged, alerts } = data;
+    let BrandData { brand, days, platforms, terms, engaged, alerts, .. } = data;
     let total: i64 = days.iter().map(Day::total).sum();
     let neg: i64 = days.iter().map(|d| d.negative).sum();
     let labelled: i64 = days.iter().map(|d| d.negative + d.neutral + d.positive).sum();
@@ -209,7 +233,11 @@ fn brand_section(h: &mut String, data: &BrandData, heading: bool) {
         h.push_str("</table>");
     }
 
-    h.push_str("<h3>What the negative mentions talk about</h3>");
+    h.push_str(if data.terms_recent {
+        "<h3>What the negative mentions of the last day talk about</h3>"
+    } else {
+        "<h3>What the negative mentions talk about</h3>"
+    });
     if terms.is_empty() {
         h.push_str("<p class=\"muted\">Too few negative mentions to find recurring terms.</p>");
     } else {
@@ -471,7 +499,7 @@ fn day_table(h: &mut String, days: &[Day]) {
     h.push_str("</table></details>");
 }
 
-const STYLE: &str = "body{margin:0;background:#f6f6f4;color:#222;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;font-size:14px;line-height:1.45}\
+pub const STYLE: &str = "body{margin:0;background:#f6f6f4;color:#222;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;font-size:14px;line-height:1.45}\
 .page{max-width:760px;margin:0 auto;padding:16px 20px 32px;background:#fff}\
 h1{font-size:22px;margin:8px 0 2px}h2.brand{font-size:19px;margin:28px 0 4px;border-top:2px solid #222;padding-top:12px}\
 h3{font-size:15px;margin:22px 0 6px}.muted{color:#777}.foot{font-size:12px;margin-top:28px}\
@@ -524,6 +552,7 @@ mod tests {
                 engagement: 4,
             }],
             alerts: vec![alert("resolved"), alert("firing")],
+            terms_recent: false,
         };
         let mut h = String::new();
         brand_section(&mut h, &data, true);

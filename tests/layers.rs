@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&str] = &[
     "cli",       // the command line: parses arguments, prints, maps failures to exit codes
     "demo",      // `hearsay demo`: the pipeline on a built-in scenario
+    "console",   // the web console: pages over the store, served by the daemon's [http] (handed to it from above)
     "daemon",    // the long-running service: schedules polls, classification, alerts, the HTTP server
     "exit",      // failures and exit codes, opening the store for a command
     "report",    // the static HTML report

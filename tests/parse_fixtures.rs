@@ -190,6 +190,92 @@ fn shared_appstore_feed_without_review_dates() {
 }
 
 #[test]
+fn shared_x_recent_search_with_expansions() {
+    let Some(body) = shared("x/search_recent_science_expansions_2020.json") else { return };
+    let page = parse(Platform::X, &body);
+    assert_eq!((page.mentions.len(), page.skipped), (10, 0));
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "1332344846833639425");
+    assert_eq!(m.author.as_deref(), Some("@stmanfr"), "handle from includes.users");
+    assert_eq!(m.url.as_deref(), Some("https://x.com/stmanfr/status/1332344846833639425"));
+    assert_eq!(time(m), "2020-11-27T15:25:39Z");
+    assert_eq!(m.lang.as_deref(), Some("en"));
+    assert_eq!(m.metrics.get("retweet_count"), Some(&1));
+    assert!(m.text.contains("#art & #science of #propaganda"), "{}", m.text);
+    assert!(page.mentions.iter().all(|m| m.author.is_some()), "every author is in includes.users");
+    assert_eq!(page.next_page.as_deref(), Some("b26v89c19zqg8o3fosesr6z0c2eac8nalgxjenpv5qjy5"));
+}
+
+/// play.google.com's batchexecute reply (not the Developer API): the review list is a JSON string inside the
+/// `UsvDTd` envelope, after the `)]}'` prefix.
+#[test]
+fn shared_googleplay_batchexecute_reviews() {
+    let Some(body) = shared("googleplay/batchexecute_reviews_twitter_relevant_2021.json") else { return };
+    let page = parse(Platform::GooglePlay, &body);
+    assert_eq!((page.mentions.len(), page.skipped), (40, 0));
+    let m = &page.mentions[0];
+    assert_eq!(
+        m.external_id,
+        "gp:AOqpTOEG141w8NXyoj4CFpinzfXvBYYywrWQdoRk3NMYLgGE-8TmYXHQhFgs-pXL25gDnLulPidwqJvbcxNK3A"
+    );
+    assert_eq!(m.author.as_deref(), Some("hayzel rose ilagan"));
+    assert_eq!(m.rating, Some(5));
+    assert_eq!(m.kind, MentionKind::Review);
+    assert_eq!(time(m), "2021-01-20T01:34:05Z");
+    assert!(m.text.starts_with("I see that a lot here rate the app"), "{}", m.text);
+    assert!(m.text.contains("who might \"react\" on it"), "escapes of the inner JSON decoded: {}", m.text);
+    assert_eq!(m.metrics.get("thumbsUpCount"), Some(&1114));
+    assert_eq!(m.url, None, "the reply does not name the app");
+    let ratings: Vec<u8> = page.mentions.iter().filter_map(|m| m.rating).collect();
+    assert_eq!(ratings.len(), 40);
+    assert!(page.next_page.as_deref().is_some_and(|t| t.starts_with("CsIBCr8B")), "{:?}", page.next_page);
+    // The app's page named in the context gives each review its link.
+    let ctx = ParseContext {
+        base_url: Some("https://play.google.com/store/apps/details?id=com.twitter.android".into()),
+        ..ParseContext::default()
+    };
+    let linked = parse_ctx(Platform::GooglePlay, &body, &ctx);
+    assert_eq!(
+        linked.mentions[1].url.as_deref(),
+        Some("https://play.google.com/store/apps/details?id=com.twitter.android&reviewId=gp%3AAOqpTOEAwZX1e7CUex4D06PVP2O7i9ENYHktm-BqxQUyEtyOuPyXioDPQm7tuB7N7wEVIhwUHxxfu65kXETAXw")
+    );
+}
+
+/// Graph API v2.1 `/{post-id}/comments` of a page post (2014): the request is read from `paging.next`, so the
+/// items are comments of that post, by users (none by the page).
+#[test]
+fn shared_facebook_page_post_comments() {
+    let Some(body) = shared("facebook_page/post_comments_spurs_summary_2014.json") else { return };
+    let page = parse(Platform::FacebookPage, &body);
+    assert_eq!((page.mentions.len(), page.skipped), (25, 0));
+    assert!(page.mentions.iter().all(|m| m.kind == MentionKind::Comment));
+    assert!(page.mentions.iter().all(|m| m.parent_id.as_deref() == Some("25781101980_10152312644461981")));
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "10152312644461981_10152312650821981");
+    assert_eq!(m.author.as_deref(), Some("Jen Hayden"));
+    assert_eq!(m.text, "Spurs looked awesome! #gospursgo");
+    assert_eq!(time(m), "2014-10-02T03:17:28Z");
+    assert_eq!(m.metrics.get("like_count"), Some(&8));
+    assert_eq!(m.url, None, "v2.1 comments carry no permalink_url");
+    assert!(page.mentions[1].text.ends_with("on the 20th😄"), "{}", page.mentions[1].text);
+    assert_eq!(page.next_page.as_deref(), Some("MTE="));
+}
+
+/// Instagram Graph API v11.0 `/{media-id}/comments`: only `timestamp`, `text` and `id`, the cursor redacted.
+#[test]
+fn shared_instagram_media_comments() {
+    let Some(body) = shared("instagram/media_comments_page1.json") else { return };
+    let page = parse(Platform::Instagram, &body);
+    assert_eq!((page.mentions.len(), page.skipped), (2, 0));
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "17858154961981086");
+    assert_eq!((m.kind, m.text.as_str(), m.author.as_deref()), (MentionKind::Comment, "Beautiful!", None));
+    assert_eq!(time(m), "2020-06-01T10:56:52Z");
+    assert_eq!(m.parent_id.as_deref(), Some("17846368219941692"), "the media of paging.next");
+    assert_eq!(page.next_page.as_deref(), Some("after"));
+}
+
+#[test]
 fn shared_rss2_feed() {
     let Some(body) = shared("feeds/nbc_newyork_news_rss2.xml") else { return };
     let page = parse(Platform::Feed, &body);
@@ -280,6 +366,9 @@ fn empty_results_are_not_errors() {
         ),
         (Platform::Yelp, r#"{"reviews":[],"total":0}"#),
         (Platform::X, r#"{"meta":{"result_count":0}}"#),
+        (Platform::Threads, r#"{"data":[]}"#),
+        (Platform::FacebookPage, r#"{"data":[],"paging":{"cursors":{"before":"a","after":"b"}}}"#),
+        (Platform::Instagram, r#"{"data":[]}"#),
         (Platform::Feed, r#"<rss version="2.0"><channel><title>t</title></channel></rss>"#),
         (Platform::Feed, r#"{"version":"https://jsonfeed.org/version/1","items":[]}"#),
     ] {
@@ -392,6 +481,276 @@ fn x_errors_without_data_are_a_parse_error() {
     let page = parse(Platform::X, partial);
     assert_eq!((page.mentions.len(), page.skipped, page.next_page), (1, 1, None));
     assert!(fails(Platform::X, br#"{"data":{"id":"1"}}"#).reason.contains("not an array"));
+}
+
+#[test]
+fn googleplay_developer_api_reviews() {
+    let ctx = ParseContext {
+        base_url: Some(
+            "https://androidpublisher.googleapis.com/androidpublisher/v3/applications/com.acme.app/reviews?maxResults=100"
+                .into(),
+        ),
+        ..ParseContext::default()
+    };
+    let page = parse_ctx(Platform::GooglePlay, &local("googleplay/reviews_list.json"), &ctx);
+    assert_eq!((page.mentions.len(), page.skipped), (2, 1), "the review without lastModified is skipped");
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "gp:AOqpTOGacmeReview0003");
+    assert_eq!(m.title.as_deref(), Some("Não abre mais"), "the title comes before the tab");
+    assert_eq!(m.text, "Depois da atualização o app da Acme fecha sozinho ao abrir & perdi meus dados.");
+    assert_eq!((m.rating, m.lang.as_deref(), m.author.as_deref()), (Some(1), Some("pt-BR"), Some("Ana Souza")));
+    assert_eq!(time(m), "2024-06-03T09:00:00Z");
+    assert_eq!(
+        m.url.as_deref(),
+        Some("https://play.google.com/store/apps/details?id=com.acme.app&reviewId=gp%3AAOqpTOGacmeReview0003")
+    );
+    let metrics: Vec<(&str, i64)> = m.metrics.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(metrics, [("developer_reply", 1), ("thumbsDownCount", 1), ("thumbsUpCount", 12)]);
+    let m = &page.mentions[1];
+    assert_eq!((m.author.as_deref(), m.title.as_deref(), m.rating), (None, None, Some(4)));
+    assert_eq!(time(m), "2024-06-02T08:00:00Z", "seconds as a number too");
+    assert_eq!(page.next_page.as_deref(), Some("CgwI8Kb_sgYQgL7U4QE"));
+    // Google leaves an empty list out.
+    let empty = parse(Platform::GooglePlay, br#"{"pageInfo":{"totalResults":0}}"#);
+    assert_eq!((empty.mentions.len(), empty.next_page), (0, None));
+    assert!(fails(Platform::GooglePlay, br#"{"kind":"something else"}"#).reason.contains("no `reviews`"));
+    let denied =
+        br#"{"error":{"code":403,"message":"The caller does not have permission","status":"PERMISSION_DENIED"}}"#;
+    assert!(fails(Platform::GooglePlay, denied).reason.contains("The caller does not have permission"));
+}
+
+#[test]
+fn googleplay_batchexecute_reply_by_content() {
+    let page = parse(Platform::GooglePlay, &local("googleplay/batchexecute_reviews.txt"));
+    assert_eq!((page.mentions.len(), page.skipped), (2, 1));
+    let m = &page.mentions[0];
+    assert_eq!(
+        (m.external_id.as_str(), m.author.as_deref(), m.rating),
+        ("gp:AOqpTOHacmeScraped02", Some("Jo Park"), Some(2))
+    );
+    assert_eq!(time(m), "2024-06-03T08:00:00Z");
+    assert_eq!(m.metrics.get("developer_reply"), Some(&1));
+    assert_eq!(page.next_page.as_deref(), Some("CsIBCr8BKpgBtoken"));
+    // The last page: no token after the list.
+    let last = format!(
+        ")]}}'\n[[\"wrb.fr\",\"UsvDTd\",{},null,null,null,\"generic\"]]",
+        serde_json::json!(r#"[[["gp:1",["A"],3,null,"t",[1717300000,0]]]]"#)
+    );
+    let page = parse(Platform::GooglePlay, last.as_bytes());
+    assert_eq!((page.mentions.len(), page.next_page), (1, None));
+}
+
+/// Hostile bodies for both of Google Play's formats: each a `ParseError` with its reason, never a panic.
+#[test]
+fn googleplay_hostile_replies_are_parse_errors() {
+    let cases: &[(&[u8], &str)] = &[
+        (b")]}'\n[[\"wrb.fr\",\"UsvDTd\",\"[[[\\\"gp:1\\\"", "truncated batchexecute reply"),
+        (b")]}'\n[[\"wrb.fr\",\"UsvDTd\",null,null,null,[3],\"generic\"],[\"e\",4,null,null,131]]", "carries no data (status [3])"),
+        (b")]}'\n[[\"wrb.fr\",\"Ws7gDc\",\"[]\",null,null,null,\"generic\"]]", "replies to Ws7gDc only"),
+        (b")]}'\n[[\"wrb.fr\",\"UsvDTd\",\"not json\",null]]", "not JSON"),
+        (b")]}'\n[[\"wrb.fr\",\"UsvDTd\",\"{\\\"a\\\":1}\",null]]", "not an array"),
+        (b")]}'\n{\"x\":1}", "no [\"wrb.fr\""),
+        (b")]}'", "no [\"wrb.fr\""),
+        (b"{\"reviews\":{\"reviewId\":\"1\"}}", "`reviews` is not an array"),
+        (b"[1,2,3]", "expected a JSON object"),
+        (b"{\"reviews\":[{\"reviewId\":\"gp:1\",\"comments\":[{\"userComment\":{\"text\":\"x\",\"lastModified\":{\"seconds\":\"", "truncated JSON"),
+    ];
+    for (body, want) in cases {
+        let err = fails(Platform::GooglePlay, body);
+        assert!(err.reason.contains(want), "{}: {err}", String::from_utf8_lossy(body));
+    }
+    // Wrong types inside an otherwise good reply: skipped items, no panic.
+    let odd = br#"{"reviews":[null,7,{"reviewId":5},{"reviewId":"a","comments":"x"},{"reviewId":"b","comments":[{"userComment":{"lastModified":{"seconds":"NaN"},"starRating":"9"}}]}]}"#;
+    assert_eq!(parse(Platform::GooglePlay, odd).skipped, 5);
+    let odd = br#")]}'
+[["wrb.fr","UsvDTd","[[null,7,[5],[\"id\",null,9,null,[],[1e300]],[\"id2\",[[]],0,null,null,[\"1700000000\"]]],{}]",null]]"#;
+    assert_eq!(parse(Platform::GooglePlay, odd).skipped, 5);
+}
+
+/// A page feed: the page's own post carries its customers' comments (the page's own reply is left out), a
+/// visitor's post is a mention with its comment, a photo without text only carries its comment.
+#[test]
+fn facebook_page_feed_leaves_out_the_pages_own_words() {
+    let ctx = ParseContext {
+        base_url: Some("https://graph.facebook.com/v25.0/104719572301842/feed?fields=id&limit=25".into()),
+        ..ParseContext::default()
+    };
+    let body = local("facebook_page/page_feed.json");
+    let page = parse_ctx(Platform::FacebookPage, &body, &ctx);
+    let got: Vec<(&str, MentionKind, Option<&str>)> =
+        page.mentions.iter().map(|m| (m.external_id.as_str(), m.kind, m.parent_id.as_deref())).collect();
+    assert_eq!(
+        got,
+        [
+            ("122187301234567890_1093311775600231", MentionKind::Comment, Some("104719572301842_122187301234567890")),
+            ("122187301234567890_1093301122334455", MentionKind::Comment, Some("104719572301842_122187301234567890")),
+            ("104719572301842_122187299876543210", MentionKind::Post, None),
+            ("122187299876543210_2210455518723390", MentionKind::Comment, Some("104719572301842_122187299876543210")),
+            ("122187288812345678_880011223344556", MentionKind::Comment, Some("104719572301842_122187288812345678")),
+        ]
+    );
+    assert_eq!(page.skipped, 1, "the post without a time");
+    let first = &page.mentions[0];
+    assert_eq!(first.author.as_deref(), Some("Dana Whitfield"));
+    assert_eq!(time(first), "2026-11-02T10:41:17Z");
+    assert_eq!((first.metrics.get("like_count"), first.metrics.get("comment_count")), (Some(&12), Some(&1)));
+    assert!(first.url.as_deref().unwrap().ends_with("?comment_id=1093311775600231"));
+    let anonymous = &page.mentions[1];
+    assert_eq!(anonymous.author, None, "`from` is missing where the token may not see the author");
+    assert_eq!(anonymous.url.as_deref(), Some("https://www.facebook.com/104719572301842/posts/122187301234567890"));
+    assert_eq!(page.mentions[2].text, "Third time my loyalty stamps vanished from the Acme app. Who do I talk to?");
+    assert_eq!(page.next_page.as_deref(), Some("QVFIUkZA5X3JQWkx3bU1PZAmpIYWVfaFN3eXRLQjFqRk5XX0pXN3N4bERhVWtn"));
+    // Without the request the page is unknown: its own post and reply are kept like the rest.
+    assert_eq!(parse(Platform::FacebookPage, &body).mentions.len(), 7);
+}
+
+/// `/{post-id}/comments?filter=stream`: replies beside comments with `parent`, numbers as strings or ids as
+/// numbers tolerated, a sticker without text kept with empty text, `null` items skipped.
+#[test]
+fn facebook_page_comment_stream_with_replies() {
+    let body = local("facebook_page/post_comments_stream.json");
+    let ctx = ParseContext {
+        base_url: Some(
+            "https://graph.facebook.com/v25.0/104719572301842_122187301234567890/comments?filter=stream&limit=100"
+                .into(),
+        ),
+        ..ParseContext::default()
+    };
+    let page = parse_ctx(Platform::FacebookPage, &body, &ctx);
+    let ids: Vec<&str> = page.mentions.iter().map(|m| m.external_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["122187301234567890_1093340098761234", "122187301234567890_1093335566778899", "1093330000000001"],
+        "the page's own reply is left out"
+    );
+    assert_eq!(page.skipped, 1);
+    assert!(page.mentions.iter().all(|m| m.parent_id.as_deref() == Some("104719572301842_122187301234567890")));
+    assert_eq!(page.mentions[1].metrics.get("like_count"), Some(&4));
+    assert_eq!(page.mentions[2].text, "");
+    assert!(page.next_page.as_deref().is_some_and(|c| c.starts_with("WTI5dGJXVnVkRjlq")));
+    // Without the request: the comments edge comes from `paging.next`, the page is unknown and its reply kept.
+    let page = parse(Platform::FacebookPage, &body);
+    let reply = &page.mentions[1];
+    assert_eq!((page.mentions.len(), reply.kind), (4, MentionKind::Comment));
+    assert_eq!(
+        reply.parent_id.as_deref(),
+        Some("122187301234567890_1093340098761234"),
+        "a reply's parent is its comment"
+    );
+}
+
+#[test]
+fn instagram_media_comments_and_replies_and_tags() {
+    let body = local("instagram/media_with_comments.json");
+    let media = ParseContext {
+        base_url: Some("https://graph.facebook.com/v25.0/17841400123456789/media?fields=id&limit=25".into()),
+        ..ParseContext::default()
+    };
+    let page = parse_ctx(Platform::Instagram, &body, &media);
+    let got: Vec<(&str, Option<&str>, Option<&str>)> =
+        page.mentions.iter().map(|m| (m.external_id.as_str(), m.parent_id.as_deref(), m.author.as_deref())).collect();
+    assert_eq!(
+        got,
+        [
+            ("17998877665544332", Some("18034567890123456"), Some("hike_with_mo")),
+            ("17911223344556677", Some("18034567890123456"), Some("trailrunner.jess"))
+        ],
+        "the account's own reply (from.id = the media request's node) is left out"
+    );
+    let m = &page.mentions[0];
+    assert_eq!((m.kind, m.url.as_deref()), (MentionKind::Comment, Some("https://www.instagram.com/p/DBxQz4LtK9a/")));
+    assert_eq!(time(m), "2026-11-02T18:12:09Z");
+    assert_eq!(m.metrics.get("like_count"), Some(&7));
+    assert_eq!(page.next_page.as_deref(), Some("QVFIUkRtcjFiR3hUS0pVbGZAtV0hNNVRkTkxFMVN1OXNH"));
+    assert_eq!(parse(Platform::Instagram, &body).mentions.len(), 3, "without the request the account is unknown");
+    // Replies nest under comments, which nest under media.
+    let orphan = br#"{"data":[{"id":"1","timestamp":"2026-11-02T16:00:00+0000","comments":{"data":[{"id":"2","text":"a","timestamp":"2026-11-02T16:00:00+0000","replies":{"data":[{"id":"3","text":"b","timestamp":"2026-11-02T17:00:00+0000","from":{"id":"9","username":"acme"}}]}}]}}]}"#;
+    let page = parse(Platform::Instagram, orphan);
+    assert_eq!(page.mentions.iter().map(|m| m.parent_id.as_deref()).collect::<Vec<_>>(), [Some("1"), Some("2")]);
+    assert_eq!(page.mentions[1].author.as_deref(), Some("acme"), "from.username");
+
+    let ctx = ParseContext {
+        base_url: Some("https://graph.facebook.com/v25.0/17841400123456789/tags?fields=id&limit=50".into()),
+        ..ParseContext::default()
+    };
+    let page = parse_ctx(Platform::Instagram, &local("instagram/tags.json"), &ctx);
+    assert_eq!((page.mentions.len(), page.skipped, page.next_page.as_deref()), (1, 0, None), "a reel without caption");
+    let m = &page.mentions[0];
+    assert_eq!((m.kind, m.author.as_deref()), (MentionKind::Post, Some("lakes.and.fells")));
+    assert_eq!(m.url.as_deref(), Some("https://www.instagram.com/p/DBqWm8RgH3c/"));
+    assert!(m.text.starts_with("Week three in my @acmeoutdoors boots"));
+    assert_eq!((m.metrics.get("like_count"), m.metrics.get("comments_count")), (Some(&211), Some(&9)));
+}
+
+#[test]
+fn threads_keyword_search_posts_and_replies() {
+    let page = parse(Platform::Threads, &local("threads/keyword_search.json"));
+    assert_eq!((page.mentions.len(), page.skipped), (3, 1));
+    let post = &page.mentions[0];
+    assert_eq!(post.external_id, "18123456789012345");
+    assert_eq!((post.kind, post.author.as_deref()), (MentionKind::Post, Some("nomadnina")));
+    assert_eq!(post.url.as_deref(), Some("https://www.threads.net/@nomadnina/post/DBzT4kPsQ2x"));
+    assert_eq!(time(post), "2026-11-03T07:55:41Z");
+    assert_eq!(post.text, "Acme Air lost my bag AGAIN. Third time this year.");
+    let reply = &page.mentions[1];
+    assert_eq!((reply.kind, reply.parent_id.as_deref()), (MentionKind::Comment, Some("18123456789012345")));
+    assert_eq!(page.mentions[2].text, "", "an image alone");
+    assert_eq!(page.next_page.as_deref(), Some("QVFIUkxZANmtNdHZAtMjZAPbG9kV0VXSzF6cC1mcWJq"));
+}
+
+/// A Graph error body, at any status, is a parse error carrying Graph's own words.
+#[test]
+fn graph_api_errors_are_parse_errors() {
+    let body = br#"{"error":{"message":"Error validating access token: Session has expired on Friday, 07-Nov-26 10:00:00 PST.","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"AbC"}}"#;
+    for p in [Platform::FacebookPage, Platform::Instagram, Platform::Threads] {
+        let err = fails(p, body);
+        assert!(err.reason.contains("OAuthException 190: Error validating access token: Session has expired"), "{err}");
+    }
+    for bad in [&br#"{"data":{"id":"1"}}"#[..], b"{}", b"[]", br#"{"paging":{}}"#] {
+        for p in [Platform::FacebookPage, Platform::Instagram, Platform::Threads] {
+            fails(p, bad);
+        }
+    }
+    // One object with its comments edge (`GET /{post-id}?fields=comments{…}`) is read like a list of one.
+    let one = br#"{"id":"9_1","created_time":"2026-11-02T10:00:00+0000","comments":{"data":[{"id":"1_2","message":"hi","created_time":"2026-11-02T11:00:00+0000"}]}}"#;
+    assert_eq!(parse(Platform::FacebookPage, one).mentions.len(), 1);
+}
+
+#[test]
+fn google_business_reviews_with_translations_replies_and_anonymous_reviewers() {
+    let page = parse(Platform::GoogleBusiness, &local("google_business/reviews.json"));
+    assert_eq!((page.mentions.len(), page.skipped), (2, 1), "the review without a time is skipped");
+    let m = &page.mentions[0];
+    assert_eq!(m.external_id, "AbFvOqn3kYt0Acme0003");
+    assert_eq!((m.kind, m.rating, m.author.as_deref()), (MentionKind::Review, Some(2), Some("Camille Martin")));
+    assert_eq!(
+        m.text, "Longue attente au comptoir et le personnel ne connaissait pas la promotion Acme.",
+        "the original"
+    );
+    assert_eq!(time(m), "2024-06-03T08:15:27Z", "updateTime: the order the API is asked for");
+    assert_eq!(m.metrics.get("owner_reply"), Some(&1));
+    assert_eq!(m.location, None, "the payload names no location: the poller adds the configured name");
+    let anonymous = &page.mentions[1];
+    assert_eq!((anonymous.author.as_deref(), anonymous.rating, anonymous.text.as_str()), (None, Some(5), ""));
+    assert_eq!(page.next_page.as_deref(), Some("ChYKFGdlbmVyYXRlZC1wYWdlLXRva2Vu"));
+    // Google leaves an empty list out; errors and other documents are parse errors.
+    let empty = parse(Platform::GoogleBusiness, br#"{"averageRating": 4.2, "totalReviewCount": 0}"#);
+    assert_eq!((empty.mentions.len(), empty.next_page), (0, None));
+    let cases: &[(&[u8], &str)] = &[
+        (br#"{"error":{"code":403,"message":"Google My Business API has not been used in project 1 before or it is disabled.","status":"PERMISSION_DENIED"}}"#, "has not been used in project"),
+        (br#"{"locations":[]}"#, "no `reviews`"),
+        (br#"{"reviews":{"reviewId":"x"}}"#, "not an array"),
+        (br#"{"reviews":[{"reviewId":"x","updateTime":"2024-06-03T08:15:27Z","comment":"trunc"#, "truncated JSON"),
+        (b"<!DOCTYPE html><html><title>Error 404 (Not Found)!!1</title></html>", "got HTML"),
+    ];
+    for (body, want) in cases {
+        let err = fails(Platform::GoogleBusiness, body);
+        assert!(err.reason.contains(want), "{}: {err}", String::from_utf8_lossy(body));
+    }
+    let odd = br#"{"reviews":[null,1,{"reviewId":7},{"reviewId":"a","updateTime":5,"starRating":5,"reviewer":"x"},{"name":"accounts/1/locations/2/reviews/b","createTime":"2024-06-03T08:15:27Z","starRating":["FIVE"],"reviewer":{"isAnonymous":"yes","displayName":3},"comment":{}}]}"#;
+    let page = parse(Platform::GoogleBusiness, odd);
+    assert_eq!((page.mentions.len(), page.skipped), (1, 4));
+    assert_eq!((page.mentions[0].external_id.as_str(), page.mentions[0].rating), ("b", None), "id from `name`");
 }
 
 #[test]
@@ -637,7 +996,7 @@ fn html_without_date_selector_uses_fetch_time() {
 
 // ---- hostile payloads --------------------------------------------------------------------------
 
-const JSON_PLATFORMS: [Platform; 10] = [
+const JSON_PLATFORMS: [Platform; 15] = [
     Platform::Reddit,
     Platform::HackerNews,
     Platform::Mastodon,
@@ -648,7 +1007,15 @@ const JSON_PLATFORMS: [Platform; 10] = [
     Platform::GitHub,
     Platform::Yelp,
     Platform::X,
+    Platform::GooglePlay,
+    Platform::GoogleBusiness,
+    Platform::Threads,
+    Platform::FacebookPage,
+    Platform::Instagram,
 ];
+
+/// Meta's platforms read the same Graph API envelope, tolerant of each other's field names.
+const GRAPH_PLATFORMS: [Platform; 3] = [Platform::Threads, Platform::FacebookPage, Platform::Instagram];
 
 #[test]
 fn html_instead_of_json_is_a_parse_error() {
@@ -679,6 +1046,11 @@ fn other_platforms_payloads_are_rejected() {
         (Platform::StackExchange, "stackexchange/excerpts.json"),
         (Platform::Yelp, "yelp/reviews.json"),
         (Platform::X, "x/search_recent.json"),
+        (Platform::GooglePlay, "googleplay/reviews_list.json"),
+        (Platform::GoogleBusiness, "google_business/reviews.json"),
+        (Platform::Threads, "threads/keyword_search.json"),
+        (Platform::FacebookPage, "facebook_page/page_feed.json"),
+        (Platform::Instagram, "instagram/media_with_comments.json"),
         (Platform::AppStore, "appstore/single_entry.json"),
     ];
     for (own, file) in samples {
@@ -692,7 +1064,9 @@ fn other_platforms_payloads_are_rejected() {
             match parse_payload(p, &body, None, &ParseContext::default()) {
                 Err(_) => {}
                 Ok(page) => assert!(
-                    page.mentions.is_empty() || matches!((own, p), (Platform::StackExchange, Platform::GitHub)),
+                    page.mentions.is_empty()
+                        || matches!((own, p), (Platform::StackExchange, Platform::GitHub))
+                        || (GRAPH_PLATFORMS.contains(&own) && GRAPH_PLATFORMS.contains(&p)),
                     "{p} read {file}: {page:?}"
                 ),
             }
@@ -712,6 +1086,8 @@ fn wrong_types_and_nulls_do_not_panic() {
         r#"{"items":[{"question_id":"1","creation_date":"1700000000","owner":{"display_name":null}}],"backoff":-3}"#,
         r#"{"feed":{"entry":[null,{"id":{"label":5},"updated":{"label":"2024-01-01"}}],"link":"x"}}"#,
         r#"{"reviews":[{"id":"a","time_created":"2024-01-01 00:00:00","rating":"NaN"},{"id":1}]}"#,
+        r#"{"data":[null,1,"x",{"id":{},"created_time":5},{"id":"1","timestamp":"not a date"},{"id":"2","created_time":"2024-01-01T00:00:00+0000","comments":"no","from":"x","message":7,"parent":[]}],"paging":{"next":5,"cursors":[]}}"#,
+        r#"{"data":[{"id":"p","comments":{"data":[{"id":"c","replies":{"data":"x"},"comments":{"data":[null,{"id":[],"text":{}}]}}],"paging":null}}],"paging":{"next":"not a url"}}"#,
     ];
     for body in bodies {
         for p in Platform::ALL {

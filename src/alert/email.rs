@@ -27,6 +27,47 @@ pub struct AlertContext<'a> {
     /// Negatives per hour over the last days, and what is typical for those hours.
     pub hourly_observed: &'a [f64],
     pub hourly_expected: &'a [f64],
+    /// Links into the web console, when `[http] public_url` says where it is.
+    pub console: Option<&'a ConsoleLinks>,
+}
+
+/// Where the web console shows what an alert is about (`[http] public_url`).
+#[derive(Debug, Clone)]
+pub struct ConsoleLinks {
+    base: url::Url,
+    /// The feed of the brand's negative mentions in the alert's window.
+    pub mentions: String,
+    /// The brand's alerts, with their evidence and the silence form.
+    pub alerts: String,
+}
+
+impl ConsoleLinks {
+    /// `None` when `public_url` is not a web address (the configuration refuses those anyway).
+    pub fn new(public_url: &str, brand: &str, since: DateTime<Utc>, until: DateTime<Utc>) -> Option<ConsoleLinks> {
+        let href = safe_href(public_url)?;
+        let mut base = url::Url::parse(href.as_str()).ok()?;
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let q =
+            |pairs: &[(&str, &str)]| url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+        let since = since.timestamp().to_string();
+        let until = until.timestamp().to_string();
+        let mentions = base
+            .join(&format!(
+                "mentions?{}",
+                q(&[("brand", brand), ("sentiment", "negative"), ("since", &since), ("until", &until)])
+            ))
+            .ok()?;
+        let alerts = base.join(&format!("alerts?{}", q(&[("brand", brand)]))).ok()?;
+        Some(ConsoleLinks { mentions: mentions.into(), alerts: alerts.into(), base })
+    }
+
+    /// One mention's page.
+    pub fn mention(&self, id: i64) -> String {
+        self.base.join(&format!("mentions/{id}")).map(String::from).unwrap_or_default()
+    }
 }
 
 /// "1h", "30m", "2h30m" for the window.
@@ -177,6 +218,16 @@ pub fn text_body(c: &AlertContext<'_>) -> String {
             }
         }
     }
+    if let Some(l) = c.console {
+        if c.kind == AlertKind::SourceDown {
+            s += &format!("\nIn the console: {}\n", l.alerts);
+        } else {
+            s += &format!(
+                "\nIn the console: the mentions behind this alert {}\nand the brand's alerts {}\n",
+                l.mentions, l.alerts
+            );
+        }
+    }
     s += &format!(
         "\n--\nSent by hearsay. To stop alerts for {} for two days: {}\nList recent alerts: hearsay alerts list\n",
         c.brand,
@@ -280,7 +331,10 @@ pub fn html_body(c: &AlertContext<'_>) -> String {
                     .as_deref()
                     .and_then(safe_href)
                     .map(|u| format!(" <a href=\"{}\">link</a>", escape(u.as_str())))
-                    .unwrap_or_default();
+                    .unwrap_or_default()
+                    + &c.console
+                        .map(|l| format!(" · <a href=\"{}\">in hearsay</a>", escape(&l.mention(e.id))))
+                        .unwrap_or_default();
                 h += &format!(
                     "<li style=\"margin:6px 0\"><span style=\"color:#777\">{} · {}</span><br>{}{link}</li>",
                     escape(&example_where(e)),
@@ -290,6 +344,16 @@ pub fn html_body(c: &AlertContext<'_>) -> String {
             }
             h += "</ul>";
         }
+    }
+    if let Some(l) = c.console {
+        h += "<p style=\"margin:16px 0 0\">";
+        if c.kind != AlertKind::SourceDown {
+            h += &format!(
+                "<a href=\"{}\" style=\"font-weight:600\">Open the mentions behind this alert in hearsay</a> · ",
+                escape(&l.mentions)
+            );
+        }
+        h += &format!("<a href=\"{}\">{}'s alerts</a></p>", escape(&l.alerts), escape(c.brand));
     }
     h += &format!(
         "<hr style=\"border:none;border-top:1px solid #eee;margin:20px 0 8px\"><p style=\"color:#777;font-size:12px\">Sent by hearsay. To stop alerts for {} for two days run <code>{}</code>. List recent alerts with <code>hearsay alerts list</code>.</p></body></html>",
@@ -482,6 +546,7 @@ mod tests {
             top_terms: &[],
             hourly_observed: &[],
             hourly_expected: &[],
+            console: None,
         };
         let html = html_body(&c);
         assert_eq!(hrefs(&html), [WEB.1], "{html}");
@@ -490,6 +555,25 @@ mod tests {
             assert!(!text.contains(bad), "{bad} in the text part: {text}");
         }
         assert!(text.contains("\n  https://news.example/a%20b?x=1&y=2\n"), "{text}");
+
+        // With `public_url`, each example also links to its page in the console, and the email to the feed of the
+        // alert's window and the brand's alerts; the brand name is encoded, never markup.
+        use chrono::TimeZone as _;
+        let at = |h: u32| Utc.with_ymd_and_hms(2026, 11, 20, h, 0, 0).unwrap();
+        let links = ConsoleLinks::new("https://hearsay.example/console", "A&B <x>", at(9), at(10)).unwrap();
+        assert_eq!(
+            links.mentions,
+            "https://hearsay.example/console/mentions?brand=A%26B+%3Cx%3E&sentiment=negative&since=1795165200&until=1795168800"
+        );
+        assert_eq!(links.alerts, "https://hearsay.example/console/alerts?brand=A%26B+%3Cx%3E");
+        assert_eq!(links.mention(7), "https://hearsay.example/console/mentions/7");
+        assert!(ConsoleLinks::new("javascript:alert(1)//", "Acme", at(9), at(10)).is_none());
+        let c = AlertContext { console: Some(&links), ..c };
+        let html = html_body(&c);
+        let h = hrefs(&html);
+        assert!(h.contains(&links.mentions.replace('&', "&amp;").as_str()), "{h:?}");
+        assert!(h.iter().any(|x| x.ends_with("/console/mentions/0")), "{h:?}");
+        assert!(text_body(&c).contains(&format!("the mentions behind this alert {}", links.mentions)));
     }
 
     #[test]

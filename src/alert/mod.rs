@@ -204,6 +204,12 @@ async fn build_email(
         .unwrap_or_default();
     let top_terms = email::top_terms(&texts, &query_terms, 8);
     let (observed, expected) = hourly(series, now, CHART_HOURS);
+    let console = config
+        .http
+        .as_ref()
+        .filter(|h| h.console)
+        .and_then(|h| h.public_url.as_deref())
+        .and_then(|u| email::ConsoleLinks::new(u, brand, finding.window_start, finding.window_end.max(now)));
     let ctx = email::AlertContext {
         brand,
         kind: finding.kind,
@@ -215,6 +221,7 @@ async fn build_email(
         top_terms: &top_terms,
         hourly_observed: &observed,
         hourly_expected: &expected,
+        console: console.as_ref(),
     };
     let png = if finding.kind == AlertKind::SourceDown { None } else { chart::render(&observed, &expected).ok() };
     let recipients: Vec<String> = config

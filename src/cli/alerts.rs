@@ -164,6 +164,7 @@ fn sample_email(from: &str, to: &[String]) -> Result<QueuedEmail, Failure> {
         top_terms: &[("test email".into(), 1)],
         hourly_observed: &obs,
         hourly_expected: &exp,
+        console: None,
     };
     let id = email::message_id(&format!("hearsay-test-{}", now.timestamp_nanos_opt().unwrap_or_default()));
     let png = chart::render(&obs, &exp).ok();

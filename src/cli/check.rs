@@ -67,6 +67,9 @@ pub async fn check_config(globals: &Globals) -> CmdResult {
             s.platform().as_str(),
             if s.enabled { "" } else { " [disabled]" }
         );
+        for w in s.warnings(config.polling.interval) {
+            println!("warning     {}: {w}", s.name);
+        }
     }
     if config.sources.is_empty() {
         println!("source      none configured: `hearsay run` would only classify and alert on imported mentions");

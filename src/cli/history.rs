@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 
 use super::{CmdResult, Failure, FilterArgs, Globals, SentimentArg};
 use crate::sentiment::Label;
-use crate::store::{Access, LangStatsRow, MentionFilter, MentionRow, StatsRow};
+use crate::store::{write_csv, Access, LangStatsRow, LocationStatsRow, MentionFilter, MentionRow, StatsRow};
 
 #[derive(Debug, Args)]
 pub struct MentionsArgs {
@@ -57,6 +57,8 @@ pub enum Bucket {
     Day,
     /// One row per language (ISO 639-1; "und": too short to tell)
     Lang,
+    /// One row per place reviewed (Google Business locations), with the average star rating
+    Location,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -99,6 +101,7 @@ fn filter(f: &FilterArgs, limit: Option<i64>) -> Result<MentionFilter, Failure> 
         search: f.search.clone(),
         lang: f.lang.clone(),
         limit,
+        ..MentionFilter::default()
     })
 }
 
@@ -111,7 +114,7 @@ pub async fn mentions(globals: &Globals, a: MentionsArgs) -> CmdResult {
         Format::Table => write_table(&mut out, &rows, terminal_width())?,
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?,
         Format::Jsonl => write_jsonl(&mut out, &rows)?,
-        Format::Csv => write_csv(&mut out, &rows)?,
+        Format::Csv => write_csv(&mut out, &rows, false)?,
     }
     Ok(())
 }
@@ -127,7 +130,7 @@ pub async fn export(globals: &Globals, a: ExportArgs) -> CmdResult {
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     match a.format {
-        ExportFormat::Csv => write_csv(&mut out, &rows)?,
+        ExportFormat::Csv => write_csv(&mut out, &rows, false)?,
         ExportFormat::Jsonl => write_jsonl(&mut out, &rows)?,
     }
     out.flush()?;
@@ -159,6 +162,15 @@ pub async fn stats(globals: &Globals, a: StatsArgs) -> CmdResult {
             match a.format {
                 StatsFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?,
                 StatsFormat::Table => write_lang_stats(&mut out, &rows)?,
+            }
+            return Ok(());
+        }
+        Bucket::Location => {
+            let rows = store.stats_by_location(&f).await?;
+            let mut out = std::io::stdout().lock();
+            match a.format {
+                StatsFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?,
+                StatsFormat::Table => write_location_stats(&mut out, &rows)?,
             }
             return Ok(());
         }
@@ -229,6 +241,32 @@ fn write_lang_stats(out: &mut impl Write, rows: &[LangStatsRow]) -> std::io::Res
         (n, u, p, q, x) = (n + r.negative, u + r.neutral, p + r.positive, q + r.unclassified, x + r.uncovered);
     }
     writeln!(out, "{:<8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}", "total", n, u, p, q, x, share(n, n + u + p))
+}
+
+fn write_location_stats(out: &mut impl Write, rows: &[LocationStatsRow]) -> std::io::Result<()> {
+    if rows.is_empty() {
+        return writeln!(out, "no reviews of a location in this period");
+    }
+    let width = rows.iter().map(|r| r.location.chars().count()).max().unwrap_or(0).clamp(8, 40);
+    writeln!(
+        out,
+        "{:<width$} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6}",
+        "location", "negative", "neutral", "positive", "pending", "neg%", "stars"
+    )?;
+    for r in rows {
+        let name: String = r.location.chars().take(width).collect();
+        writeln!(
+            out,
+            "{name:<width$} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6}",
+            r.negative,
+            r.neutral,
+            r.positive,
+            r.unclassified,
+            share(r.negative, r.negative + r.neutral + r.positive),
+            r.rating.map(|s| format!("{s:.2}")).unwrap_or_else(|| "-".into())
+        )?;
+    }
+    Ok(())
 }
 
 fn share(part: i64, total: i64) -> String {
@@ -320,44 +358,6 @@ fn write_jsonl(out: &mut impl Write, rows: &[MentionRow]) -> anyhow::Result<()> 
     Ok(super::write_json_lines(out, rows)?)
 }
 
-/// RFC 4180 CSV with a fixed header; the column set is a stable interface.
-pub const CSV_HEADER: &str =
-    "id,created_at,brand,platform,sentiment,overridden,author,title,text,url,kind,external_id,rating,lang,terms";
-
-fn write_csv(out: &mut impl Write, rows: &[MentionRow]) -> std::io::Result<()> {
-    writeln!(out, "{CSV_HEADER}")?;
-    for r in rows {
-        let fields = [
-            r.id.to_string(),
-            crate::mention::rfc3339::format(&r.created_at),
-            r.brand.clone(),
-            r.platform.clone(),
-            r.sentiment.map(|l| l.as_str().to_string()).unwrap_or_default(),
-            r.overridden.to_string(),
-            r.author.clone().unwrap_or_default(),
-            r.title.clone().unwrap_or_default(),
-            r.text.clone(),
-            r.url.clone().unwrap_or_default(),
-            r.kind.clone(),
-            r.external_id.clone(),
-            r.rating.map(|x| x.to_string()).unwrap_or_default(),
-            r.lang.clone().unwrap_or_default(),
-            r.terms.join("|"),
-        ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        writeln!(out, "{}", line.join(","))?;
-    }
-    Ok(())
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,13 +366,6 @@ mod tests {
     fn sparkline_scales_and_marks_zero() {
         assert_eq!(sparkline(&[0, 1, 4, 8]), " ▂▅█");
         assert_eq!(sparkline(&[]), "");
-    }
-
-    #[test]
-    fn csv_quotes_only_when_needed() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\"\n"), "\"say \"\"hi\"\"\n\"");
     }
 
     #[test]

@@ -129,7 +129,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 async fn dispatch(cli: Cli) -> CmdResult {
     let globals = Globals { config: cli.config, db: cli.db };
     match cli.command {
-        Command::Run => crate::daemon::run(globals.load_config()?).await,
+        Command::Run => crate::daemon::run(globals.load_config()?, Some(crate::console::pages())).await,
         Command::Poll(a) => ops::poll(&globals, a).await,
         Command::Mentions(a) => history::mentions(&globals, a).await,
         Command::Relabel(a) => history::relabel(&globals, a).await,

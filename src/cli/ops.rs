@@ -118,8 +118,12 @@ pub struct DemoArgs {
     /// A shorter history (eight days instead of three weeks), for tests
     #[arg(long, hide = true)]
     pub quick: bool,
+    /// Then serve the web console on the demo's database until Ctrl-C (at ADDR, default 127.0.0.1:9464), with an
+    /// account made for it
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9464")]
+    pub serve: Option<String>,
 }
 
 pub async fn demo(a: DemoArgs) -> CmdResult {
-    crate::demo::main(&crate::demo::DemoOptions { dir: a.dir, quick: a.quick }).await
+    crate::demo::main(&crate::demo::DemoOptions { dir: a.dir, quick: a.quick, serve: a.serve }).await
 }

@@ -40,6 +40,7 @@ pub async fn report(globals: &Globals, a: ReportArgs) -> CmdResult {
         since: a.since,
         until: Utc::now() + Duration::seconds(1),
         exclude_terms,
+        terms_since: None,
     };
     let html = render(&store, &opts).await.map_err(Failure::Runtime)?;
     if a.output.as_os_str() == "-" {

@@ -30,7 +30,7 @@ pub enum SourcesCommand {
 
 #[derive(Debug, Args)]
 pub struct ParseArgs {
-    /// reddit, hackernews, mastodon, bluesky, lemmy, youtube, stackexchange, github, appstore, trustpilot, yelp, x, feed, html
+    /// reddit, hackernews, mastodon, bluesky, lemmy, youtube, stackexchange, github, appstore, trustpilot, yelp, x, googleplay, google_business, threads, facebook_page, instagram, feed, html
     #[arg(long)]
     pub platform: String,
     /// The saved body, or - for stdin

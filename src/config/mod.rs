@@ -434,8 +434,54 @@ pub struct SmtpConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
-    /// `host:port` for `/metrics` and `/healthz`.
+    /// `host:port` for `/metrics`, `/healthz` and the console.
     pub listen: String,
+    /// Serve the web console (`src/console/`) beside `/metrics` and `/healthz`. On by default; a listen address
+    /// beyond loopback then needs an account (`hearsay users add`) or `trusted_proxy`.
+    #[serde(default = "default_true")]
+    pub console: bool,
+    /// Where people reach the console (e.g. `https://hearsay.example.com/`, behind a reverse proxy): alert emails
+    /// and digests link to it, and session cookies are `Secure` when it is https.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Reverse proxies that authenticate people themselves: a request from one of these addresses is signed in as
+    /// the account named by `user_header` (which must exist). The header is ignored from any other address.
+    #[serde(default)]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
+    #[serde(default)]
+    pub user_header: Option<String>,
+    /// A session unused this long ends.
+    #[serde(default = "default_session_idle")]
+    pub session_idle: HumanDuration,
+    /// A session ends this long after sign-in, used or not.
+    #[serde(default = "default_session_max")]
+    pub session_max: HumanDuration,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_session_idle() -> HumanDuration {
+    HumanDuration::from_secs(8 * 3600)
+}
+fn default_session_max() -> HumanDuration {
+    HumanDuration::from_secs(7 * 86_400)
+}
+
+impl HttpConfig {
+    /// Whether `listen` names only loopback addresses (`127.0.0.0/8`, `::1`, `localhost`).
+    pub fn is_loopback(&self) -> bool {
+        let host = match self.listen.rsplit_once(':') {
+            Some((h, _)) => h.trim_start_matches('[').trim_end_matches(']'),
+            None => self.listen.as_str(),
+        };
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback())
+    }
+
+    /// Whether session cookies may only travel over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.as_deref().is_some_and(|u| u.trim_start().to_ascii_lowercase().starts_with("https://"))
+    }
 }
 
 impl<'de> Deserialize<'de> for Secret {
@@ -590,6 +636,9 @@ impl Config {
                 });
             }
         }
+        if let Some(h) = &http {
+            validate_http(h, &mut problems);
+        }
         let smtp = raw_smtp.and_then(|raw| resolve_smtp(raw, &mut problems));
 
         if problems.is_empty() {
@@ -668,6 +717,36 @@ fn resolve_smtp(raw: RawSmtp, problems: &mut Vec<Problem>) -> Option<SmtpConfig>
         timeout: raw.timeout,
         ca_file: raw.ca_file,
     })
+}
+
+fn validate_http(h: &HttpConfig, problems: &mut Vec<Problem>) {
+    if let Some(u) = &h.public_url {
+        if crate::link::safe_href(u).is_none() {
+            problems.push(Problem {
+                path: "http.public_url".into(),
+                message: format!("{u:?} is not an absolute http(s) URL like \"https://hearsay.example.com/\""),
+            });
+        }
+    }
+    match (&h.user_header, h.trusted_proxy.is_empty()) {
+        (Some(_), true) => problems.push(Problem {
+            path: "http.user_header".into(),
+            message: "needs trusted_proxy: the addresses whose header is believed".into(),
+        }),
+        (None, false) => problems.push(Problem {
+            path: "http.trusted_proxy".into(),
+            message: "needs user_header: the header that names the signed-in account".into(),
+        }),
+        (Some(name), false) if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() => problems
+            .push(Problem { path: "http.user_header".into(), message: format!("{name:?} is not a header name") }),
+        _ => {}
+    }
+    if h.session_idle.as_secs() < 60 {
+        problems.push(Problem { path: "http.session_idle".into(), message: "must be at least 1m".into() });
+    }
+    if h.session_max.as_secs() < h.session_idle.as_secs() {
+        problems.push(Problem { path: "http.session_max".into(), message: "must be at least session_idle".into() });
+    }
 }
 
 fn validate_brands(brands: &[BrandConfig], problems: &mut Vec<Problem>) {

@@ -42,7 +42,7 @@ impl SourceConfig {
                 Some(other) => Err(format!("{k}: expected a string, found {}", other.type_str())),
             }
         };
-        let ty = t.get("type").and_then(|v| v.as_str()).map(str::to_string).ok_or("type: missing; one of reddit, hackernews, mastodon, bluesky, lemmy, youtube, stackexchange, github, appstore, trustpilot, yelp, x, feed, html")?;
+        let ty = t.get("type").and_then(|v| v.as_str()).map(str::to_string).ok_or("type: missing; one of reddit, hackernews, mastodon, bluesky, lemmy, youtube, stackexchange, github, appstore, trustpilot, yelp, x, googleplay, google_business, threads, facebook_page, instagram, feed, html")?;
         let name = take_str(&mut t, "name")?.unwrap_or_else(|| ty.clone());
         let interval = take_str(&mut t, "interval")?
             .map(|s| s.parse::<HumanDuration>().map_err(|e| format!("interval: {e}")))
@@ -130,6 +130,63 @@ impl SourceConfig {
                 need("monthly_cap", s.monthly_cap != Some(0), "must be at least 1, or left out for no cap");
                 check_secret(&mut p, "bearer_token", &s.bearer_token, true, self.enabled);
             }
+            PlatformSettings::GooglePlay(s) => {
+                need("package_names", !s.package_names.is_empty(), "list at least one app, e.g. [\"com.acme.app\"]");
+                need(
+                    "package_names",
+                    s.package_names.iter().all(|p| is_package_name(p)),
+                    "package names look like \"com.acme.app\" (the id= of the app's Play Store address)",
+                );
+                need("max_results", (1..=100).contains(&s.max_results), "must be between 1 and 100");
+                check_service_account_key(&mut p, &s.service_account_key, self.enabled);
+            }
+            PlatformSettings::GoogleBusiness(s) => {
+                let digits = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+                need("account_id", digits(&s.account_id), "required: the number in `accounts/{number}`");
+                need(
+                    "locations",
+                    !s.locations.is_empty(),
+                    "list the locations by id and name, e.g. { \"1234567890\" = \"Acme Paris Opéra\" }",
+                );
+                need(
+                    "locations",
+                    s.locations.keys().all(|id| digits(id)),
+                    "location ids are the number in `locations/{number}`",
+                );
+                need("page_size", (1..=50).contains(&s.page_size), "must be between 1 and 50 (the API's limit)");
+                for (key, keys) in [
+                    ("client_id", &s.client_id),
+                    ("client_secret", &s.client_secret),
+                    ("refresh_token", &s.refresh_token),
+                ] {
+                    check_secret(&mut p, key, keys, true, self.enabled);
+                }
+            }
+            PlatformSettings::Threads(s) => {
+                need(
+                    "access_token_expires",
+                    s.access_token_expires.is_some() || !self.enabled,
+                    "required: the date the long-lived token expires (60 days after it was issued or refreshed), \
+                     e.g. \"2027-02-01\"; hearsay reports it a week ahead",
+                );
+                check_secret(&mut p, "access_token", &s.access_token, true, self.enabled);
+            }
+            PlatformSettings::FacebookPage(s) => {
+                need("page_id", is_numeric_id(&s.page_id), "required: the page's numeric id, e.g. \"104719572301842\"");
+                need("posts", (1..=100).contains(&s.posts), "must be between 1 and 100");
+                need("graph_version", is_graph_version(&s.graph_version), "a Graph API version, e.g. \"v25.0\"");
+                check_secret(&mut p, "access_token", &s.access_token, true, self.enabled);
+            }
+            PlatformSettings::Instagram(s) => {
+                need(
+                    "user_id",
+                    is_numeric_id(&s.user_id),
+                    "required: the professional account's numeric Instagram user id, e.g. \"17841400000000000\"",
+                );
+                need("media", (1..=100).contains(&s.media), "must be between 1 and 100");
+                need("graph_version", is_graph_version(&s.graph_version), "a Graph API version, e.g. \"v25.0\"");
+                check_secret(&mut p, "access_token", &s.access_token, true, self.enabled);
+            }
             PlatformSettings::Feed(s) => need("urls", !s.urls.is_empty(), "list at least one feed URL"),
             PlatformSettings::Html(s) => {
                 if let Err(e) = s.selectors().validate() {
@@ -147,6 +204,35 @@ impl SourceConfig {
             }
         }
         p
+    }
+}
+
+/// A Graph API object id: digits (a page's or account's; a post's is `{page-id}_{post-id}`).
+fn is_numeric_id(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `v25.0`: what Graph API paths start with.
+fn is_graph_version(v: &str) -> bool {
+    v.strip_prefix('v')
+        .and_then(|n| n.split_once('.'))
+        .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty() && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit()))
+}
+
+impl SourceConfig {
+    /// Settings that load but work against the source, for the daemon's log and `check-config`: a Google Play
+    /// source polled less often than daily (`default_interval` is `[polling] interval`), when the API returns
+    /// only the last week's reviews and a few failed polls would lose some.
+    pub fn warnings(&self, default_interval: HumanDuration) -> Vec<String> {
+        let interval = self.interval.unwrap_or(default_interval);
+        let mut w = Vec::new();
+        if matches!(self.settings, PlatformSettings::GooglePlay(_)) && interval.0.as_secs() > 24 * 3600 {
+            w.push(format!(
+                "interval: {interval} is longer than a day; the Play Developer API returns only the last week's \
+                 reviews, so poll at least daily (interval = \"1d\" or less)"
+            ));
+        }
+        w
     }
 }
 
@@ -333,6 +419,175 @@ settings!(
 );
 
 settings!(
+    /// Google Play Developer API `reviews.list` for the brand's own apps (the last week's reviews), with a
+    /// service account's JSON key (OAuth2 JWT bearer grant, `sources::oauth`).
+    GooglePlaySettings {
+        /// The apps' package names, e.g. `com.acme.app`.
+        package_names: Vec<String> = Vec::new(),
+        base_url: String = "https://androidpublisher.googleapis.com".into(),
+        /// Where access tokens are asked for (the key file's own `token_uri` is not read).
+        token_uri: String = "https://oauth2.googleapis.com/token".into(),
+        /// Reviews per page, 1–100.
+        max_results: u32 = 100,
+    } secrets { service_account_key, service_account_key_file, service_account_key_env; }
+);
+
+settings!(
+    /// Google Business Profile `accounts/{account_id}/locations/{id}/reviews` for the brand's own locations, with
+    /// an OAuth client and a refresh token granted the `business.manage` scope (refresh-token grant,
+    /// `sources::oauth`).
+    GoogleBusinessSettings {
+        /// The number in `accounts/{number}`.
+        account_id: String = String::new(),
+        /// The locations by id (the number in `locations/{number}`) and the name their reviews are kept under.
+        locations: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new(),
+        base_url: String = "https://mybusiness.googleapis.com".into(),
+        token_uri: String = "https://oauth2.googleapis.com/token".into(),
+        /// Reviews per page, 1–50.
+        page_size: u32 = 50,
+    } secrets {
+        client_id, client_id_file, client_id_env;
+        client_secret, client_secret_file, client_secret_env;
+        refresh_token, refresh_token_file, refresh_token_env;
+    }
+);
+
+/// What hearsay reads of a Google service account's JSON key file: who signs the token requests, and with which
+/// key. Checked when the config is loaded; `sources::oauth` signs with it.
+#[derive(Debug, Clone)]
+pub struct ServiceAccountKey {
+    pub client_email: String,
+    /// The key's id, sent as the JWT's `kid`.
+    pub private_key_id: Option<String>,
+    /// The RSA private key, PEM (PKCS#8) as Google writes it.
+    pub private_key: Secret,
+}
+
+impl ServiceAccountKey {
+    /// Reads the JSON key file Google Cloud gives for a service account (`"type": "service_account"`). Errors
+    /// never quote the file: it is a secret.
+    pub fn from_json(text: &str) -> Result<ServiceAccountKey, String> {
+        // Through `Value`: serde's typed errors would quote the offending value, which may be the key.
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            format!("not a service account's JSON key (line {}, column {}: not JSON)", e.line(), e.column())
+        })?;
+        let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::trim).filter(|x| !x.is_empty());
+        if let Some(t) = field("type").filter(|t| *t != "service_account") {
+            return Err(format!("a {t:?} key, not a service account's (\"type\": \"service_account\")"));
+        }
+        let client_email = field("client_email").ok_or("no `client_email`: not a service account's JSON key")?;
+        let private_key = field("private_key")
+            .filter(|k| k.contains("PRIVATE KEY-----"))
+            .ok_or("no PEM `private_key`: not a service account's JSON key")?;
+        Ok(ServiceAccountKey {
+            client_email: client_email.to_string(),
+            private_key_id: field("private_key_id").map(str::to_string),
+            private_key: Secret::new(private_key),
+        })
+    }
+}
+
+/// An Android package name: dot-separated segments of ASCII letters, digits and underscores.
+pub fn is_package_name(p: &str) -> bool {
+    p.contains('.') && p.split('.').all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+}
+
+/// A service account key is required; when it can be read it must be one.
+fn check_service_account_key(p: &mut Vec<Problem>, keys: &SecretKeys, enabled: bool) {
+    const KEY: &str = "service_account_key";
+    check_secret(p, KEY, keys, true, enabled);
+    if let (true, Ok(Some(secret))) = (enabled, keys.resolve(KEY)) {
+        if let Err(e) = ServiceAccountKey::from_json(secret.expose()) {
+            p.push(Problem { path: KEY.into(), message: e });
+        }
+    }
+}
+
+settings!(
+    /// Threads API keyword search (`graph.threads.net/v1.0/keyword_search`) with a long-lived Threads user token.
+    ThreadsSettings {
+        base_url: String = "https://graph.threads.net".into(),
+        /// When the token stops working (long-lived tokens live 60 days): reported a week ahead.
+        access_token_expires: Option<TokenExpiry> = None,
+    } secrets { access_token, access_token_file, access_token_env; }
+);
+
+settings!(
+    /// Facebook Graph API for a page the brand manages: comments and replies on its posts, posts by visitors and
+    /// posts that tag it (`/{page-id}/feed`), every comment of watched posts (`/{post-id}/comments`).
+    FacebookPageSettings {
+        /// The page's numeric id.
+        page_id: String = String::new(),
+        /// Posts (`{page-id}_{post-id}`) whose comments are all read back to the cursor, however old the post.
+        watch_posts: Vec<String> = Vec::new(),
+        /// Newest posts per page of the feed (1–100), each read with its newest comments.
+        posts: u32 = 25,
+        graph_version: String = DEFAULT_GRAPH_VERSION.into(),
+        base_url: String = "https://graph.facebook.com".into(),
+        /// When the token stops working, if it does (a long-lived page token does not).
+        access_token_expires: Option<TokenExpiry> = None,
+    } secrets { access_token, access_token_file, access_token_env; }
+);
+
+settings!(
+    /// Instagram Graph API for a professional account the brand manages: comments and replies on its media
+    /// (`/{ig-user-id}/media`), media that tag it (`/{ig-user-id}/tags`), every comment of watched media.
+    InstagramSettings {
+        /// The professional account's Instagram user id.
+        user_id: String = String::new(),
+        /// Also read the media others tagged the account in.
+        tags: bool = true,
+        /// Media ids whose comments are all read back to the cursor, however old the media.
+        watch_media: Vec<String> = Vec::new(),
+        /// Newest media per page of the list (1–100), each read with its newest comments.
+        media: u32 = 25,
+        graph_version: String = DEFAULT_GRAPH_VERSION.into(),
+        base_url: String = "https://graph.facebook.com".into(),
+        /// When the token stops working, if it does.
+        access_token_expires: Option<TokenExpiry> = None,
+    } secrets { access_token, access_token_file, access_token_env; }
+);
+
+/// The Graph API version asked for by `facebook_page` and `instagram` unless `graph_version` says otherwise. Meta
+/// retires each version about two years after its release.
+pub const DEFAULT_GRAPH_VERSION: &str = "v25.0";
+
+/// When an access token stops working, as `access_token_expires` gives it: a date (`"2027-02-01"` or the TOML date
+/// `2027-02-01`, midnight UTC) or an RFC 3339 time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenExpiry(pub chrono::DateTime<chrono::Utc>);
+
+impl<'de> Deserialize<'de> for TokenExpiry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Date(toml::value::Datetime),
+        }
+        let text = match Raw::deserialize(d)? {
+            Raw::Text(s) => s,
+            Raw::Date(d) => d.to_string(),
+        };
+        TokenExpiry::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl TokenExpiry {
+    fn parse(s: &str) -> Result<TokenExpiry, String> {
+        let s = s.trim();
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+            return Ok(TokenExpiry(t.with_timezone(&chrono::Utc)));
+        }
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| TokenExpiry(t.and_utc()))
+            .ok_or_else(|| format!("access_token_expires: {s:?} is not a date like \"2027-02-01\" or an RFC 3339 time"))
+    }
+}
+
+settings!(
     /// Any RSS / Atom / JSON Feed: Google Alerts, Google News search RSS, blogs, news sites.
     FeedSettings {
         urls: Vec<String> = Vec::new(),
@@ -451,6 +706,13 @@ pub enum PlatformSettings {
     Trustpilot(TrustpilotSettings),
     Yelp(YelpSettings),
     X(XSettings),
+    GooglePlay(GooglePlaySettings),
+    #[serde(rename = "google_business")]
+    GoogleBusiness(GoogleBusinessSettings),
+    Threads(ThreadsSettings),
+    #[serde(rename = "facebook_page")]
+    FacebookPage(FacebookPageSettings),
+    Instagram(InstagramSettings),
     Feed(FeedSettings),
     Html(HtmlSettings),
 }
@@ -470,6 +732,11 @@ impl PlatformSettings {
             PlatformSettings::Trustpilot(_) => Platform::Trustpilot,
             PlatformSettings::Yelp(_) => Platform::Yelp,
             PlatformSettings::X(_) => Platform::X,
+            PlatformSettings::GooglePlay(_) => Platform::GooglePlay,
+            PlatformSettings::GoogleBusiness(_) => Platform::GoogleBusiness,
+            PlatformSettings::Threads(_) => Platform::Threads,
+            PlatformSettings::FacebookPage(_) => Platform::FacebookPage,
+            PlatformSettings::Instagram(_) => Platform::Instagram,
             PlatformSettings::Feed(_) => Platform::Feed,
             PlatformSettings::Html(_) => Platform::Html,
         }
@@ -496,6 +763,13 @@ impl PlatformSettings {
             PlatformSettings::Trustpilot(s) => one("base_url", &s.base_url),
             PlatformSettings::Yelp(s) => one("base_url", &s.base_url),
             PlatformSettings::X(s) => one("base_url", &s.base_url),
+            PlatformSettings::GooglePlay(s) => [one("base_url", &s.base_url), one("token_uri", &s.token_uri)].concat(),
+            PlatformSettings::GoogleBusiness(s) => {
+                [one("base_url", &s.base_url), one("token_uri", &s.token_uri)].concat()
+            }
+            PlatformSettings::Threads(s) => one("base_url", &s.base_url),
+            PlatformSettings::FacebookPage(s) => one("base_url", &s.base_url),
+            PlatformSettings::Instagram(s) => one("base_url", &s.base_url),
             PlatformSettings::Feed(s) => many("urls", &s.urls),
             PlatformSettings::Html(s) => one("url", &s.url),
         }

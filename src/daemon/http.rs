@@ -1,8 +1,8 @@
-//! The optional `[http]` server of the daemon: `/metrics` (Prometheus text format 0.0.4) and `/healthz`.
+//! The optional `[http]` server of the daemon: `/metrics` (Prometheus text format 0.0.4), `/healthz`, and the web
+//! console's pages, which a layer above hands in ([`Pages`]; `crate::console`).
 //!
-//! Routes are an axum [`Router`] over [`AppState`] ([`router`]); issue 24's web console adds its pages to the same
-//! router. The handlers read the in-process counters of [`Metrics`] and a few cheap aggregates from the store; they
-//! never write.
+//! Routes are an axum [`Router`] over [`AppState`] ([`router`]). The handlers of `/metrics` and `/healthz` read the
+//! in-process counters of [`Metrics`] and a few cheap aggregates from the store; they never write.
 //!
 //! The accept loop is hearsay's own rather than `axum::serve`, because a listener that anyone on the network can
 //! reach must stay bounded whatever clients do:
@@ -21,7 +21,8 @@
 //! One request per connection (keep-alive off, every response says `connection: close`): a scrape every few
 //! seconds gains nothing from keeping it, and a client that reads to the end of the stream gets its end.
 //!
-//! What it does not do: TLS or authentication (put it behind a reverse proxy, or listen on localhost), HTTP/2.
+//! What it does not do: TLS (put it behind a reverse proxy, or listen on localhost), HTTP/2. Authentication is
+//! the console's (`/metrics` and `/healthz` stay open to scrapers and health checks).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -106,6 +107,17 @@ impl Metrics {
     }
 }
 
+/// The client's address (the TCP peer), in every request's extensions; the console reads it for the audit log,
+/// its sign-in limits and `trusted_proxy`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::SocketAddr);
+
+/// Routes a layer above adds to the server (the web console): built once the store is open, from `[http]`. An
+/// error stops the daemon from starting (e.g. the console refuses a public address without accounts).
+pub type Pages = Box<
+    dyn FnOnce(Store, crate::config::HttpConfig) -> futures::future::BoxFuture<'static, anyhow::Result<Router>> + Send,
+>;
+
 /// What every route can reach (axum's `State`); cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -115,17 +127,19 @@ pub struct AppState {
 
 /// Every route of the `[http]` server. `get` routes answer HEAD with the same headers and no body; other methods on
 /// a known path get 405 (with `allow`), unknown paths 404. Every response says `cache-control: no-store`.
-pub fn router(state: AppState) -> Router {
+/// `pages` (the console's) are served beside them, under the same limits.
+pub fn router(state: AppState, pages: Router) -> Router {
     Router::new()
         .route("/metrics", get(metrics_page))
         .route("/healthz", get(healthz_page))
+        .with_state(state)
+        .merge(pages)
         .fallback(not_found)
         // The last layer added is the outermost: the limit and the timeout answer before the routes do, and their
         // answers (413, 503) get `no-store` too.
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
         .layer(axum::middleware::map_response(no_store))
-        .with_state(state)
 }
 
 async fn metrics_page(State(s): State<AppState>) -> Response {
@@ -151,14 +165,21 @@ async fn no_store(mut response: Response) -> Response {
     response
 }
 
-/// Binds `listen` now (so a taken port is a start-up error) and serves [`router`] until the runtime stops.
-pub async fn serve(listen: &str, store: Store, metrics: Arc<Metrics>) -> anyhow::Result<()> {
+/// Binds `listen` now (so a taken port is a start-up error) and serves [`router`] with `pages` until the runtime
+/// stops. Returns the address it listens on (the port chosen when `listen` asks for port 0).
+pub async fn serve(
+    listen: &str,
+    store: Store,
+    metrics: Arc<Metrics>,
+    pages: Router,
+) -> anyhow::Result<std::net::SocketAddr> {
     let listener =
         bind(listen).await.map_err(|e| anyhow::anyhow!("[http] listen = {listen:?}: cannot listen there: {e}"))?;
-    tracing::info!(listen, "serving /metrics and /healthz");
-    let app = router(AppState { store, metrics });
+    let addr = listener.local_addr()?;
+    tracing::info!(listen = %addr, "serving /metrics, /healthz and the console");
+    let app = router(AppState { store, metrics }, pages);
     tokio::spawn(accept_loop(listener, app, Connections::new(MAX_CONNECTIONS)));
-    Ok(())
+    Ok(addr)
 }
 
 /// `TcpListener::bind` with a deeper accept queue: std's 128 fills within milliseconds of a flood whenever the
@@ -181,8 +202,8 @@ async fn bind(listen: &str) -> std::io::Result<TcpListener> {
 async fn accept_loop(listener: TcpListener, app: Router, conns: Arc<Connections>) {
     let mut failures = 0u32;
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
             // The peer gave up before we took its connection: nothing wrong with the listener.
             Err(e) if is_peer_error(&e) => continue,
             Err(e) => {
@@ -202,7 +223,7 @@ async fn accept_loop(listener: TcpListener, app: Router, conns: Arc<Connections>
         }
         match conns.admit() {
             Some(ticket) => {
-                tokio::spawn(serve_connection(stream, app.clone(), ticket));
+                tokio::spawn(serve_connection(stream, peer, app.clone(), ticket));
             }
             None => tracing::debug!("[http] every connection is inside a request; closing a new one"),
         }
@@ -225,12 +246,13 @@ fn accept_backoff(failures: u32) -> Duration {
 }
 
 /// One connection, one request, through hyper's HTTP/1 server; until it ends, is evicted or outlives its lifetime.
-async fn serve_connection(stream: TcpStream, app: Router, ticket: Ticket) {
+async fn serve_connection(stream: TcpStream, peer: std::net::SocketAddr, app: Router, ticket: Ticket) {
     let routes = TowerToHyperService::new(app);
     let slot = ticket.slot.clone();
     // hyper calls the service once the request head is parsed: from then on the connection is not evictable.
-    let service = hyper::service::service_fn(move |request| {
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
         slot.in_request.store(true, Ordering::Relaxed);
+        request.extensions_mut().insert(ClientAddr(peer));
         hyper::service::Service::call(&routes, request)
     });
     let connection = hyper::server::conn::http1::Builder::new()

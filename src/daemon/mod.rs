@@ -214,14 +214,19 @@ pub async fn poll_once(config: Config, only_source: Option<&str>) -> Result<(), 
     Ok(())
 }
 
-/// `hearsay run`: the daemon, until SIGTERM/SIGINT.
-pub async fn run(config: Config) -> Result<(), Failure> {
+/// `hearsay run`: the daemon, until SIGTERM/SIGINT. `pages` (the web console, from the layer above) are served
+/// beside `/metrics` and `/healthz` when `[http]` is configured.
+pub async fn run(config: Config, pages: Option<http::Pages>) -> Result<(), Failure> {
     let config_path = config.file.clone();
     // Signal handlers first: a SIGHUP or SIGTERM right after READY=1 must find them installed.
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut d = start(config).await?;
     if let Some(h) = &d.config.http {
-        http::serve(&h.listen, d.store.clone(), d.metrics.clone()).await.map_err(Failure::Runtime)?;
+        let pages = match pages {
+            Some(build) => build(d.store.clone(), h.clone()).await.map_err(|e| Failure::Usage(format!("{e:#}")))?,
+            None => axum::Router::new(),
+        };
+        http::serve(&h.listen, d.store.clone(), d.metrics.clone(), pages).await.map_err(Failure::Runtime)?;
     }
     tracing::info!(db = %d.store.path().display(), sources = d.config.sources.len(), brands = d.config.brands.len(), "hearsay started");
 

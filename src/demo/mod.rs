@@ -54,6 +54,8 @@ pub struct DemoOptions {
     pub dir: PathBuf,
     /// A shorter history (tests): eight days instead of three weeks.
     pub quick: bool,
+    /// Serve the console on the demo's database at this address afterwards, until Ctrl-C.
+    pub serve: Option<String>,
 }
 
 /// What the demo produced.
@@ -91,7 +93,14 @@ pub async fn main(opts: &DemoOptions) -> CmdResult {
             println!("  hearsay alerts list --db {db}");
             println!("  hearsay report --db {db} --since 30d --output nimbus-report.html");
             println!("  sqlite3 {db} 'select * from mentions_v limit 5'");
-            Ok(())
+            match &opts.serve {
+                Some(listen) => serve(&outcome.database, listen).await,
+                None => {
+                    println!();
+                    println!("See it in the web console: hearsay demo --serve   (then http://127.0.0.1:9464/)");
+                    Ok(())
+                }
+            }
         }
         (None, _) => Err(Failure::Runtime(anyhow::anyhow!(
             "the demo ran but no negative-spike alert fired (the model labelled too few incident mentions negative?); \
@@ -103,6 +112,50 @@ pub async fn main(opts: &DemoOptions) -> CmdResult {
             opts.dir.join("outbox").display()
         ))),
     }
+}
+
+/// The account `hearsay demo --serve` makes for the console.
+pub const DEMO_ACCOUNT: &str = "demo";
+
+/// Serves the console on the demo's database at `listen` until Ctrl-C or SIGTERM, signed in with an editor account
+/// made for it (a new random password each run, printed).
+async fn serve(database: &Path, listen: &str) -> CmdResult {
+    let store = Store::open(database, Access::ReadWrite).await.map_err(anyhow::Error::from)?;
+    let password: String = {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::from_os_rng();
+        (0..16).map(|_| char::from(b"abcdefghijkmnpqrstuvwxyz23456789"[rng.random_range(0..32)])).collect()
+    };
+    let by = crate::store::Actor { name: "hearsay demo".into(), origin: "cli".into() };
+    let hash = crate::password::hash(&password);
+    store.add_user(DEMO_ACCOUNT, crate::store::Role::Editor, &hash, &by).await.map_err(anyhow::Error::from)?;
+    let http = crate::config::HttpConfig {
+        listen: listen.to_string(),
+        console: true,
+        public_url: None,
+        trusted_proxy: Vec::new(),
+        user_header: None,
+        session_idle: crate::duration::HumanDuration::from_secs(8 * 3600),
+        session_max: crate::duration::HumanDuration::from_secs(86_400),
+    };
+    let pages =
+        crate::console::router(store.clone(), http).await.map_err(|e| Failure::Usage(format!("--serve: {e:#}")))?;
+    let addr = crate::daemon::http::serve(listen, store.clone(), Default::default(), pages)
+        .await
+        .map_err(|e| Failure::Usage(format!("--serve: {e:#}")))?;
+    let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+    let host = if addr.is_ipv6() && !addr.ip().is_unspecified() { format!("[{host}]") } else { host };
+    println!();
+    println!("Console: http://{host}:{}/  (account {DEMO_ACCOUNT}, password {password})", addr.port());
+    println!("Serving the demo's database until Ctrl-C.");
+    let _ = std::io::stdout().flush();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    store.close().await;
+    Ok(())
 }
 
 /// Runs the demo in `opts.dir`. `classifier` replaces the configured model (tests); `None` loads the model the
@@ -199,6 +252,7 @@ pub async fn run(opts: &DemoOptions, classifier: Option<Models>) -> Result<DemoO
         since: DateTime::from_timestamp(story.start, 0).unwrap_or_default(),
         until: DateTime::from_timestamp(story.end + 1, 0).unwrap_or_default(),
         exclude_terms: Vec::new(),
+        terms_since: None,
     };
     let html = crate::report::render(&store, &report_opts).await.map_err(Failure::Runtime)?;
     std::fs::write(&report, html).with_context(|| format!("cannot write {}", report.display()))?;
@@ -562,7 +616,7 @@ mod tests {
     async fn the_quick_demo_fires_one_alert_with_a_keyword_classifier() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("demo");
-        let out = run(&DemoOptions { dir: dir.clone(), quick: true }, Some(keywords())).await.unwrap();
+        let out = run(&DemoOptions { dir: dir.clone(), quick: true, serve: None }, Some(keywords())).await.unwrap();
         assert!(out.spike_at.is_some(), "the spike fired");
         assert_eq!(out.emails.len(), 1, "{:?}", out.emails);
         assert!(out.platforms >= 5, "{} platforms", out.platforms);

@@ -16,14 +16,21 @@
 
 pub mod appstore;
 pub mod bluesky;
+pub mod facebook_page;
 pub mod feed;
 pub mod github;
+pub mod google_business;
+pub mod googleplay;
+pub mod graph;
 pub mod hackernews;
 pub mod html;
+pub mod instagram;
 pub mod lemmy;
 pub mod mastodon;
+pub mod oauth;
 pub mod reddit;
 pub mod stackexchange;
+pub mod threads;
 pub mod trustpilot;
 pub mod x;
 pub mod yelp;
@@ -133,6 +140,11 @@ pub fn parse_payload(
         Platform::Trustpilot => trustpilot::parse(&text, ctx),
         Platform::Yelp => yelp::parse(&text, ctx),
         Platform::X => x::parse(&text, ctx),
+        Platform::GooglePlay => googleplay::parse(&text, ctx),
+        Platform::GoogleBusiness => google_business::parse(&text, ctx),
+        Platform::Threads => threads::parse(&text, ctx),
+        Platform::FacebookPage => facebook_page::parse(&text, ctx),
+        Platform::Instagram => instagram::parse(&text, ctx),
         Platform::Feed => feed::parse(&text, ctx),
         Platform::Html => html::parse(&text, ctx),
     }
@@ -411,6 +423,7 @@ pub(crate) fn mention(
         rating: None,
         metrics: BTreeMap::new(),
         parent_id: None,
+        location: None,
     }
 }
 
@@ -444,6 +457,25 @@ pub(crate) fn resolve_link(base: Option<&str>, link: &str) -> String {
         .and_then(|b| b.join(link).ok())
         .filter(crate::link::is_web)
         .map_or_else(|| link.to_string(), String::from)
+}
+
+/// The `reviews` array of a Google API response (Play Developer API, Business Profile): a body with `error` is a
+/// [`ParseError`] carrying Google's message; a missing `reviews` is an empty page when every other key is one of
+/// `empty_keys` (Google leaves an empty list out), and any other document is not a reviews response.
+pub(crate) fn google_reviews<'v>(p: Platform, root: &'v Value, empty_keys: &[&str]) -> Result<&'v [Value], ParseError> {
+    let Some(obj) = root.as_object() else {
+        return Err(ParseError::new(p, "not a reviews response: expected a JSON object"));
+    };
+    if let Some(err) = obj.get("error") {
+        let said = str_at(err, &["message"]).or(err.as_str()).unwrap_or("no message");
+        return Err(ParseError::new(p, format!("error response: {said}")));
+    }
+    match obj.get("reviews") {
+        Some(Value::Array(r)) => Ok(r.as_slice()),
+        Some(_) => Err(ParseError::new(p, "not a reviews response: `reviews` is not an array")),
+        None if obj.keys().all(|k| empty_keys.contains(&k.as_str())) => Ok(&[]),
+        None => Err(ParseError::new(p, "not a reviews response: no `reviews`")),
+    }
 }
 
 #[cfg(test)]

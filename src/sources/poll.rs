@@ -6,8 +6,8 @@
 //!
 //! Politeness: one shared client (rustls, gzip, timeouts, a User-Agent naming hearsay and the operator's
 //! contact), at most `per_host_concurrency` requests in flight per host, conditional GET, `Retry-After` on
-//! 429/503, Reddit's `X-Ratelimit-*` and Stack Exchange's `backoff`, exponential backoff with jitter on failure
-//! (capped at 6 h), and a body cap.
+//! 429/503, Reddit's `X-Ratelimit-*`, Stack Exchange's `backoff` and Meta's usage headers, exponential backoff with
+//! jitter on failure (capped at 6 h), and a body cap.
 //!
 //! Architecture invariant: a failure of one (source, brand) is recorded on that pair and never stops the others.
 
@@ -26,11 +26,14 @@ use reqwest::StatusCode;
 use tokio::sync::{watch, Semaphore};
 use tracing::Instrument as _;
 
+use super::graph::ErrorKind as GraphError;
+use super::oauth;
 use super::requests::{self, Auth, Feed, CURSOR_OVERLAP_SECS};
 use super::{parse_payload, ParseContext, ParsedPage};
 use crate::config::sources::{BlueskySettings, RedditSettings};
 use crate::config::{Config, PlatformSettings, PollingConfig, SourceConfig};
 use crate::query::{BrandMatcher, Candidate, MatchText};
+use crate::secret::Secret;
 use crate::store::{BrandMatch, IngestItem, PollRecord, PollStatus, SourceState, Store, StoreError};
 
 /// Longest wait between polls of a failing source.
@@ -110,6 +113,8 @@ struct Pair<'a> {
     /// The cursor minus the overlap: a page reaching back to it is the feed's last.
     since: Option<i64>,
     auth: Option<HeaderValue>,
+    /// How `auth` was obtained: an OAuth2 token is asked of the cache for every page instead (`fetch_authorized`).
+    auth_kind: Auth,
 }
 
 /// Where the paging of one poll goes after a page.
@@ -212,7 +217,8 @@ pub struct Poller {
     brands: Vec<BrandMatcher>,
     polling: PollingConfig,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
-    tokens: tokio::sync::Mutex<HashMap<String, (String, Instant)>>,
+    /// Access tokens by source name, each until a minute before it expires.
+    tokens: tokio::sync::Mutex<HashMap<String, (Secret, Instant)>>,
     /// Draws the jitter of the next poll times; locked only for a draw, never across an `.await`.
     rng: Mutex<SmallRng>,
 }
@@ -231,6 +237,11 @@ impl Poller {
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()
             .context("cannot build the HTTP client")?;
+        for s in config.sources.iter().filter(|s| s.enabled) {
+            for w in s.warnings(config.polling.interval) {
+                tracing::warn!(source = %s.name, "{w}");
+            }
+        }
         Ok(Poller {
             client,
             sources: config.sources.clone(),
@@ -371,8 +382,14 @@ impl Poller {
         let since = cursor.map(|c| c - CURSOR_OVERLAP_SECS);
         let plan = requests::plan(&source.settings, &brand.search_terms(), since);
         let mut progress = Progress::resume(st, cursor);
+        // A token within a week of its expiry is this poll's error (so the source shows degraded and alerts) while
+        // the poll goes on; an expired one makes no request.
+        let expiring = match super::graph::token_expiry(&source.settings, Utc::now()) {
+            Some(t) if t.expired => return Err(advised(source, PollError::new(ErrorClass::Config, None, t.message))),
+            t => t.map(|t| advised(source, PollError::new(ErrorClass::Config, None, t.message))),
+        };
         let auth = self.auth_header(source, plan.auth).await?;
-        let pair = Pair { store, source, brand, since, auth };
+        let pair = Pair { store, source, brand, since, auth, auth_kind: plan.auth };
         'feeds: for (feed_no, feed) in plan.feeds.iter().enumerate() {
             let mut url = feed.url.clone();
             let max_pages = feed.max_pages.unwrap_or(self.polling.max_pages).max(1);
@@ -391,6 +408,10 @@ impl Poller {
                 pages = max_pages,
                 "more new mentions than [polling] max_pages pages; older ones of this poll were not fetched"
             );
+        }
+        if let Some(e) = expiring {
+            // Unlike a failed feed, it leaves the cursor free to move: everything was read.
+            progress.first_error.get_or_insert(e);
         }
         progress.finish(st, !plan.feeds.is_empty())
     }
@@ -417,17 +438,14 @@ impl Poller {
             return Ok(Next::Stop { unread: true });
         }
         let mut headers = HeaderMap::new();
-        if let Some(a) = &pair.auth {
-            headers.insert(AUTHORIZATION, a.clone());
-        }
         if page_no == 0 {
             progress.add_validators(&feed.key, &mut headers);
         }
-        let fetched = match self.fetch(&self.with_query_key(source, url), headers).await {
+        let fetched = match self.fetch_authorized(pair, url, headers).await? {
             Ok(f) => f,
             Err(e) => {
                 self.refund_x_posts(store, source, 0).await?;
-                progress.fail(e);
+                progress.fail(advised(source, e));
                 return Ok(Next::Feed);
             }
         };
@@ -448,7 +466,7 @@ impl Poller {
         let parsed = parse_payload(source.platform(), &fetched.body, content_type, &ctx);
         let returned = parsed.as_ref().map_or(0, |p| p.mentions.len() + p.skipped);
         self.refund_x_posts(store, source, returned).await?;
-        let page = match parsed {
+        let mut page = match parsed {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(url = %redact_url(url), sample = %String::from_utf8_lossy(&fetched.body[..fetched.body.len().min(200)]), "bad payload");
@@ -456,6 +474,11 @@ impl Poller {
                 return Ok(Next::Feed);
             }
         };
+        if let Some(place) = &feed.location {
+            for m in page.mentions.iter_mut().filter(|m| m.location.is_none()) {
+                m.location = Some(place.clone());
+            }
+        }
         progress.seen += page.mentions.len();
         let oldest = page.mentions.iter().map(|m| m.created_at.timestamp()).min();
         let newest = page.mentions.iter().map(|m| m.created_at.timestamp()).max();
@@ -492,6 +515,47 @@ impl Poller {
             tokio::time::sleep(Duration::from_secs(b)).await;
         }
         Ok(Next::Page(next))
+    }
+
+    /// One page's GET under the pair's credentials. An OAuth2 source's token comes from the cache for each page, so
+    /// that one renewed after a 401 serves the pages after it too. A 401 (the token expired early or was revoked
+    /// mid-poll) drops the cached token and the request is made once more with a new one; a 401 or 403 that stays
+    /// gets the platform's hint (which scope, which permission). The outer `Err` (no token to be had) ends the poll.
+    async fn fetch_authorized(
+        &self,
+        pair: &Pair<'_>,
+        url: &str,
+        headers: HeaderMap,
+    ) -> Result<Result<Fetched, PollError>, PollError> {
+        let url = self.with_query_key(pair.source, url);
+        if pair.auth_kind != Auth::OAuth2 {
+            let mut headers = headers;
+            if let Some(a) = &pair.auth {
+                headers.insert(AUTHORIZATION, a.clone());
+            }
+            return Ok(self.fetch(&url, headers).await);
+        }
+        let mut retried = false;
+        loop {
+            let mut with_token = headers.clone();
+            if let Some(a) = self.auth_header(pair.source, Auth::OAuth2).await? {
+                with_token.insert(AUTHORIZATION, a);
+            }
+            match self.fetch(&url, with_token).await {
+                Err(e) if e.http_status == Some(401) && !retried => {
+                    tracing::info!("the access token was refused (HTTP 401); asking for a new one and retrying once");
+                    self.forget_token(&pair.source.name).await;
+                    retried = true;
+                }
+                Err(mut e) if matches!(e.http_status, Some(401 | 403)) && e.class == ErrorClass::Config => {
+                    if let Some(todo) = oauth::hint(&pair.source.settings) {
+                        e.message = format!("{}; {todo}", e.message);
+                    }
+                    return Ok(Err(e));
+                }
+                done => return Ok(done),
+            }
+        }
     }
 
     /// Spends a source's own daily quota before a request (YouTube: `search` costs 100 units, `commentThreads`
@@ -566,6 +630,11 @@ impl Poller {
             Ok::<_, PollError>(Some(v))
         };
         let cfg_err = |e: String| PollError::new(ErrorClass::Config, None, e);
+        let graph_token = |keys: &crate::config::sources::SecretKeys| match keys.resolve("access_token") {
+            Ok(Some(t)) => bearer(t.expose()),
+            Ok(None) => Err(cfg_err("access_token is required".into())),
+            Err(e) => Err(cfg_err(e)),
+        };
         match (auth, &source.settings) {
             (Auth::None, _) => Ok(None),
             (Auth::Bearer, PlatformSettings::Mastodon(s)) => match s.token.resolve("token").map_err(cfg_err)? {
@@ -584,22 +653,31 @@ impl Poller {
                 Some(t) => bearer(t.expose()),
                 None => Err(cfg_err("bearer_token is required".into())),
             },
+            // Meta's Graph API takes the token as a bearer token: it never travels in a URL.
+            (Auth::Bearer, PlatformSettings::Threads(s)) => graph_token(&s.access_token),
+            (Auth::Bearer, PlatformSettings::FacebookPage(s)) => graph_token(&s.access_token),
+            (Auth::Bearer, PlatformSettings::Instagram(s)) => graph_token(&s.access_token),
             (Auth::RedditAppOnly, PlatformSettings::Reddit(s)) => {
                 let token = self.cached_token(&source.name, || self.reddit_token(s)).await?;
-                bearer(&token)
+                bearer(token.expose())
             }
             (Auth::BlueskySession, PlatformSettings::Bluesky(s)) => {
                 let token = self.cached_token(&source.name, || self.bluesky_session(s)).await?;
-                bearer(&token)
+                bearer(token.expose())
+            }
+            (Auth::OAuth2, settings) => {
+                let Some(grant) = oauth::Grant::of(settings).map_err(cfg_err)? else { return Ok(None) };
+                let token = self.cached_token(&source.name, || self.oauth_token(&grant, settings)).await?;
+                bearer(token.expose())
             }
             _ => Ok(None),
         }
     }
 
-    async fn cached_token<F, Fut>(&self, key: &str, get: F) -> Result<String, PollError>
+    async fn cached_token<F, Fut>(&self, key: &str, get: F) -> Result<Secret, PollError>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<(String, Duration), PollError>>,
+        Fut: std::future::Future<Output = Result<(Secret, Duration), PollError>>,
     {
         let mut tokens = self.tokens.lock().await;
         if let Some((t, until)) = tokens.get(key) {
@@ -612,7 +690,36 @@ impl Poller {
         Ok(t)
     }
 
-    async fn reddit_token(&self, s: &RedditSettings) -> Result<(String, Duration), PollError> {
+    /// Drops a source's cached token (a request with it came back 401), so that the next one asks for a new one.
+    async fn forget_token(&self, key: &str) {
+        self.tokens.lock().await.remove(key);
+    }
+
+    /// An access token from the source's OAuth2 grant (`sources::oauth`). A refused credential is a `config`
+    /// error with the endpoint's own words and what to do about it; a spent budget or a server error is
+    /// classified like any other response.
+    async fn oauth_token(
+        &self,
+        grant: &oauth::Grant,
+        settings: &PlatformSettings,
+    ) -> Result<(Secret, Duration), PollError> {
+        let what = format!("{} token request", settings.platform());
+        let form = grant.form(Utc::now().timestamp()).map_err(|e| PollError::new(ErrorClass::Config, None, e))?;
+        let resp = self.client.post(grant.token_uri()).form(&form).send().await.map_err(|e| transport_error(&e))?;
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let bytes = resp.bytes().await.unwrap_or_default();
+        if let Some(said) = oauth::refusal(status.as_u16(), &bytes) {
+            let todo = oauth::hint(settings).map(|h| format!("; {h}")).unwrap_or_default();
+            let message = format!("{what}: HTTP {status}: the credential was refused ({said}){todo}");
+            return Err(PollError::new(ErrorClass::Config, Some(status.as_u16()), message));
+        }
+        match oauth::access_token(&bytes) {
+            Some(token) if status.is_success() => Ok(token),
+            _ => Err(status_error(status, Some(&headers), &what, &bytes)),
+        }
+    }
+
+    async fn reddit_token(&self, s: &RedditSettings) -> Result<(Secret, Duration), PollError> {
         let secret = s
             .client_secret
             .resolve("client_secret")
@@ -632,12 +739,12 @@ impl Poller {
         if !status.is_success() || body.get("access_token").is_none() {
             return Err(status_error(status, Some(&headers), "Reddit token request", &bytes));
         }
-        let token = body["access_token"].as_str().unwrap_or_default().to_string();
+        let token = Secret::new(body["access_token"].as_str().unwrap_or_default());
         let ttl = Duration::from_secs(body["expires_in"].as_u64().unwrap_or(3600));
         Ok((token, ttl))
     }
 
-    async fn bluesky_session(&self, s: &BlueskySettings) -> Result<(String, Duration), PollError> {
+    async fn bluesky_session(&self, s: &BlueskySettings) -> Result<(Secret, Duration), PollError> {
         let password = s
             .app_password
             .resolve("app_password")
@@ -656,7 +763,7 @@ impl Poller {
         let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
         match body.get("accessJwt").and_then(|v| v.as_str()) {
             // Access tokens live about two hours; re-creating the session before then avoids refresh bookkeeping.
-            Some(t) if status.is_success() => Ok((t.to_string(), Duration::from_secs(90 * 60))),
+            Some(t) if status.is_success() => Ok((Secret::new(t), Duration::from_secs(90 * 60))),
             _ => Err(status_error(status, Some(&headers), "Bluesky createSession", &bytes)),
         }
     }
@@ -714,6 +821,17 @@ impl Poller {
     }
 }
 
+/// A configuration error of a Meta source says what the source needs (`graph::advice`): which token, which
+/// permissions, which id.
+fn advised(source: &SourceConfig, mut e: PollError) -> PollError {
+    if e.class == ErrorClass::Config {
+        if let Some(todo) = super::graph::advice(source.platform()) {
+            e.message = format!("{}; {todo}", e.message);
+        }
+    }
+    e
+}
+
 /// How much of an error response is read to explain it.
 const ERROR_BODY_CAP: usize = 64 * 1024;
 
@@ -754,8 +872,12 @@ fn header_f64(h: &HeaderMap, name: &str) -> Option<f64> {
 
 /// `X-Ratelimit-Remaining` below 1 with `X-Ratelimit-Reset`: how long until the budget is back. Reddit sends
 /// the reset as seconds from now, GitHub as a Unix time; both are read. X spells them `x-rate-limit-remaining` /
-/// `x-rate-limit-reset` (a Unix time). Capped at an hour.
+/// `x-rate-limit-reset` (a Unix time). Meta's usage headers (`X-App-Usage`, `X-Business-Use-Case-Usage`) say it in
+/// per cent (`graph::usage_wait`). Capped at an hour.
 fn spent_budget(h: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    if let Some(wait) = super::graph::usage_wait(h) {
+        return Some(wait.clamp(Duration::from_secs(1), Duration::from_secs(3600)));
+    }
     let either = |a: &str, b: &str| header_f64(h, a).or_else(|| header_f64(h, b));
     let remaining = either("x-ratelimit-remaining", "x-rate-limit-remaining")?;
     if remaining >= 1.0 {
@@ -792,7 +914,7 @@ fn until_next_utc_midnight(now: DateTime<Utc>) -> Duration {
 
 /// The human part of a platform's JSON error body, on one line, at most 200 characters:
 /// `message` (GitHub, Reddit, Algolia, Bluesky, Mastodon's `error`), `error.message` (Google),
-/// `error_message` (Stack Exchange), `error.description` (Yelp).
+/// `error_message` (Stack Exchange), `error.description` (Yelp), `errors[0].message` or `title: detail` (X).
 fn platform_message(body: &[u8]) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let pick = |path: &[&str]| {
@@ -807,15 +929,26 @@ fn platform_message(body: &[u8]) -> Option<String> {
         .or_else(|| pick(&["error_message"]))
         .or_else(|| pick(&["message"]))
         .or_else(|| pick(&["error_description"]))
-        .or_else(|| pick(&["error"]))?;
+        .or_else(|| pick(&["error"]))
+        // X: `errors[0].message` (v1.1, and v2's invalid requests), else v2's problem `title: detail`.
+        .or_else(|| v.pointer("/errors/0/message").and_then(|m| m.as_str()).map(str::to_string))
+        .or_else(|| match (pick(&["title"]), pick(&["detail"])) {
+            (Some(t), Some(d)) if t != d => Some(format!("{t}: {d}")),
+            (Some(one), _) | (None, Some(one)) => Some(one),
+            (None, None) => None,
+        })?;
     let one_line: String = msg.split_whitespace().collect::<Vec<_>>().join(" ");
     Some(one_line.chars().take(200).collect())
 }
 
 /// Quota or throttling reported in an error body rather than with 429: Google's `error.errors[].reason`,
-/// Stack Exchange's `throttle_violation` (HTTP 400, "… available in N seconds"), GitHub's secondary limit.
+/// Stack Exchange's `throttle_violation` (HTTP 400, "… available in N seconds"), GitHub's secondary limit, Meta's
+/// Graph API throttling codes (`graph::error_kind`: 4, 17, 32, 613, 80001–80099).
 fn body_rate_limit(body: &[u8], now: DateTime<Utc>) -> Option<Option<Duration>> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if super::graph::error_kind(&v) == Some(GraphError::RateLimited) {
+        return Some(None);
+    }
     let reasons: Vec<&str> = v
         .pointer("/error/errors")
         .and_then(|e| e.as_array())
@@ -897,6 +1030,12 @@ fn status_error(status: StatusCode, headers: Option<&HeaderMap>, what: &str, bod
         if let Some(wait) = body_rate_limit(body, now) {
             return limited(retry_after.or(wait));
         }
+    }
+    // Meta's Graph API answers a refused token, a missing permission or an unknown id with 400 as often as with
+    // 401/403: its error code says which (`graph::error_kind`).
+    let graph = serde_json::from_slice(body).ok().and_then(|v| super::graph::error_kind(&v));
+    if let Some(kind @ (GraphError::Token | GraphError::Permission | GraphError::Request)) = graph {
+        return PollError::new(ErrorClass::Config, code, format!("{what}: HTTP {status}: {}{says}", kind.explain()));
     }
     match status.as_u16() {
         401 | 403 => PollError::new(
@@ -1033,6 +1172,9 @@ impl Poller {
                 continue;
             };
             let outcome = async {
+                if let Some(t) = super::graph::token_expiry(&s.settings, Utc::now()) {
+                    return Err(PollError::new(ErrorClass::Config, None, t.message));
+                }
                 let mut headers = HeaderMap::new();
                 if let Some(a) = self.auth_header(s, plan.auth).await? {
                     headers.insert(AUTHORIZATION, a);
@@ -1055,7 +1197,7 @@ impl Poller {
                     matching: match_brand(&page, s, brand, feed).len(),
                     newest: page.mentions.iter().map(|m| m.created_at).max(),
                 },
-                Err(e) => CheckOutcome::Failed(e),
+                Err(e) => CheckOutcome::Failed(advised(s, e)),
             };
             sources.push((s.name.clone(), outcome));
         }

@@ -32,6 +32,9 @@ pub struct Feed {
     /// Most pages of this feed in one poll, when the platform sets its own bound (App Store `pages`);
     /// otherwise `[polling] max_pages`.
     pub max_pages: Option<u32>,
+    /// The place the feed's reviews are about (a Google Business location's configured name): the poller gives
+    /// it to each mention of the feed that does not name one (`NewMention::location`).
+    pub location: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +56,8 @@ pub enum Auth {
     Bearer,
     RedditAppOnly,
     BlueskySession,
+    /// An OAuth2 access token from the source's grant (`sources::oauth`), refreshed before it expires and after a 401.
+    OAuth2,
 }
 
 pub struct RequestPlan {
@@ -64,7 +69,7 @@ impl Feed {
     /// A feed whose items must match the brand query (not `owned`), of no storefront, paged by `paging` up to
     /// `[polling] max_pages`.
     pub(super) fn new(key: String, url: String, paging: Paging) -> Feed {
-        Feed { key, url, paging, country: None, owned: false, max_pages: None }
+        Feed { key, url, paging, country: None, owned: false, max_pages: None, location: None }
     }
 }
 
@@ -84,6 +89,11 @@ pub fn plan(settings: &PlatformSettings, terms: &[String], since: Option<i64>) -
         PlatformSettings::Trustpilot(s) => super::trustpilot::plan(s),
         PlatformSettings::Yelp(s) => super::yelp::plan(s),
         PlatformSettings::X(s) => super::x::plan(s, terms, since),
+        PlatformSettings::GooglePlay(s) => super::googleplay::plan(s),
+        PlatformSettings::GoogleBusiness(s) => super::google_business::plan(s),
+        PlatformSettings::Threads(s) => super::threads::plan(s, terms, since),
+        PlatformSettings::FacebookPage(s) => super::facebook_page::plan(s, since),
+        PlatformSettings::Instagram(s) => super::instagram::plan(s, since),
         PlatformSettings::Feed(s) => super::feed::plan(s),
         PlatformSettings::Html(s) => super::html::plan(s),
     }
@@ -254,6 +264,31 @@ mod tests {
             ("type = 'x'\nbearer_token = 't'", &[
                 "Bearer",
                 "search | https://api.x.com/2/tweets/search/recent?query=%28acme+OR+%22acme+corp%22%29+-is%3Aretweet&max_results=100&tweet.fields=created_at,lang,author_id,public_metrics&expansions=author_id&user.fields=username,name | Token(\"next_token\") | None | false | None",
+            ]),
+            ("type = 'threads'", &[
+                "Bearer",
+                "q:acme | https://graph.threads.net/v1.0/keyword_search?q=acme&search_type=RECENT&fields=id%2Ctext%2Cmedia_type%2Cpermalink%2Ctimestamp%2Cusername%2Cis_reply%2Cis_quote_post%2Chas_replies&limit=100&since=1700000000 | Token(\"after\") | None | false | None",
+                "q:acme corp | https://graph.threads.net/v1.0/keyword_search?q=acme+corp&search_type=RECENT&fields=id%2Ctext%2Cmedia_type%2Cpermalink%2Ctimestamp%2Cusername%2Cis_reply%2Cis_quote_post%2Chas_replies&limit=100&since=1700000000 | Token(\"after\") | None | false | None",
+            ]),
+            // The feed is not limited by `since` (a new comment on an older post would be lost), the watched post is.
+            ("type = 'facebook_page'\npage_id = '104'\nwatch_posts = ['104_7']", &[
+                "Bearer",
+                "feed | https://graph.facebook.com/v25.0/104/feed?fields=id%2Cmessage%2Ccreated_time%2Cpermalink_url%2Cfrom%7Bid%2Cname%7D%2Ccomments.filter%28stream%29.order%28reverse_chronological%29.limit%2850%29%7Bid%2Cmessage%2Ccreated_time%2Cfrom%7Bid%2Cname%7D%2Cpermalink_url%2Clike_count%2Ccomment_count%2Cparent%7Bid%7D%7D&limit=25 | Token(\"after\") | None | true | None",
+                "post:104_7 | https://graph.facebook.com/v25.0/104_7/comments?filter=stream&order=reverse_chronological&fields=id%2Cmessage%2Ccreated_time%2Cfrom%7Bid%2Cname%7D%2Cpermalink_url%2Clike_count%2Ccomment_count%2Cparent%7Bid%7D&limit=100&since=1700000000 | Token(\"after\") | None | true | None",
+            ]),
+            ("type = 'instagram'\nuser_id = '1784'\nwatch_media = ['179']", &[
+                "Bearer",
+                "media | https://graph.facebook.com/v25.0/1784/media?fields=id%2Cpermalink%2Ctimestamp%2Ccomments_count%2Ccomments.limit%2850%29%7Bid%2Ctext%2Ctimestamp%2Cusername%2Clike_count%2Creplies%7Bid%2Ctext%2Ctimestamp%2Cusername%2Clike_count%7D%7D&limit=25 | Token(\"after\") | None | true | None",
+                "tags | https://graph.facebook.com/v25.0/1784/tags?fields=id%2Ccaption%2Ctimestamp%2Cpermalink%2Cusername%2Cmedia_type%2Clike_count%2Ccomments_count&limit=50 | Token(\"after\") | None | true | None",
+                "media:179 | https://graph.facebook.com/v25.0/179/comments?fields=id%2Ctext%2Ctimestamp%2Cusername%2Clike_count%2Creplies%7Bid%2Ctext%2Ctimestamp%2Cusername%2Clike_count%7D&limit=50&since=1700000000 | Token(\"after\") | None | true | None",
+            ]),
+            ("type = 'googleplay'\npackage_names = ['com.acme.app']", &[
+                "OAuth2",
+                "com.acme.app | https://androidpublisher.googleapis.com/androidpublisher/v3/applications/com.acme.app/reviews?maxResults=100 | Token(\"token\") | None | true | None",
+            ]),
+            ("type = 'google_business'\naccount_id = '1'\nlocations = { '22' = 'Acme Paris' }", &[
+                "OAuth2",
+                "22 | https://mybusiness.googleapis.com/v4/accounts/1/locations/22/reviews?pageSize=50&orderBy=updateTime%20desc | Token(\"pageToken\") | None | true | None",
             ]),
             ("type = 'feed'\nurls = ['https://f.test/a.xml', 'https://f.test/b?x=1']", &[
                 "None",

@@ -248,7 +248,8 @@ fn insert_mentions(
     let mut insert = db.prepare(
         "INSERT OR IGNORE INTO mentions (platform, external_id, url, canonical_url, author, title, text, \
          text_hash, created_at, fetched_at, kind, lang, rating, metrics, parent_id, source, lang_source, \
-         lang_confidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+         lang_confidence, location) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?;
     let mut find = db.prepare("SELECT id, created_at FROM mentions WHERE platform = ?1 AND external_id = ?2")?;
     let mut new_ids: HashSet<i64> = HashSet::with_capacity(items.len());
@@ -276,6 +277,7 @@ fn insert_mentions(
             it.source.as_deref().into(),
             Val::Text(lang.source.as_str()),
             lang_confidence.into(),
+            m.location.as_deref().into(),
         ];
         let slot = if insert.execute(&row)? == 1 {
             let id = db.last_insert_rowid();
@@ -613,6 +615,66 @@ impl Store {
         Ok(true)
     }
 
+    /// Marks a brand match as spam or irrelevant: it leaves every count of the brand (`first_copy` = 2, see
+    /// migration 0010) until [`Store::unmark`]. Marking a marked match again changes its mark only. Returns false
+    /// when the mention did not match that brand.
+    pub async fn mark(&self, mention_id: i64, brand: &str, mark: Mark, by: &super::Actor) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let r = sqlx::query(
+            "INSERT INTO brand_marks (mention_id, brand_id, mark, prev_first_copy, at, actor)
+             SELECT mb.mention_id, mb.brand_id, ?3, mb.first_copy, ?4, ?5 FROM mention_brands mb
+             JOIN brands b ON b.id = mb.brand_id WHERE mb.mention_id = ?1 AND b.name = ?2
+             ON CONFLICT (mention_id, brand_id) DO UPDATE SET mark = excluded.mark, at = excluded.at,
+                 actor = excluded.actor",
+        )
+        .bind(mention_id)
+        .bind(brand)
+        .bind(mark.as_str())
+        .bind(now_ts())
+        .bind(&by.name)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE mention_brands SET first_copy = 2
+             WHERE mention_id = ?1 AND brand_id = (SELECT id FROM brands WHERE name = ?2)",
+        )
+        .bind(mention_id)
+        .bind(brand)
+        .execute(&mut *tx)
+        .await?;
+        let detail = serde_json::json!({ "brand": brand, "mark": mark.as_str() });
+        super::users::audit_in(&mut tx, by, super::AuditAction::Mark, &mention_id.to_string(), &detail).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Lifts a mark: the match counts again as it did before. Returns false when it was not marked.
+    pub async fn unmark(&self, mention_id: i64, brand: &str, by: &super::Actor) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let prev: Option<(i64, i64)> = sqlx::query_as(
+            "DELETE FROM brand_marks WHERE mention_id = ?1 AND brand_id = (SELECT id FROM brands WHERE name = ?2)
+             RETURNING brand_id, prev_first_copy",
+        )
+        .bind(mention_id)
+        .bind(brand)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((brand_id, prev)) = prev else { return Ok(false) };
+        sqlx::query("UPDATE mention_brands SET first_copy = ?3 WHERE mention_id = ?1 AND brand_id = ?2")
+            .bind(mention_id)
+            .bind(brand_id)
+            .bind(prev)
+            .execute(&mut *tx)
+            .await?;
+        let detail = serde_json::json!({ "brand": brand });
+        super::users::audit_in(&mut tx, by, super::AuditAction::Unmark, &mention_id.to_string(), &detail).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Manual overrides with their text, for `hearsay export-training`.
     pub async fn overrides(&self) -> Result<Vec<(Label, String)>, StoreError> {
         let rows = sqlx::query(
@@ -645,10 +707,11 @@ impl Store {
         let mut sql = format!(
             "SELECT m.id, b.name, m.platform, s.effective, s.override_label IS NOT NULL, m.created_at, m.author,
                     m.title, m.text, m.url, m.kind, m.external_id, s.score_negative, s.score_neutral, s.score_positive,
-                    mb.terms, m.rating, m.lang, s.model_version
+                    mb.terms, m.rating, m.lang, s.model_version, bm.mark
              FROM {from}
              JOIN brands b ON b.id = mb.brand_id
              LEFT JOIN sentiment s ON s.mention_id = m.id
+             LEFT JOIN brand_marks bm ON bm.mention_id = mb.mention_id AND bm.brand_id = mb.brand_id
              WHERE 1 = 1",
         );
         let order = format!(" ORDER BY {} DESC, {} DESC LIMIT ?", cols.time, cols.id);
@@ -686,6 +749,7 @@ impl Store {
                     rating: r.get(16),
                     lang: r.get(17),
                     model_version: r.get(18),
+                    mark: r.get(19),
                 }
             })
             .collect())
@@ -868,6 +932,45 @@ impl Store {
             .collect())
     }
 
+    /// `hearsay stats --by location`: the brand matches of mentions about a place (Google Business reviews), one
+    /// row per location, with their sentiment and average star rating; mentions without a location are left out.
+    pub async fn stats_by_location(&self, f: &MentionFilter) -> Result<Vec<LocationStatsRow>, StoreError> {
+        let mut sql = String::from(
+            "SELECT m.location, count(*), sum(mb.label = 'negative'), sum(mb.label = 'neutral'),
+                    sum(mb.label = 'positive'), avg(m.rating)
+             FROM mention_brands mb
+             JOIN brands b ON b.id = mb.brand_id
+             JOIN mentions m ON m.id = mb.mention_id
+             WHERE mb.first_copy = 1 AND m.location IS NOT NULL",
+        );
+        if f.brand.is_none() {
+            // As in `stats_scan`: one range scan of the (brand, time, …) index per brand.
+            sql.push_str(" AND mb.brand_id IN (SELECT id FROM brands)");
+        }
+        let mut binds = Vec::new();
+        let cols = FilterCols { time: "mb.created_at", id: "mb.mention_id" };
+        push_filters(&mut sql, &mut binds, &MentionFilter { limit: None, ..f.clone() }, cols);
+        sql.push_str(" GROUP BY m.location ORDER BY count(*) DESC, m.location");
+        let rows = bind_all(sqlx::query(&sql), &binds).fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let (total, negative, neutral, positive): (i64, Option<i64>, Option<i64>, Option<i64>) =
+                    (r.get(1), r.get(2), r.get(3), r.get(4));
+                let (negative, neutral, positive) =
+                    (negative.unwrap_or(0), neutral.unwrap_or(0), positive.unwrap_or(0));
+                LocationStatsRow {
+                    location: r.get(0),
+                    negative,
+                    neutral,
+                    positive,
+                    unclassified: total - negative - neutral - positive,
+                    rating: r.get(5),
+                }
+            })
+            .collect())
+    }
+
     /// Names of the brands in the database.
     pub async fn brand_names(&self) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT name FROM brands ORDER BY name").fetch_all(&self.pool).await?)
@@ -979,6 +1082,15 @@ fn push_filters(sql: &mut String, binds: &mut Vec<Bind>, f: &MentionFilter, cols
     if let Some(l) = &f.lang {
         sql.push_str(" AND m.lang = ?");
         binds.push(Bind::Text(l.clone()));
+    }
+    if let Some(id) = f.id {
+        sql.push_str(&format!(" AND {id_col} = ?"));
+        binds.push(Bind::Int(id));
+    }
+    if let Some((t, id)) = f.before {
+        // The first conjunct bounds the index walk; the second drops the rows of that second already shown.
+        sql.push_str(&format!(" AND {time_col} <= ? AND ({time_col} < ? OR {id_col} < ?)"));
+        binds.extend([Bind::Int(t), Bind::Int(t), Bind::Int(id)]);
     }
     if let Some(t) = f.since {
         sql.push_str(&format!(" AND {time_col} >= ?"));
@@ -1283,6 +1395,11 @@ pub struct MentionFilter {
     pub search: Option<String>,
     /// Only mentions in this language: a lower-case ISO 639-1 code as stored in `mentions.lang`, or "und".
     pub lang: Option<String>,
+    /// One mention (its rows for each brand it matched).
+    pub id: Option<i64>,
+    /// Keyset paging: only rows older than this (Unix seconds, mention id) in the newest-first order, i.e. the
+    /// page after the one that ended there. Never OFFSET: the next page costs what the first one does.
+    pub before: Option<(i64, i64)>,
     pub limit: Option<i64>,
 }
 
@@ -1310,6 +1427,84 @@ pub struct MentionRow {
     /// The model that labelled it (`labels.json` version), `uncovered:<lang>` when no model covers its language,
     /// `imported` for a label that came with `hearsay import`; none while it waits for classification.
     pub model_version: Option<String>,
+    /// `spam` or `irrelevant` when a person marked this match in the console: left out of every count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mark: Option<String>,
+}
+
+/// RFC 4180 CSV with a fixed header; the column set is a stable interface (`hearsay export`, the console's export).
+pub const CSV_HEADER: &str =
+    "id,created_at,brand,platform,sentiment,overridden,author,title,text,url,kind,external_id,rating,lang,terms";
+
+/// `rows` as CSV under [`CSV_HEADER`]. `spreadsheet_safe`: a cell a spreadsheet would read as a formula (starting
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, so a mention's text cannot run in the
+/// brand manager's spreadsheet (OWASP's CSV injection advice); the console's downloads use it, `hearsay export`
+/// keeps the text as stored, for scripts.
+pub fn write_csv(out: &mut impl std::io::Write, rows: &[MentionRow], spreadsheet_safe: bool) -> std::io::Result<()> {
+    writeln!(out, "{CSV_HEADER}")?;
+    for r in rows {
+        let fields = [
+            r.id.to_string(),
+            crate::mention::rfc3339::format(&r.created_at),
+            r.brand.clone(),
+            r.platform.clone(),
+            r.sentiment.map(|l| l.as_str().to_string()).unwrap_or_default(),
+            r.overridden.to_string(),
+            r.author.clone().unwrap_or_default(),
+            r.title.clone().unwrap_or_default(),
+            r.text.clone(),
+            r.url.clone().unwrap_or_default(),
+            r.kind.clone(),
+            r.external_id.clone(),
+            r.rating.map(|x| x.to_string()).unwrap_or_default(),
+            r.lang.clone().unwrap_or_default(),
+            r.terms.join("|"),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f, spreadsheet_safe)).collect();
+        writeln!(out, "{}", line.join(","))?;
+    }
+    Ok(())
+}
+
+fn csv_field(s: &str, spreadsheet_safe: bool) -> String {
+    let s = if spreadsheet_safe && s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.into_owned()
+    }
+}
+
+/// What a person says about a (mention, brand) match that should not count for the brand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Spam,
+    /// Matched the query but is not about the brand (another "Acme").
+    Irrelevant,
+}
+
+impl Mark {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mark::Spam => "spam",
+            Mark::Irrelevant => "irrelevant",
+        }
+    }
+}
+
+impl std::str::FromStr for Mark {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "spam" => Ok(Mark::Spam),
+            "irrelevant" => Ok(Mark::Irrelevant),
+            other => Err(format!("unknown mark {other:?}; expected spam or irrelevant")),
+        }
+    }
 }
 
 /// One language of `hearsay stats --by lang`.
@@ -1327,6 +1522,20 @@ pub struct LangStatsRow {
     pub uncovered: i64,
 }
 
+/// One place of `hearsay stats --by location`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LocationStatsRow {
+    /// As configured for the location (`NewMention::location`).
+    pub location: String,
+    pub negative: i64,
+    pub neutral: i64,
+    pub positive: i64,
+    /// Without a sentiment label (waiting for a model, or in a language none covers).
+    pub unclassified: i64,
+    /// The average star rating of its reviews that have one.
+    pub rating: Option<f64>,
+}
+
 /// One time bucket of `hearsay stats`.
 #[derive(Debug, Clone, Serialize)]
 pub struct StatsRow {
@@ -1341,6 +1550,18 @@ pub struct StatsRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_quotes_only_when_needed_and_defuses_formulas_when_asked() {
+        assert_eq!(csv_field("plain", false), "plain");
+        assert_eq!(csv_field("a,b", false), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\"\n", false), "\"say \"\"hi\"\"\n\"");
+        assert_eq!(csv_field("=HYPERLINK(\"http://x\")", false), "\"=HYPERLINK(\"\"http://x\"\")\"");
+        assert_eq!(csv_field("=1+1", true), "'=1+1");
+        assert_eq!(csv_field("@SUM(A1)", true), "'@SUM(A1)");
+        assert_eq!(csv_field("-2+3,x", true), "\"'-2+3,x\"");
+        assert_eq!(csv_field("plain = fine", true), "plain = fine");
+    }
 
     #[test]
     fn searches_become_fts5_queries_with_the_precedence_parsed() {

@@ -34,7 +34,7 @@ pub use users::*;
 /// cargo build sqlx and the whole SQLite library a second time for the build host; the version, description and
 /// checksum (SHA-384 of the file) are what the macro gives, so databases migrated by earlier builds match
 /// (`embedded_migrations_keep_their_checksums` pins them).
-const MIGRATIONS: [(i64, &str, &str); 8] = [
+const MIGRATIONS: [(i64, &str, &str); 11] = [
     (1, "initial", include_str!("../../migrations/0001_initial.sql")),
     (2, "quota usage", include_str!("../../migrations/0002_quota_usage.sql")),
     (3, "mention brands label", include_str!("../../migrations/0003_mention_brands_label.sql")),
@@ -43,6 +43,9 @@ const MIGRATIONS: [(i64, &str, &str); 8] = [
     (6, "ingest without triggers", include_str!("../../migrations/0006_ingest_without_triggers.sql")),
     (7, "mention language", include_str!("../../migrations/0007_mention_language.sql")),
     (8, "users audit", include_str!("../../migrations/0008_users_audit.sql")),
+    (9, "sessions", include_str!("../../migrations/0009_sessions.sql")),
+    (10, "brand marks", include_str!("../../migrations/0010_brand_marks.sql")),
+    (11, "mention location", include_str!("../../migrations/0011_mention_location.sql")),
 ];
 
 #[derive(Debug)]
@@ -346,6 +349,21 @@ mod tests {
                 8,
                 "users audit",
                 "d08987c82d0076b79ec06ee93dbcc0e1a8118eeb2bfe227ce8c46b798dbca7962dd16cea828ccf0ec5d5447a4e9c6b49",
+            ),
+            (
+                9,
+                "sessions",
+                "a8436f54a3d25f5a268e0d0bd593644c4f56b4b17007adc7f454ddede9d8e29d2f9394f33bbf66b85240366156d887ce",
+            ),
+            (
+                10,
+                "brand marks",
+                "8976b15fe9698391bbd931211fc741f4619e3fb6e68cf20b35881138dfdcde812b36ad824e61053ec1344221257f388f",
+            ),
+            (
+                11,
+                "mention location",
+                "d57185ae8c7284a6d5308769e9d88bedfeb676042caf36e9675c03c061670a2b77d56d9d683e4070b086286030b78bb0",
             ),
         ];
         let resolved = sqlx::migrate::MigrationSource::resolve(Embedded).await.unwrap();

@@ -50,6 +50,31 @@ pub struct User {
     pub updated_at: i64,
 }
 
+/// A session being opened: what the console generated for it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSession<'a> {
+    /// SHA-256 (hex) of the cookie's token; the token itself is never stored.
+    pub token_hash: &'a str,
+    pub csrf: &'a str,
+    /// The client's address as the console sees it.
+    pub address: &'a str,
+}
+
+/// The account behind a live session.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionUser {
+    pub name: String,
+    pub role: Role,
+    /// The session's CSRF token: every state-changing form carries it back.
+    pub csrf: String,
+}
+
+impl std::fmt::Debug for SessionUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionUser").field("name", &self.name).field("role", &self.role).finish_non_exhaustive()
+    }
+}
+
 /// Who made a change and from where: the OS user and `cli` for the command line, an account and the client's
 /// address for the console.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +93,14 @@ pub enum AuditAction {
     UserAdd,
     UserPasswd,
     UserRemove,
+    /// Signed in to the console (target: the account).
+    Login,
+    /// A refused sign-in: wrong password, unknown account, or too many attempts (target: the name tried).
+    LoginFailed,
+    Logout,
+    /// A brand match marked spam or irrelevant (target: the mention id; detail: brand and mark).
+    Mark,
+    Unmark,
 }
 
 impl AuditAction {
@@ -79,6 +112,11 @@ impl AuditAction {
             AuditAction::UserAdd => "user_add",
             AuditAction::UserPasswd => "user_passwd",
             AuditAction::UserRemove => "user_remove",
+            AuditAction::Login => "login",
+            AuditAction::LoginFailed => "login_failed",
+            AuditAction::Logout => "logout",
+            AuditAction::Mark => "mark",
+            AuditAction::Unmark => "unmark",
         }
     }
 }
@@ -154,12 +192,18 @@ impl Store {
         if r.rows_affected() == 0 {
             return Ok(false);
         }
+        // A new password signs the account out everywhere.
+        sqlx::query("DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE name = ?1)")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         audit_in(&mut tx, by, AuditAction::UserPasswd, name, &serde_json::json!({})).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    /// Deletes an account. Returns false when there is no such account. Its audit rows stay.
+    /// Deletes an account (and, by the foreign key, its sessions). Returns false when there is no such account.
+    /// Its audit rows stay.
     pub async fn remove_user(&self, name: &str, by: &Actor) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
         let r = sqlx::query("DELETE FROM users WHERE name = ?1").bind(name).execute(&mut *tx).await?;
@@ -210,6 +254,95 @@ impl Store {
         audit_in(&mut tx, by, action, target, detail).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Opens a session for `name` (the SHA-256 of its cookie token, its CSRF token), recording the sign-in in
+    /// the audit log in the same transaction. Returns false when the account does not exist (any more).
+    pub async fn open_session(&self, name: &str, s: &NewSession<'_>, by: &Actor) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let now = now_ts();
+        let r = sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf, created_at, seen_at, address)
+             SELECT ?1, id, ?2, ?3, ?3, ?4 FROM users WHERE name = ?5",
+        )
+        .bind(s.token_hash)
+        .bind(s.csrf)
+        .bind(now)
+        .bind(s.address)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Ok(false);
+        }
+        audit_in(&mut tx, by, AuditAction::Login, name, &serde_json::json!({})).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The session whose token hashes to `token_hash`, if it is neither idle since `idle_before` nor created
+    /// before `created_before`; marks it seen now (at most once a minute, to spare the writer).
+    pub async fn session(
+        &self,
+        token_hash: &str,
+        idle_before: i64,
+        created_before: i64,
+    ) -> Result<Option<SessionUser>, StoreError> {
+        let row = sqlx::query(
+            "SELECT u.name, u.role, s.csrf, s.seen_at FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = ?1 AND s.seen_at >= ?2 AND s.created_at >= ?3",
+        )
+        .bind(token_hash)
+        .bind(idle_before)
+        .bind(created_before)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let now = now_ts();
+        if now - r.try_get::<i64, _>("seen_at")? >= 60 {
+            let mut tx = self.write_tx().await?;
+            sqlx::query("UPDATE sessions SET seen_at = ?2 WHERE token_hash = ?1")
+                .bind(token_hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(Some(SessionUser {
+            name: r.try_get("name")?,
+            role: Role::parse(r.try_get("role")?)?,
+            csrf: r.try_get("csrf")?,
+        }))
+    }
+
+    /// Ends a session (logout), recorded in the audit log. Returns false when there was none.
+    pub async fn close_session(&self, token_hash: &str, by: &Actor) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let r = sqlx::query("DELETE FROM sessions WHERE token_hash = ?1").bind(token_hash).execute(&mut *tx).await?;
+        if r.rows_affected() == 0 {
+            return Ok(false);
+        }
+        audit_in(&mut tx, by, AuditAction::Logout, &by.name, &serde_json::json!({})).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Deletes the sessions that are idle since `idle_before` or were created before `created_before`; returns
+    /// how many.
+    pub async fn sweep_sessions(&self, idle_before: i64, created_before: i64) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let r = sqlx::query("DELETE FROM sessions WHERE seen_at < ?1 OR created_at < ?2")
+            .bind(idle_before)
+            .bind(created_before)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected())
+    }
+
+    /// How many accounts exist: the console refuses to listen beyond localhost without one.
+    pub async fn user_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&self.pool).await?)
     }
 
     /// Audit rows at or after `since`, oldest first.

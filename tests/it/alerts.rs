@@ -290,7 +290,7 @@ fn a_new_brands_alert_says_its_history_is_short() {
     let text = format!(
         "[storage]\ndatabase = \"{db}\"\noutbox_dir = \"{d}/outbox\"\n\n[model]\ndir = \"{d}/no-model\"\n\n\
          [[brands]]\nname = \"Acme\"\nquery = \"acme\"\n\n[alerts]\nrecipients = [\"brand-team@example.com\"]\n\
-         group_wait = \"0s\"\n",
+         group_wait = \"0s\"\n\n[http]\nlisten = \"127.0.0.1:0\"\npublic_url = \"https://hearsay.example/\"\n",
         db = db.display(),
         d = dir.path().display()
     );
@@ -300,6 +300,17 @@ fn a_new_brands_alert_says_its_history_is_short() {
     assert_eq!(written.len(), 1, "the burst of 40 complaints fires even on cold-start evidence");
     let eml = std::fs::read_to_string(&written[0]).unwrap();
     assert!(eml.contains("less than a week of history for this brand"), "{eml}");
+    // With [http] public_url the email links to the console: the feed of the alert's window, the brand's alerts.
+    let m = parse_eml(&written[0]);
+    let text = m["tree"]["parts"][0]["content"].as_str().unwrap();
+    assert!(
+        text.contains(
+            "the mentions behind this alert https://hearsay.example/mentions?brand=Acme&sentiment=negative&since="
+        ) && text.contains("https://hearsay.example/alerts?brand=Acme"),
+        "{text}"
+    );
+    let html = m["tree"]["parts"][1]["parts"][0]["content"].as_str().unwrap();
+    assert!(html.contains("href=\"https://hearsay.example/mentions/"), "each example's page: {html}");
 }
 
 #[test]

@@ -117,3 +117,48 @@ fn a_missing_config_file_is_a_usage_error() {
         .code(2)
         .stderr(predicate::str::contains("cannot read config file"));
 }
+
+/// The Google sources' settings are checked at load: the service account's key is read and must be one, package
+/// names and ids must look like theirs; a Play source polled less than daily is loaded with a warning.
+#[test]
+fn google_sources_are_checked_at_load_and_a_slow_play_source_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_key = dir.path().join("user-key.json");
+    std::fs::write(&not_a_key, r#"{"type": "authorized_user", "client_id": "x", "refresh_token": "SECRET-RT"}"#)
+        .unwrap();
+    let p = dir.path().join("bad.toml");
+    let text = format!(
+        "[storage]\ndatabase = \"h.db\"\n\n[[brands]]\nname = \"Acme\"\nquery = \"acme\"\n\n\
+         [[sources]]\ntype = \"googleplay\"\npackage_names = [\"Acme App\"]\nservice_account_key_file = \"{}\"\n\n\
+         [[sources]]\ntype = \"google_business\"\naccount_id = \"accounts/1\"\nclient_id = \"c\"\nclient_secret = \"s\"\n",
+        not_a_key.display()
+    );
+    std::fs::write(&p, text).unwrap();
+    hearsay()
+        .arg("check-config")
+        .arg("-c")
+        .arg(&p)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("sources[0].package_names: package names look like \"com.acme.app\""))
+        .stderr(predicate::str::contains(
+            "sources[0].service_account_key: a \"authorized_user\" key, not a service account's",
+        ))
+        .stderr(predicate::str::contains("sources[1].account_id: required: the number in `accounts/{number}`"))
+        .stderr(predicate::str::contains("sources[1].locations: list the locations by id and name"))
+        .stderr(predicate::str::contains("sources[1].refresh_token: required"))
+        .stderr(predicate::str::contains("SECRET-RT").not());
+
+    let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/test-service-account.json");
+    let text = format!(
+        "[storage]\ndatabase = \"h.db\"\n\n[polling]\ninterval = \"2d\"\n\n[[brands]]\nname = \"Acme\"\nquery = \"acme\"\n\n\
+         [[sources]]\ntype = \"googleplay\"\npackage_names = [\"com.acme.app\"]\nservice_account_key_file = \"{key}\"\n\n\
+         [[sources]]\ntype = \"googleplay\"\nname = \"daily\"\ninterval = \"1d\"\npackage_names = [\"com.acme.app\"]\n\
+         service_account_key_file = \"{key}\"\n"
+    );
+    let c = hearsay::config::Config::parse(&text, &dir.path().join("ok.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let warnings: Vec<Vec<String>> = c.sources.iter().map(|s| s.warnings(c.polling.interval)).collect();
+    assert_eq!(warnings[0].len(), 1, "{warnings:?}");
+    assert!(warnings[0][0].starts_with("interval: 2d is longer than a day;") && warnings[0][0].contains("last week's"));
+    assert!(warnings[1].is_empty(), "daily is enough: {warnings:?}");
+}

@@ -84,3 +84,89 @@ fn the_demo_refuses_a_folder_it_did_not_make() {
         .stderr(predicate::str::contains("not made by `hearsay demo`"));
     assert!(tmp.path().join("notes.txt").exists());
 }
+
+/// The demo, killed when the test ends early.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn demo_serve_prints_the_console_and_its_account_and_serves_the_story_until_interrupted() {
+    if !model_present() {
+        eprintln!("skipping: models/sentiment is not trained yet (the demo classifies with the shipped model)");
+        return;
+    }
+    use std::io::BufRead as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Child(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("hearsay"))
+            .args(["demo", "--quick", "--serve", "127.0.0.1:0", "--dir"])
+            .arg(tmp.path().join("demo"))
+            .env_remove("HEARSAY_CONFIG")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("Console: ") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let line = rx.recv_timeout(std::time::Duration::from_secs(300)).expect("the demo prints the console's address");
+    // "Console: http://127.0.0.1:PORT/  (account demo, password XXXX)"
+    let url = line.split_whitespace().nth(1).unwrap().to_string();
+    let password = line.trim_end_matches(')').rsplit(' ').next().unwrap().to_string();
+    assert!(line.contains("account demo,") && password.len() >= 12, "{line}");
+
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let form = client.get(format!("{url}login")).send().await.unwrap();
+    let pre_cookie = form.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let body = form.text().await.unwrap();
+    let key = "name=\"pre\" value=\"";
+    let pre = body[body.find(key).unwrap() + key.len()..].split('"').next().unwrap().to_string();
+    let r = client
+        .post(format!("{url}login"))
+        .header("cookie", &pre_cookie)
+        .form(&[("name", "demo"), ("password", password.as_str()), ("pre", pre.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("hearsay_session="))
+        .unwrap();
+    let page = client.get(format!("{url}overview")).header("cookie", &session).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Nimbus Bank: overview") && page.contains("negative_spike"), "{page}");
+    // The alert's evidence in the email's words, and the mentions of its window one click away.
+    let alerts = client.get(format!("{url}alerts")).header("cookie", &session).send().await.unwrap();
+    let alerts = alerts.text().await.unwrap();
+    assert!(alerts.contains("negative share") && alerts.contains("chance"), "{alerts}");
+    let at = alerts.find("\">the mentions behind it").expect("a link to the alert's mentions");
+    let href = alerts[alerts[..at].rfind("href=\"").unwrap() + 6..at].replace("&amp;", "&");
+    let feed =
+        client.get(format!("{}{href}", url.trim_end_matches('/'))).header("cookie", &session).send().await.unwrap();
+    assert_eq!(feed.status(), 200);
+    let feed = feed.text().await.unwrap();
+    assert!(feed.matches("badge negative").count() >= 5, "the spike's negatives: {feed}");
+
+    let ok = std::process::Command::new("kill").arg("-INT").arg(child.0.id().to_string()).status().unwrap();
+    assert!(ok.success());
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}

@@ -2,8 +2,10 @@
 //! the real CLI (assert_cmd), real signals. One test binary, one module per area.
 
 pub mod alerts;
+mod browser;
 mod cli;
 mod config;
+mod console;
 mod daemon;
 mod demo;
 mod e2e;

@@ -11,7 +11,9 @@ use hearsay::sources::poll::{self, CheckOutcome, ErrorClass, Health, PollOutcome
 use hearsay::store::{Access, Store};
 use serde_json::{json, Value};
 use tokio::sync::watch;
-use wiremock::matchers::{header, header_exists, method, path, query_param, query_param_is_missing};
+use wiremock::matchers::{
+    header, header_exists, method, path, query_param, query_param_contains, query_param_is_missing,
+};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A config with one brand (Acme) and the given `[[sources]]` tables; `polling` adds `[polling]` keys. Also
@@ -779,6 +781,555 @@ async fn x_stops_before_its_monthly_post_cap() {
     server.verify().await;
 }
 
+#[tokio::test]
+async fn x_errors_say_what_x_said_and_a_refused_token_degrades_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let src = format!(
+        "[[sources]]\ntype = \"x\"\nname = \"x\"\nbase_url = \"{}\"\nbearer_token = \"XSECRET\"\n",
+        server.uri()
+    );
+    let cfg = config(dir.path(), "", &src);
+    // An invalid query: X explains it in `errors[0].message`.
+    Mock::given(path("/2/tweets/search/recent"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "errors": [{"parameters": {"query": ["acme -is:retweet"]},
+                        "message": "There were errors processing your request: Reference to invalid operator 'is:retweet'"}],
+            "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+            "type": "https://api.twitter.com/2/problems/invalid-request"})))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    let s = store(dir.path()).await;
+    let e = poll(&cfg, &s).await.remove(0).error.expect("fails");
+    assert_eq!((e.class.clone(), e.http_status), (ErrorClass::Transient, Some(400)), "{e:?}");
+    assert!(
+        e.message
+            .contains("the platform says: There were errors processing your request: Reference to invalid operator"),
+        "{e:?}"
+    );
+    // A revoked bearer token: v2 answers with a problem (`title`, `detail`).
+    Mock::given(path("/2/tweets/search/recent"))
+        .respond_with(ResponseTemplate::new(401).set_body_raw(
+            r#"{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}"#,
+            "application/problem+json",
+        ))
+        .mount(&server)
+        .await;
+    let e = poll(&cfg, &s).await.remove(0).error.expect("fails");
+    assert_eq!((e.class.clone(), e.http_status), (ErrorClass::Config, Some(401)), "{e:?}");
+    assert!(
+        e.message.contains("credentials missing, wrong or lacking permission (the platform says: Unauthorized)"),
+        "{e:?}"
+    );
+    assert!(!e.message.contains("XSECRET"), "{e:?}");
+    let (_, _, degraded, last_error) = state(&s, "x").await;
+    assert!(degraded, "a refused credential degrades the source at once");
+    assert_eq!(last_error.as_deref(), Some(e.message.as_str()));
+}
+
+#[tokio::test]
+async fn x_sources_check_makes_one_real_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let src = format!(
+        "[[sources]]\ntype = \"x\"\nname = \"x\"\nbase_url = \"{0}\"\nbearer_token = \"XSECRET\"\nmax_results = 10\n\n\
+         [[sources]]\ntype = \"x\"\nname = \"x-revoked\"\nbase_url = \"{0}/revoked\"\nbearer_token = \"OLD\"\n",
+        server.uri()
+    );
+    let cfg = config(dir.path(), "", &src);
+    let mut page = x_page(&[("3002", "11", 10), ("3001", "22", 20)], Some("more"));
+    page["data"][1]["text"] = json!("nothing to see");
+    Mock::given(path("/2/tweets/search/recent"))
+        .and(header("authorization", "Bearer XSECRET"))
+        .and(query_param("query", "acme -is:retweet"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/revoked/2/tweets/search/recent"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(json!({"title": "Unauthorized", "detail": "Unauthorized", "status": 401})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let report = Poller::new(&cfg).unwrap().check(None).await.unwrap();
+    let (_, x) = &report.sources[0];
+    assert!(
+        matches!(x, CheckOutcome::Parsed { items: 2, matching: 1, newest: Some(_) }),
+        "one page, nothing more: {x:?}"
+    );
+    let (_, revoked) = &report.sources[1];
+    assert!(
+        matches!(revoked, CheckOutcome::Failed(e) if e.class == ErrorClass::Config && e.message.contains("the platform says: Unauthorized")),
+        "{revoked:?}"
+    );
+    assert!(!dir.path().join("h.db").exists(), "check stores nothing");
+    server.verify().await;
+}
+
+/// The test service account's key file: a throwaway key (see its `_comment`).
+fn test_key_file() -> String {
+    format!("{}/tests/support/test-service-account.json", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A `googleplay` source for `com.acme.app` whose API and token endpoint are the mock.
+fn googleplay_source(server: &str) -> String {
+    format!(
+        "[[sources]]\ntype = \"googleplay\"\nname = \"gp\"\nbase_url = \"{server}\"\ntoken_uri = \"{server}/token\"\n\
+         package_names = [\"com.acme.app\"]\nservice_account_key_file = \"{}\"\n",
+        test_key_file()
+    )
+}
+
+const PLAY_REVIEWS: &str = "/androidpublisher/v3/applications/com.acme.app/reviews";
+
+/// A `reviews.list` page of (review id, seconds ago, stars, text), with `next` as its page token.
+fn play_page(reviews: &[(&str, i64, u8, &str)], next: Option<&str>) -> ResponseTemplate {
+    let reviews: Vec<Value> = reviews
+        .iter()
+        .map(|(id, ago, stars, text)| {
+            json!({"reviewId": id, "authorName": format!("author of {id}"), "comments": [{"userComment": {
+                "text": text, "lastModified": {"seconds": (Utc::now().timestamp() - ago).to_string(), "nanos": 0},
+                "starRating": stars, "reviewerLanguage": "en", "thumbsUpCount": 1}}]})
+        })
+        .collect();
+    let mut body = json!({"reviews": reviews, "pageInfo": {"resultPerPage": 100}});
+    if let Some(t) = next {
+        body["tokenPagination"] = json!({"nextPageToken": t});
+    }
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+fn token(access_token: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_json(json!({"access_token": access_token, "expires_in": 3599, "token_type": "Bearer"}))
+}
+
+/// The RSA public key of the test service account, as ring verifies with it.
+fn test_public_key() -> Vec<u8> {
+    use base64::Engine as _;
+    let key: Value = serde_json::from_str(&std::fs::read_to_string(test_key_file()).unwrap()).unwrap();
+    let b64: String = key["private_key"].as_str().unwrap().lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+    ring::signature::RsaKeyPair::from_pkcs8(&der).unwrap().public().as_ref().to_vec()
+}
+
+/// Whether a token request is the JWT bearer grant of the test service account for the Play Developer API, as
+/// Google documents it: a form with the grant type and an RS256 JWT that the account's key signed, with `iss`,
+/// `scope`, `aud` (the token endpoint), `iat` now and `exp` an hour later.
+fn is_play_jwt_grant(req: &wiremock::Request, aud: &str, public_key: &[u8]) -> bool {
+    use base64::Engine as _;
+    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&req.body).into_owned().collect();
+    let content_type = req.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if content_type != "application/x-www-form-urlencoded"
+        || form.get("grant_type").map(String::as_str) != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+    {
+        return false;
+    }
+    let Some(jwt) = form.get("assertion") else { return false };
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let decode = |p: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).unwrap_or_default();
+    let [header, claims, signature] = parts[..] else { return false };
+    let header: Value = serde_json::from_slice(&decode(header)).unwrap_or_default();
+    let claims: Value = serde_json::from_slice(&decode(claims)).unwrap_or_default();
+    let signed = ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, public_key)
+        .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &decode(signature))
+        .is_ok();
+    let iat = claims["iat"].as_i64().unwrap_or_default();
+    signed
+        && header == json!({"alg": "RS256", "typ": "JWT", "kid": "hearsay-test-key-1"})
+        && claims["iss"] == "hearsay-test@hearsay-test.iam.gserviceaccount.com"
+        && claims["scope"] == "https://www.googleapis.com/auth/androidpublisher"
+        && claims["aud"] == aud
+        && (iat - Utc::now().timestamp()).abs() < 60
+        && claims["exp"].as_i64() == Some(iat + 3600)
+}
+
+#[tokio::test]
+async fn googleplay_signs_a_jwt_grant_pages_to_the_cursor_and_keeps_every_review() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let cfg = config(dir.path(), "", &googleplay_source(&server.uri()));
+    let aud = format!("{}/token", server.uri());
+    let public_key = test_public_key();
+    let grant = move |aud: String, key: Vec<u8>| move |r: &wiremock::Request| is_play_jwt_grant(r, &aud, &key);
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(grant(aud.clone(), public_key.clone()))
+        .respond_with(token("ya29.one"))
+        .expect(1)
+        .named("JWT bearer grant")
+        .mount(&server)
+        .await;
+    // Anything else posted there is refused as Google would, so a wrong request shape fails loudly.
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"error": "invalid_grant", "error_description": "Invalid JWT Signature."})),
+        )
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(PLAY_REVIEWS))
+        .and(header("authorization", "Bearer ya29.one"))
+        .and(query_param("maxResults", "100"))
+        .and(query_param_is_missing("token"))
+        .respond_with(play_page(&[("gp:3", 1000, 1, "Crashes on start"), ("gp:2", 2000, 5, "Love it")], Some("p2")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(PLAY_REVIEWS))
+        .and(header("authorization", "Bearer ya29.one"))
+        .and(query_param("token", "p2"))
+        .respond_with(play_page(&[("gp:1", 3000, 2, "Slow sync")], None))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = store(dir.path()).await;
+    let o = poll(&cfg, &s).await.remove(0);
+    assert_eq!((o.seen, o.new, o.error.is_none()), (3, 3, true), "{o:?}");
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT external_id, rating, url FROM mentions WHERE platform = 'googleplay' ORDER BY external_id",
+    )
+    .fetch_all(&super::sqlite(s.path()).await)
+    .await
+    .unwrap();
+    assert_eq!(rows[0].0, "gp:1");
+    assert_eq!(rows.iter().map(|r| r.1).collect::<Vec<_>>(), [2, 5, 1], "star ratings kept");
+    assert_eq!(rows[2].2, "https://play.google.com/store/apps/details?id=com.acme.app&reviewId=gp%3A3");
+    let cursor: i64 = s.source_state("gp", "Acme").await.unwrap().unwrap().cursor.unwrap().parse().unwrap();
+    assert!((cursor - (Utc::now().timestamp() - 1000)).abs() <= 2, "the newest review is the cursor");
+    server.verify().await;
+
+    // The next poll reads back to the cursor (minus the overlap) and no further.
+    server.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(grant(aud, public_key))
+        .respond_with(token("ya29.two"))
+        .mount(&server)
+        .await;
+    Mock::given(path(PLAY_REVIEWS))
+        .and(query_param_is_missing("token"))
+        .respond_with(play_page(
+            &[("gp:4", 10, 3, "New"), ("gp:3", 1000, 1, "Crashes on start"), ("gp:2", 2000, 5, "Love it")],
+            Some("p2"),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path(PLAY_REVIEWS))
+        .and(query_param("token", "p2"))
+        .respond_with(play_page(&[], None))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let o = poll(&cfg, &s).await.remove(0);
+    assert_eq!((o.new, o.error.is_none()), (1, true), "{o:?}");
+    assert_eq!(ids(&s).await, ["gp:1", "gp:2", "gp:3", "gp:4"]);
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn googleplay_waits_out_its_rate_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let cfg = config(dir.path(), "", &googleplay_source(&server.uri()));
+    Mock::given(method("POST")).and(path("/token")).respond_with(token("ya29.one")).mount(&server).await;
+    Mock::given(path(PLAY_REVIEWS))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1800").set_body_json(json!({"error": {
+            "code": 429, "message": "Quota exceeded for quota metric 'Queries' of service 'androidpublisher.googleapis.com'",
+            "status": "RESOURCE_EXHAUSTED"}})))
+        .mount(&server)
+        .await;
+    let s = store(dir.path()).await;
+    let e = poll(&cfg, &s).await.remove(0).error.expect("fails");
+    assert!(matches!(e.class, ErrorClass::RateLimited { retry_after: Some(d) } if d.as_secs() == 1800), "{e:?}");
+    assert!(e.message.contains("Quota exceeded"), "{e:?}");
+    let (wait, _, degraded, _) = state(&s, "gp").await;
+    assert!(wait >= 1795 && !degraded, "waits as asked, not a configuration error: {wait}");
+}
+
+#[tokio::test]
+async fn an_access_token_refused_mid_poll_is_renewed_and_the_request_retried_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let cfg = config(dir.path(), "", &googleplay_source(&server.uri()));
+    let unauthenticated = || {
+        ResponseTemplate::new(401).set_body_json(json!({"error": {"code": 401,
+            "message": "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+            "status": "UNAUTHENTICATED"}}))
+    };
+    // The first token is taken as valid for an hour but has expired (or was revoked) by the time it is used.
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(token("ya29.old"))
+        .up_to_n_times(1)
+        .expect(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(token("ya29.new"))
+        .expect(1)
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(path(PLAY_REVIEWS))
+        .and(header("authorization", "Bearer ya29.old"))
+        .respond_with(unauthenticated())
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path(PLAY_REVIEWS))
+        .and(header("authorization", "Bearer ya29.new"))
+        .and(query_param_is_missing("token"))
+        .respond_with(play_page(&[("gp:2", 100, 4, "Fine")], Some("p2")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path(PLAY_REVIEWS))
+        .and(header("authorization", "Bearer ya29.new"))
+        .and(query_param("token", "p2"))
+        .respond_with(play_page(&[("gp:1", 200, 2, "Meh")], None))
+        .expect(1)
+        .named("the next page under the renewed token")
+        .mount(&server)
+        .await;
+    let s = store(dir.path()).await;
+    let o = poll(&cfg, &s).await.remove(0);
+    assert_eq!((o.new, o.error.is_none()), (2, true), "{o:?}");
+    server.verify().await;
+
+    // A token refused again right after renewal (access revoked): one retry only, then a configuration error
+    // that says what Google said and what to do.
+    server.reset().await;
+    Mock::given(method("POST")).and(path("/token")).respond_with(token("ya29.x")).expect(2).mount(&server).await;
+    Mock::given(path(PLAY_REVIEWS)).respond_with(unauthenticated()).expect(2).mount(&server).await;
+    let e = poll(&cfg, &s).await.remove(0).error.expect("fails");
+    assert_eq!((e.class.clone(), e.http_status), (ErrorClass::Config, Some(401)), "{e:?}");
+    assert!(e.message.contains("Request had invalid authentication credentials"), "{e:?}");
+    assert!(e.message.contains("\"Reply to reviews\" permission"), "what to do: {e:?}");
+    assert!(!e.message.contains("ya29"), "{e:?}");
+    let (_, _, degraded, _) = state(&s, "gp").await;
+    assert!(degraded);
+    server.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_service_account_degrades_the_source_with_googles_message_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let cfg = config(dir.path(), "", &googleplay_source(&server.uri()));
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant",
+            "error_description": "Invalid JWT Signature."})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path(PLAY_REVIEWS)).respond_with(play_page(&[], None)).expect(0).mount(&server).await;
+    let s = store(dir.path()).await;
+    let e = poll(&cfg, &s).await.remove(0).error.expect("fails");
+    assert_eq!((e.class.clone(), e.http_status), (ErrorClass::Config, Some(400)), "{e:?}");
+    assert!(e.message.starts_with("googleplay token request: HTTP 400 Bad Request: the credential was refused (invalid_grant: Invalid JWT Signature.)"), "{e:?}");
+    assert!(e.message.contains("Play Console > Users and permissions"), "{e:?}");
+    assert!(!e.message.contains("PRIVATE KEY") && !e.message.contains("eyJ"), "no key, no assertion: {e:?}");
+    let (_, _, degraded, _) = state(&s, "gp").await;
+    assert!(degraded, "a refused credential degrades the source at once (source_down)");
+    server.verify().await;
+    s.close().await;
+    let out = super::hearsay().arg("--db").arg(dir.path().join("h.db")).args(["sources", "status"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("DEGRADED")
+            && stdout.contains("invalid_grant: Invalid JWT Signature.")
+            && stdout.contains("(config)"),
+        "{stdout}"
+    );
+
+    // A 403 from the API itself (the account lacks the app's permission) says the same.
+    server.reset().await;
+    Mock::given(method("POST")).and(path("/token")).respond_with(token("ya29.ok")).mount(&server).await;
+    Mock::given(path(PLAY_REVIEWS))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"error": {"code": 403,
+            "message": "The current user has insufficient permissions to perform the requested operation.",
+            "status": "PERMISSION_DENIED"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = store(dir.path()).await;
+    let e = poll(&cfg, &s).await.remove(0).error.expect("fails");
+    assert_eq!((e.class.clone(), e.http_status), (ErrorClass::Config, Some(403)), "not retried: {e:?}");
+    assert!(e.message.contains("insufficient permissions") && e.message.contains("\"Reply to reviews\""), "{e:?}");
+    server.verify().await;
+}
+
+/// A `google_business` source for two locations of account 111, its API and token endpoint the mock.
+fn google_business_source(server: &str) -> String {
+    format!(
+        "[[sources]]\ntype = \"google_business\"\nname = \"gb\"\nbase_url = \"{server}\"\ntoken_uri = \"{server}/token\"\n\
+         account_id = \"111\"\nlocations = {{ \"22\" = \"Acme Paris Opéra\", \"33\" = \"Acme Lyon\" }}\n\
+         client_id = \"cid.apps.googleusercontent.com\"\nclient_secret = \"CSECRET\"\nrefresh_token = \"1//RTOKEN\"\n"
+    )
+}
+
+/// A Business Profile reviews page of (review id, seconds ago, stars, comment), with `next` as its page token.
+fn business_page(reviews: &[(&str, i64, &str, &str)], next: Option<&str>) -> ResponseTemplate {
+    let reviews: Vec<Value> = reviews
+        .iter()
+        .map(|(id, ago, stars, comment)| {
+            let t = (Utc::now() - chrono::Duration::seconds(*ago)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            json!({"name": format!("accounts/111/locations/x/reviews/{id}"), "reviewId": id,
+                   "reviewer": {"displayName": format!("author of {id}")}, "starRating": stars, "comment": comment,
+                   "createTime": t, "updateTime": t})
+        })
+        .collect();
+    let mut body = json!({"reviews": reviews, "averageRating": 3.0, "totalReviewCount": 9});
+    if let Some(t) = next {
+        body["nextPageToken"] = json!(t);
+    }
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_business_refreshes_its_token_pages_each_location_and_stats_split_by_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let cfg = config(dir.path(), "", &google_business_source(&server.uri()));
+    let refresh_grant = |r: &wiremock::Request| {
+        let form: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(&r.body).into_owned().collect();
+        let want = [
+            ("grant_type", "refresh_token"),
+            ("client_id", "cid.apps.googleusercontent.com"),
+            ("client_secret", "CSECRET"),
+            ("refresh_token", "1//RTOKEN"),
+        ];
+        form.len() == want.len() && want.iter().all(|(k, v)| form.get(*k).map(String::as_str) == Some(*v))
+    };
+    // The first access token turns out to be expired: refused once, renewed, and the request retried.
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(refresh_grant)
+        .respond_with(token("ya29.stale"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(refresh_grant)
+        .respond_with(token("ya29.fresh"))
+        .with_priority(2)
+        .expect(1)
+        .named("one renewal serves every later request")
+        .mount(&server)
+        .await;
+    Mock::given(header("authorization", "Bearer ya29.stale"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": {"code": 401,
+            "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let paris = "/v4/accounts/111/locations/22/reviews";
+    Mock::given(method("GET"))
+        .and(path(paris))
+        .and(header("authorization", "Bearer ya29.fresh"))
+        .and(query_param("pageSize", "50"))
+        .and(query_param("orderBy", "updateTime desc"))
+        .and(query_param_is_missing("pageToken"))
+        .respond_with(business_page(&[("p3", 100, "ONE", "Rude staff"), ("p2", 200, "TWO", "Slow")], Some("next")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(paris))
+        .and(query_param("pageToken", "next"))
+        .respond_with(business_page(&[("p1", 300, "FOUR", "Nice shop")], None))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v4/accounts/111/locations/33/reviews"))
+        .and(header("authorization", "Bearer ya29.fresh"))
+        .respond_with(business_page(&[("l1", 150, "FIVE", "Great")], None))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = store(dir.path()).await;
+    let o = poll(&cfg, &s).await.remove(0);
+    assert_eq!((o.new, o.error.is_none()), (4, true), "every review of the brand's own places is kept: {o:?}");
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT external_id, rating, location FROM mentions WHERE platform = 'google_business' ORDER BY external_id",
+    )
+    .fetch_all(&super::sqlite(s.path()).await)
+    .await
+    .unwrap();
+    let want = [
+        ("l1", 5, "Acme Lyon"),
+        ("p1", 4, "Acme Paris Opéra"),
+        ("p2", 2, "Acme Paris Opéra"),
+        ("p3", 1, "Acme Paris Opéra"),
+    ];
+    assert_eq!(rows, want.map(|(a, b, c)| (a.to_string(), b, c.to_string())));
+    server.verify().await;
+    s.close().await;
+
+    let out = super::hearsay()
+        .arg("--db")
+        .arg(dir.path().join("h.db"))
+        .args(["stats", "--by", "location", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let split: Vec<(&str, f64)> = stats
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["location"].as_str().unwrap(), r["rating"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(split, [("Acme Paris Opéra", 7.0 / 3.0), ("Acme Lyon", 5.0)], "by count, with the average stars");
+    let table =
+        super::hearsay().arg("--db").arg(dir.path().join("h.db")).args(["stats", "--by", "location"]).output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.lines().any(|l| l.starts_with("Acme Paris Opéra") && l.ends_with("2.33")), "{table}");
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_degrades_google_business_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let cfg = config(dir.path(), "", &google_business_source(&server.uri()));
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant",
+            "error_description": "Token has been expired or revoked."})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET")).respond_with(business_page(&[], None)).expect(0).mount(&server).await;
+    let s = store(dir.path()).await;
+    let e = poll(&cfg, &s).await.remove(0).error.expect("fails");
+    assert_eq!((e.class.clone(), e.http_status), (ErrorClass::Config, Some(400)), "{e:?}");
+    assert!(e.message.contains("(invalid_grant: Token has been expired or revoked.)"), "{e:?}");
+    assert!(e.message.contains("https://www.googleapis.com/auth/business.manage"), "which scope: {e:?}");
+    assert!(!e.message.contains("RTOKEN") && !e.message.contains("CSECRET"), "{e:?}");
+    let (wait, _, degraded, last_error) = state(&s, "gb").await;
+    assert!(degraded && wait > 0, "degraded at once (source_down), backing off");
+    assert_eq!(last_error.as_deref(), Some(e.message.as_str()));
+    server.verify().await;
+}
+
 /// (source name, platform, fixture, mock path, content type, brand query, extra source keys, all records kept)
 type RealCase =
     (&'static str, &'static str, &'static str, &'static str, &'static str, &'static str, &'static str, bool);
@@ -856,6 +1407,29 @@ async fn real_payloads_are_polled_stored_and_classified_by_poll_once() {
             false,
         ),
         (
+            "x",
+            "x",
+            "x/search_recent_science_expansions_2020.json",
+            "/x/2/tweets/search/recent",
+            "application/json",
+            "science",
+            "base_url = \"{u}/x\"\nbearer_token = \"t\"",
+            false,
+        ),
+        // play.google.com's batchexecute reply, served where the Developer API is asked: the parser tells them
+        // apart by content.
+        (
+            "gp",
+            "googleplay",
+            "googleplay/batchexecute_reviews_twitter_relevant_2021.json",
+            "/gp/androidpublisher/v3/applications/com.twitter.android/reviews",
+            "application/json; charset=utf-8",
+            "nothing_matches_this",
+            "base_url = \"{u}/gp\"\ntoken_uri = \"{u}/gp/token\"\npackage_names = [\"com.twitter.android\"]\n\
+             service_account_key_file = \"{repo}/tests/support/test-service-account.json\"",
+            true,
+        ),
+        (
             "as",
             "appstore",
             "appstore/customerreviews_jp_reality_app.json",
@@ -905,6 +1479,29 @@ async fn real_payloads_are_polled_stored_and_classified_by_poll_once() {
             "base_url = \"{u}/se\"",
             false,
         ),
+        // The comments of a watched page post and of a watched media object: the brand's own, kept without a match.
+        (
+            "fb",
+            "facebook_page",
+            "facebook_page/post_comments_spurs_summary_2014.json",
+            "/fb/v25.0/25781101980_10152312644461981/comments",
+            "application/json",
+            "nothing_matches_this",
+            "base_url = \"{u}/fb\"\npage_id = \"25781101980\"\naccess_token = \"t\"\n\
+             watch_posts = [\"25781101980_10152312644461981\"]",
+            true,
+        ),
+        (
+            "ig",
+            "instagram",
+            "instagram/media_comments_page1.json",
+            "/ig/v25.0/17846368219941692/comments",
+            "application/json",
+            "nothing_matches_this",
+            "base_url = \"{u}/ig\"\nuser_id = \"17841400000000000\"\naccess_token = \"t\"\n\
+             watch_media = [\"17846368219941692\"]",
+            true,
+        ),
     ];
     let server = MockServer::start().await;
     let u = server.uri();
@@ -921,12 +1518,26 @@ async fn real_payloads_are_polled_stored_and_classified_by_poll_once() {
         )
         .mount(&server)
         .await;
+    Mock::given(method("POST"))
+        .and(path("/gp/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "t", "expires_in": 3600})))
+        .mount(&server)
+        .await;
     Mock::given(path("/yt/search"))
         .respond_with(
             ResponseTemplate::new(200).set_body_json(json!({"kind": "youtube#searchListResponse", "items": []})),
         )
         .mount(&server)
         .await;
+    // The page's feed and the account's media and tags, asked for beside the watched post and media.
+    let empty_lists =
+        ["/fb/v25.0/25781101980/feed", "/ig/v25.0/17841400000000000/media", "/ig/v25.0/17841400000000000/tags"];
+    for empty in empty_lists {
+        Mock::given(path(empty))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": []})))
+            .mount(&server)
+            .await;
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut toml = format!(
         "[storage]\ndatabase = \"{0}/h.db\"\noutbox_dir = \"{0}/outbox\"\n\n[polling]\nmax_pages = 2\n\n",
@@ -942,7 +1553,7 @@ async fn real_payloads_are_polled_stored_and_classified_by_poll_once() {
         toml += &format!(
             "[[brands]]\nname = \"B-{name}\"\nquery = '{query}'\n\n[[sources]]\ntype = \"{platform}\"\nname = \"{name}\"\n\
              brands = [\"B-{name}\"]\n{}\n\n",
-            extra.replace("{u}", &u)
+            extra.replace("{u}", &u).replace("{repo}", env!("CARGO_MANIFEST_DIR"))
         );
     }
     let cfg = dir.path().join("hearsay.toml");
@@ -1048,4 +1659,369 @@ async fn sources_check_and_status_report_every_source() {
     let line = |name: &str| stdout.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}: {stdout}"));
     assert!(line("broken ").contains(" failing "), "{stdout}");
     assert!(line("hn ").contains(" ok "), "{stdout}");
+}
+
+// ---- Meta: facebook_page, instagram, threads --------------------------------------------------------------------
+
+/// A time `ago` seconds before now as the Graph API writes it (`2026-11-02T10:41:17+0000`).
+fn graph_time(ago: i64) -> String {
+    (Utc::now() - chrono::Duration::seconds(ago)).format("%Y-%m-%dT%H:%M:%S+0000").to_string()
+}
+
+/// A Graph API list of `data`, with a next page at cursor `after` when given (the cursors are there either way).
+fn graph_list(data: Vec<Value>, after: Option<&str>) -> Value {
+    let mut paging = json!({"cursors": {"before": "QkVGT1JF", "after": after.unwrap_or("TEFTVA==")}});
+    if let Some(a) = after {
+        paging["next"] = json!(format!("https://graph.facebook.com/v25.0/104/feed?limit=2&after={a}"));
+    }
+    json!({"data": data, "paging": paging})
+}
+
+/// A page feed post by `from`, `ago` seconds old, with comments (id, author id, seconds ago, message).
+fn fb_post(id: &str, from: &str, ago: i64, message: &str, comments: &[(&str, &str, i64, &str)]) -> Value {
+    let comments: Vec<Value> = comments
+        .iter()
+        .map(|(id, from, ago, message)| {
+            json!({"id": id, "message": message, "created_time": graph_time(*ago),
+                   "from": {"id": from, "name": format!("person {from}")}, "like_count": 0, "comment_count": 0})
+        })
+        .collect();
+    json!({"id": id, "message": message, "created_time": graph_time(ago), "from": {"id": from, "name": format!("person {from}")},
+           "permalink_url": format!("https://www.facebook.com/{id}"), "comments": {"data": comments}})
+}
+
+fn fb_source(server: &str, extra: &str) -> String {
+    format!(
+        "[[sources]]\ntype = \"facebook_page\"\nname = \"fb\"\npage_id = \"104\"\nbase_url = \"{server}\"\n\
+         access_token = \"EAASECRET\"\nposts = 2\n{extra}\n"
+    )
+}
+
+/// The page's feed is read page by page (`after`) back to the cursor; its comments and its visitors' posts are
+/// kept without naming the brand (owned), the page's own posts and replies are not mentions, the token travels as a
+/// bearer token. The next poll stops at the cursor.
+#[tokio::test]
+async fn facebook_page_pages_to_the_cursor_and_keeps_what_customers_say_on_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let cfg = config(dir.path(), "", &fb_source(&server.uri(), ""));
+    let page_one = |comments: &[(&str, &str, i64, &str)]| {
+        graph_list(
+            vec![
+                fb_post("104_1", "104", 3000, "Our autumn menu is here", comments),
+                fb_post("104_2", "6", 2000, "My loyalty stamps vanished again", &[]),
+            ],
+            Some("UDI="),
+        )
+    };
+    Mock::given(method("GET"))
+        .and(path("/v25.0/104/feed"))
+        .and(header("authorization", "Bearer EAASECRET"))
+        .and(query_param("limit", "2"))
+        .and(query_param_contains("fields", "comments.filter(stream).order(reverse_chronological)"))
+        .and(query_param_is_missing("after"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page_one(&[
+            ("1_11", "5", 100, "waited 40 minutes for a latte"),
+            ("1_12", "104", 90, "Sorry to hear that, please DM us"),
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v25.0/104/feed"))
+        .and(query_param("after", "UDI="))
+        .respond_with(ResponseTemplate::new(200).set_body_json(graph_list(
+            vec![fb_post("104_3", "104", 9000, "Summer is over", &[("3_31", "7", 8000, "great shop")])],
+            None,
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = store(dir.path()).await;
+    let o = poll(&cfg, &s).await.remove(0);
+    assert_eq!((o.new, o.error.is_none()), (3, true), "{o:?}");
+    assert_eq!(ids(&s).await, ["104_2", "1_11", "3_31"], "neither the page's post nor its reply");
+    let kinds: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT external_id, kind, parent_id FROM mentions WHERE platform = 'facebook_page' ORDER BY 1")
+            .fetch_all(&super::sqlite(s.path()).await)
+            .await
+            .unwrap();
+    assert_eq!(kinds[1], ("1_11".into(), "comment".into(), Some("104_1".into())));
+    let cursor: i64 = s.source_state("fb", "Acme").await.unwrap().unwrap().cursor.unwrap().parse().unwrap();
+    assert!((cursor - (Utc::now().timestamp() - 100)).abs() <= 2, "the newest comment: {cursor}");
+    server.verify().await;
+
+    // The next poll: a new comment on the first page, whose oldest item is behind the cursor, so page two is
+    // not asked for.
+    server.reset().await;
+    Mock::given(path("/v25.0/104/feed"))
+        .and(query_param_is_missing("after"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page_one(&[
+            ("1_13", "8", 10, "the oat milk is back!"),
+            ("1_11", "5", 100, "waited 40 minutes for a latte"),
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v25.0/104/feed"))
+        .and(query_param("after", "UDI="))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let o = poll(&cfg, &s).await.remove(0);
+    assert_eq!((o.new, o.error.is_none()), (1, true), "{o:?}");
+    assert_eq!(ids(&s).await, ["104_2", "1_11", "1_13", "3_31"]);
+    server.verify().await;
+}
+
+/// Meta's request budgets: a usage header at 100 % ends the poll after the page it came with and waits Meta's
+/// estimate; a throttling error code (here 32, the page's budget) is a rate limit, never a configuration error.
+#[tokio::test]
+async fn graph_api_rate_limits_are_waited_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let srcs = format!(
+        "{}\n[[sources]]\ntype = \"instagram\"\nname = \"ig\"\nuser_id = \"1784\"\nbase_url = \"{}/ig\"\n\
+         access_token = \"IGSECRET\"\ntags = false\n",
+        fb_source(&server.uri(), ""),
+        server.uri()
+    );
+    let cfg = config(dir.path(), "", &srcs);
+    let usage = r#"{"104":[{"type":"pages","call_count":100,"total_cputime":9,"total_time":9,"estimated_time_to_regain_access":30}]}"#;
+    Mock::given(path("/v25.0/104/feed"))
+        .and(query_param_is_missing("after"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("x-business-use-case-usage", usage)
+                .set_body_json(graph_list(vec![fb_post("104_2", "6", 60, "where is my order", &[])], Some("UDI="))),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v25.0/104/feed"))
+        .and(query_param("after", "UDI="))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    Mock::given(path("/ig/v25.0/1784/media"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+            "message": "(#32) Page request limit reached", "type": "OAuthException", "code": 32, "fbtrace_id": "AxYz"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = store(dir.path()).await;
+    let out = poll(&cfg, &s).await;
+    let fb = outcome(&out, "fb");
+    assert_eq!((fb.new, fb.error.is_none()), (1, true), "the page that came is stored: {fb:?}");
+    let (wait, failures, degraded, _) = state(&s, "fb").await;
+    assert!(wait >= 1795 && failures == 0 && !degraded, "waits estimated_time_to_regain_access (30 min): {wait}");
+    assert_eq!(s.source_state("fb", "Acme").await.unwrap().unwrap().cursor, None, "page two was not read");
+    let e = outcome(&out, "ig").error.clone().expect("rate limited");
+    assert!(matches!(e.class, ErrorClass::RateLimited { .. }), "{e:?}");
+    assert!(e.message.contains("(#32) Page request limit reached"), "{e:?}");
+    let (_, _, degraded, _) = state(&s, "ig").await;
+    assert!(!degraded);
+    server.verify().await;
+}
+
+/// A revoked token (Graph error 190, here with HTTP 400) or a missing permission (10) is a configuration error at
+/// once: the source is degraded, and its error carries Meta's own words and what the source needs, never the token.
+/// `sources status` shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_meta_token_degrades_the_source_with_the_platforms_message_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let srcs = format!(
+        "{}\n[[sources]]\ntype = \"instagram\"\nname = \"ig\"\nuser_id = \"1784\"\nbase_url = \"{}/ig\"\n\
+         access_token = \"IGSECRET\"\n",
+        fb_source(&server.uri(), ""),
+        server.uri()
+    );
+    let cfg = config(dir.path(), "", &srcs);
+    Mock::given(path("/v25.0/104/feed"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+            "message": "Error validating access token: The session has been invalidated because the user changed their password or Facebook has changed the session for security reasons.",
+            "type": "OAuthException", "code": 190, "error_subcode": 460, "fbtrace_id": "A1b2"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/ig/v25.0/1784/media"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"error": {
+            "message": "(#10) Application does not have permission for this action", "type": "OAuthException",
+            "code": 10, "fbtrace_id": "C3d4"}})))
+        .mount(&server)
+        .await;
+    Mock::given(path("/ig/v25.0/1784/tags"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": []})))
+        .mount(&server)
+        .await;
+    let s = store(dir.path()).await;
+    let out = poll(&cfg, &s).await;
+    let fb = outcome(&out, "fb").error.clone().expect("fails");
+    assert_eq!((fb.class.clone(), fb.http_status), (ErrorClass::Config, Some(400)), "{fb:?}");
+    assert!(fb.message.contains("the access token was refused"), "{fb:?}");
+    assert!(fb.message.contains("The session has been invalidated because the user changed their password"), "{fb:?}");
+    assert!(fb.message.contains("pages_read_engagement") && fb.message.contains("pages_read_user_content"), "{fb:?}");
+    let ig = outcome(&out, "ig").error.clone().expect("fails");
+    assert_eq!(ig.class, ErrorClass::Config, "{ig:?}");
+    assert!(
+        ig.message.contains("(#10) Application does not have permission")
+            && ig.message.contains("instagram_manage_comments"),
+        "{ig:?}"
+    );
+    for name in ["fb", "ig"] {
+        let (wait, failures, degraded, err) = state(&s, name).await;
+        assert!(degraded && failures == 1 && wait >= 480, "{name}: degraded at once, not hammered");
+        assert!(!err.unwrap().contains("SECRET"));
+    }
+    s.close().await;
+    let out = super::hearsay().arg("--db").arg(dir.path().join("h.db")).args(["sources", "status"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find(|l| l.starts_with("fb ")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        line.contains("DEGRADED") && line.contains("Error validating access token") && line.contains("(config)"),
+        "{line}"
+    );
+}
+
+fn threads_post(id: &str, ago: i64, text: &str) -> Value {
+    json!({"id": id, "text": text, "media_type": "TEXT_POST", "timestamp": graph_time(ago), "username": format!("user{id}"),
+           "permalink": format!("https://www.threads.net/@user{id}/post/{id}"), "is_reply": false, "is_quote_post": false})
+}
+
+fn threads_source(server: &str, expires: chrono::DateTime<Utc>) -> String {
+    format!(
+        "[[sources]]\ntype = \"threads\"\nname = \"th\"\nbase_url = \"{server}\"\naccess_token = \"THSECRET\"\n\
+         access_token_expires = \"{}\"\n",
+        expires.to_rfc3339()
+    )
+}
+
+/// Threads search results are matched against the brand query (they are not the brand's own), pages follow the
+/// `after` cursor.
+#[tokio::test]
+async fn threads_searches_recent_posts_and_matches_them_like_any_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let cfg = config(dir.path(), "", &threads_source(&server.uri(), Utc::now() + chrono::Duration::days(40)));
+    Mock::given(method("GET"))
+        .and(path("/v1.0/keyword_search"))
+        .and(header("authorization", "Bearer THSECRET"))
+        .and(query_param("q", "acme"))
+        .and(query_param("search_type", "RECENT"))
+        .and(query_param_is_missing("after"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [threads_post("3", 30, "acme lost my bag"), threads_post("2", 60, "a different company entirely")],
+            "paging": {"cursors": {"before": "B", "after": "QVFI"},
+                       "next": "https://graph.threads.net/v1.0/keyword_search?q=acme&after=QVFI"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1.0/keyword_search"))
+        .and(query_param("after", "QVFI"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [threads_post("1", 90, "Acme support was quick")], "paging": {"cursors": {"before": "C", "after": "D"}}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = store(dir.path()).await;
+    let o = poll(&cfg, &s).await.remove(0);
+    assert_eq!((o.seen, o.new, o.error.is_none()), (3, 2, true), "{o:?}");
+    assert_eq!(ids(&s).await, ["1", "3"], "the post that does not name the brand is not stored");
+    server.verify().await;
+}
+
+/// A Threads token a week or less from its `access_token_expires` is a configuration error (degraded, alerting)
+/// while polls go on and the cursor moves; an expired one makes no request. Both say how to refresh it.
+#[tokio::test]
+async fn threads_token_expiry_is_reported_a_week_ahead() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    Mock::given(path("/v1.0/keyword_search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [threads_post("7", 30, "acme rocks")]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let cfg = config(dir.path(), "", &threads_source(&server.uri(), Utc::now() + chrono::Duration::days(3)));
+    let s = store(dir.path()).await;
+    let e = poll(&cfg, &s).await.remove(0).error.expect("reported");
+    assert_eq!(ids(&s).await, ["7"], "the poll went on");
+    assert_eq!(e.class, ErrorClass::Config);
+    assert!(e.message.contains("the access token expires on") && e.message.contains("(in 3 days)"), "{e:?}");
+    assert!(e.message.contains("refresh_access_token?grant_type=th_refresh_token"), "{e:?}");
+    let st = s.source_state("th", "Acme").await.unwrap().unwrap();
+    assert!(st.degraded_since.is_some() && st.cursor.is_some(), "degraded, yet everything was read: {st:?}");
+    server.verify().await;
+
+    server.reset().await;
+    Mock::given(path("/v1.0/keyword_search")).respond_with(ResponseTemplate::new(500)).expect(0).mount(&server).await;
+    let cfg = config(dir.path(), "", &threads_source(&server.uri(), Utc::now() - chrono::Duration::hours(1)));
+    let e = poll(&cfg, &s).await.remove(0).error.expect("refused before asking");
+    assert!(e.class == ErrorClass::Config && e.message.contains("the access token expired on"), "{e:?}");
+    assert!(!e.message.contains("THSECRET"));
+    let report = Poller::new(&cfg).unwrap().check(None).await.unwrap();
+    assert!(matches!(&report.sources[0].1, CheckOutcome::Failed(e) if e.message.contains("expired")), "{report:?}");
+    server.verify().await;
+}
+
+/// Instagram: the account's media with their comments and replies (the account's own reply left out) and the
+/// media others tagged it in, all kept without naming the brand; the media list pages by `after`.
+#[tokio::test]
+async fn instagram_reads_comments_on_its_media_and_media_that_tag_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let src = format!(
+        "[[sources]]\ntype = \"instagram\"\nname = \"ig\"\nuser_id = \"1784\"\nbase_url = \"{}\"\n\
+         access_token = \"IGSECRET\"\nmedia = 1\n",
+        server.uri()
+    );
+    let cfg = config(dir.path(), "", &src);
+    let comment = |id: &str, from: &str, ago: i64, text: &str| {
+        json!({"id": id, "text": text, "timestamp": graph_time(ago), "from": {"id": from, "username": format!("u{from}")},
+               "username": format!("u{from}"), "like_count": 1})
+    };
+    let mut c1 = comment("c1", "5", 100, "the zip broke after a week");
+    c1["replies"] =
+        json!({"data": [comment("r1", "1784", 90, "so sorry, please DM us"), comment("r2", "6", 80, "mine too")]});
+    Mock::given(path("/v25.0/1784/media"))
+        .and(header("authorization", "Bearer IGSECRET"))
+        .and(query_param("limit", "1"))
+        .and(query_param_is_missing("after"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"id": "m1", "permalink": "https://www.instagram.com/p/M1/", "timestamp": graph_time(3000),
+                      "comments_count": 3, "comments": {"data": [c1]}}],
+            "paging": {"cursors": {"after": "TTI="}, "next": "https://graph.facebook.com/v25.0/1784/media?after=TTI%3D"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v25.0/1784/media"))
+        .and(query_param("after", "TTI="))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"id": "m0", "permalink": "https://www.instagram.com/p/M0/", "timestamp": graph_time(9000),
+                      "comments": {"data": [comment("c0", "7", 8000, "love this colour")]}}],
+            "paging": {"cursors": {"after": "TTM="}}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v25.0/1784/tags"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"data": [{"id": "t1", "caption": "new boots from @someone",
+            "timestamp": graph_time(500), "permalink": "https://www.instagram.com/p/T1/", "username": "hiker",
+            "media_type": "IMAGE", "like_count": 5}]}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = store(dir.path()).await;
+    let o = poll(&cfg, &s).await.remove(0);
+    assert_eq!((o.new, o.error.is_none()), (4, true), "{o:?}");
+    assert_eq!(ids(&s).await, ["c0", "c1", "r2", "t1"]);
+    let url: String = sqlx::query_scalar("SELECT url FROM mentions WHERE external_id = 'r2'")
+        .fetch_one(&super::sqlite(s.path()).await)
+        .await
+        .unwrap();
+    assert_eq!(url, "https://www.instagram.com/p/M1/", "a reply links to its media");
+    server.verify().await;
 }

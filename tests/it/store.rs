@@ -19,6 +19,7 @@ fn mention(platform: &str, id: &str, text: &str, url: &str) -> NewMention {
         rating: None,
         metrics: Default::default(),
         parent_id: None,
+        location: None,
     }
 }
 
@@ -38,7 +39,7 @@ async fn migrations_apply_to_a_new_file_and_again_to_an_existing_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/dir/h.db");
     let s = Store::open(&path, Access::ReadWrite).await.unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 8);
+    assert_eq!(s.schema_version().await.unwrap(), 11);
     s.ingest(&[item(mention("reddit", "1", "acme is great", "https://x.test/1"), Some(Label::Positive))])
         .await
         .unwrap();
@@ -233,7 +234,8 @@ async fn upgrading_a_first_schema_database_fills_in_the_label_copy() {
              INSERT INTO mentions_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
          END;
          ALTER TABLE mentions DROP COLUMN lang_source; ALTER TABLE mentions DROP COLUMN lang_confidence;
-         DROP TABLE users; DROP TABLE audit;
+         DROP TABLE brand_marks; DROP TABLE sessions; DROP TABLE users; DROP TABLE audit;
+         ALTER TABLE mentions DROP COLUMN location;
          DELETE FROM _sqlx_migrations WHERE version > 1;",
     )
     .execute(&super::sqlite(s.path()).await)
