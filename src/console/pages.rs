@@ -256,7 +256,7 @@ pub struct FeedQuery {
     since: Option<String>,
     until: Option<String>,
     q: Option<String>,
-    /// `<unix seconds>-<mention id>` of the last row of the previous page.
+    /// `<unix seconds>-<mention id>-<brand id>` of the last row of the previous page.
     before: Option<String>,
 }
 
@@ -303,9 +303,9 @@ fn feed_filter(q: &FeedQuery, limit: i64) -> (MentionFilter, Vec<String>) {
     }
     let before = match given(&q.before) {
         None => None,
-        Some(b) => match b.split_once('-').and_then(|(t, i)| Some((t.parse().ok()?, i.parse().ok()?))) {
-            Some(k) => Some(k),
-            None => {
+        Some(b) => match b.splitn(3, '-').map(str::parse::<i64>).collect::<Result<Vec<_>, _>>().ok().as_deref() {
+            Some(&[t, id, brand]) => Some((t, id, brand)),
+            _ => {
                 problems.push(format!("bad page position {b:?}"));
                 None
             }
@@ -419,7 +419,7 @@ pub async fn mentions(AxState(state): AxState<State>, who: Signed, Query(q): Que
         rows.last().map(|r| {
             let qs = q.query_string();
             let sep = if qs.is_empty() { "" } else { "&" };
-            format!("/mentions?{qs}{sep}before={}-{}", r.created_at.timestamp(), r.id)
+            format!("/mentions?{qs}{sep}before={}-{}-{}", r.created_at.timestamp(), r.id, r.brand_id)
         })
     } else {
         None

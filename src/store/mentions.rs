@@ -707,14 +707,15 @@ impl Store {
         let mut sql = format!(
             "SELECT m.id, b.name, m.platform, s.effective, s.override_label IS NOT NULL, m.created_at, m.author,
                     m.title, m.text, m.url, m.kind, m.external_id, s.score_negative, s.score_neutral, s.score_positive,
-                    mb.terms, m.rating, m.lang, s.model_version, bm.mark
+                    mb.terms, m.rating, m.lang, s.model_version, bm.mark, mb.brand_id
              FROM {from}
              JOIN brands b ON b.id = mb.brand_id
              LEFT JOIN sentiment s ON s.mention_id = m.id
              LEFT JOIN brand_marks bm ON bm.mention_id = mb.mention_id AND bm.brand_id = mb.brand_id
              WHERE 1 = 1",
         );
-        let order = format!(" ORDER BY {} DESC, {} DESC LIMIT ?", cols.time, cols.id);
+        // The brand last: a mention matched by several brands has one row each, and a page may end between them.
+        let order = format!(" ORDER BY {} DESC, {} DESC, mb.brand_id DESC LIMIT ?", cols.time, cols.id);
         let mut binds: Vec<Bind> = Vec::new();
         push_filters(&mut sql, &mut binds, f, cols);
         sql.push_str(&order);
@@ -750,6 +751,7 @@ impl Store {
                     lang: r.get(17),
                     model_version: r.get(18),
                     mark: r.get(19),
+                    brand_id: r.get(20),
                 }
             })
             .collect())
@@ -1087,10 +1089,13 @@ fn push_filters(sql: &mut String, binds: &mut Vec<Bind>, f: &MentionFilter, cols
         sql.push_str(&format!(" AND {id_col} = ?"));
         binds.push(Bind::Int(id));
     }
-    if let Some((t, id)) = f.before {
-        // The first conjunct bounds the index walk; the second drops the rows of that second already shown.
-        sql.push_str(&format!(" AND {time_col} <= ? AND ({time_col} < ? OR {id_col} < ?)"));
-        binds.extend([Bind::Int(t), Bind::Int(t), Bind::Int(id)]);
+    if let Some((t, id, brand)) = f.before {
+        // The first conjunct bounds the index walk; the second drops the rows of that second already shown (a
+        // mention's rows for several brands come in brand order, and a page may end between them).
+        sql.push_str(&format!(
+            " AND {time_col} <= ? AND ({time_col} < ? OR {id_col} < ? OR ({id_col} = ? AND mb.brand_id < ?))"
+        ));
+        binds.extend([Bind::Int(t), Bind::Int(t), Bind::Int(id), Bind::Int(id), Bind::Int(brand)]);
     }
     if let Some(t) = f.since {
         sql.push_str(&format!(" AND {time_col} >= ?"));
@@ -1397,9 +1402,9 @@ pub struct MentionFilter {
     pub lang: Option<String>,
     /// One mention (its rows for each brand it matched).
     pub id: Option<i64>,
-    /// Keyset paging: only rows older than this (Unix seconds, mention id) in the newest-first order, i.e. the
-    /// page after the one that ended there. Never OFFSET: the next page costs what the first one does.
-    pub before: Option<(i64, i64)>,
+    /// Keyset paging: only rows after this one (Unix seconds, mention id, brand id) in the newest-first order,
+    /// i.e. the page after the one that ended there. Never OFFSET: the next page costs what the first one does.
+    pub before: Option<(i64, i64, i64)>,
     pub limit: Option<i64>,
 }
 
@@ -1430,6 +1435,10 @@ pub struct MentionRow {
     /// `spam` or `irrelevant` when a person marked this match in the console: left out of every count.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mark: Option<String>,
+    /// The brand's row id: with the time and the mention id, this row's place in the newest-first order
+    /// ([`MentionFilter::before`]).
+    #[serde(skip)]
+    pub brand_id: i64,
 }
 
 /// RFC 4180 CSV with a fixed header; the column set is a stable interface (`hearsay export`, the console's export).

@@ -519,3 +519,37 @@ async fn an_editor_downloads_the_feeds_filter_and_a_viewer_cannot() {
     let (_, page, _) = c.get("/mentions", Some(&li)).await;
     assert!(!page.contains("export.csv"));
 }
+
+/// All brands' feed: a mention two brands matched has a row for each, and a page that ends between them continues
+/// with the second one on the next page.
+#[tokio::test]
+async fn paging_the_feed_of_all_brands_never_drops_the_second_brand_of_a_mention() {
+    let c = start(|_| {}).await;
+    // The newest mention matches one brand, the 60 before it two: every page boundary falls inside a pair.
+    let mut items = vec![hostile("single", 0)];
+    for i in 0..60 {
+        let mut it = hostile(&format!("pair{i}"), 1 + i);
+        it.brands.push(BrandMatch { brand: "Globex".into(), terms: vec!["globex".into()] });
+        items.push(it);
+    }
+    c.store.ingest(&items).await.unwrap();
+    let maria = c.login("maria", EDITOR_PW).await;
+    let mut path = "/mentions?platform=feed".to_string();
+    let mut rows = 0;
+    let mut globex = 0;
+    for _ in 0..5 {
+        let (s, page, _) = c.get(&path, Some(&maria)).await;
+        assert_eq!(s, StatusCode::OK);
+        rows += page.matches("<tr><td class=\"nowrap\">").count();
+        globex += page.matches("<td>Globex</td>").count();
+        match page.find("\">Older →") {
+            Some(end) => {
+                let start = page[..end].rfind("href=\"").unwrap() + 6;
+                path = page[start..end].replace("&amp;", "&");
+            }
+            None => break,
+        }
+    }
+    // 121 rows of these, and the seed's one Globex feed mention.
+    assert_eq!((rows, globex), (122, 61));
+}
