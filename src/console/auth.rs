@@ -281,7 +281,9 @@ pub async fn login(
         Some(c) if !f.pre.is_empty() && same(c.as_bytes(), f.pre.as_bytes()) => {}
         _ => return login_form(&state, StatusCode::FORBIDDEN, next, Some("The sign-in form expired; try again.")),
     }
-    let name = f.name.trim().to_string();
+    // What the audit log records of a refused attempt is the name typed: bounded, and without control
+    // characters that `hearsay audit` would write to a terminal.
+    let name: String = f.name.trim().chars().filter(|c| !c.is_control()).take(128).collect();
     let account_key = format!("account:{}", name.to_lowercase());
     let address_key = format!("address:{address}");
     let now = Instant::now();
