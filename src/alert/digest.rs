@@ -34,6 +34,8 @@ pub struct BrandDay {
     /// (kind, event, fired_at) of alert events recorded in the period.
     pub alerts: Vec<(String, String, i64)>,
     pub examples: Vec<Example>,
+    /// Where the console shows the day's negative mentions and the brand's alerts (`[http] public_url`).
+    pub console: Option<super::email::ConsoleLinks>,
 }
 
 impl BrandDay {
@@ -82,8 +84,11 @@ pub async fn queue_due(config: &Config, store: &Store, now: DateTime<Utc>) -> an
             continue;
         }
         let mut days = Vec::with_capacity(brands.len());
+        let public_url = config.http.as_ref().filter(|h| h.console).and_then(|h| h.public_url.as_deref());
         for brand in brands {
-            days.push(brand_day(store, brand, start, end).await?);
+            let mut day = brand_day(store, brand, start, end).await?;
+            day.console = public_url.and_then(|u| super::email::ConsoleLinks::new(u, brand, start, end));
+            days.push(day);
         }
         let subject = subject(start, &days);
         let message = compose(&super::send::from_address(config), &recipients, &id, &subject, start, end, &days)?;
@@ -107,6 +112,7 @@ async fn brand_day(store: &Store, brand: &str, start: DateTime<Utc>, end: DateTi
         platforms,
         alerts: store.alerts_between(brand, start, end).await?,
         examples: store.negative_examples(brand, start, end, 3).await?,
+        console: None,
     })
 }
 
@@ -160,6 +166,9 @@ pub fn text_body(start: DateTime<Utc>, end: DateTime<Utc>, days: &[BrandDay]) ->
         }
         for (kind, event, at) in &d.alerts {
             t += &format!("Alert: {kind} {event} at {}\n", time(*at));
+        }
+        if let Some(l) = &d.console {
+            t += &format!("In the console: the day's negative mentions {}\n", l.mentions);
         }
         if !d.examples.is_empty() {
             t += "Most negative:\n";
@@ -228,6 +237,13 @@ pub fn html_body(start: DateTime<Utc>, end: DateTime<Utc>, days: &[BrandDay]) ->
             }
             h += "</ul>";
         }
+        if let Some(l) = &d.console {
+            h += &format!(
+                "<p style=\"margin-top:4px\"><a href=\"{}\">The day's negative mentions in hearsay</a> · <a href=\"{}\">alerts</a></p>",
+                escape(&l.mentions),
+                escape(&l.alerts)
+            );
+        }
     }
     h += "<hr style=\"border:none;border-top:1px solid #eee\"><p style=\"color:#777;font-size:12px\">Sent by hearsay because <code>[alerts] daily_digest = true</code>.</p></body></html>";
     h
@@ -273,6 +289,7 @@ mod tests {
             platforms: vec![],
             alerts: (0..alerts).map(|_| ("negative_spike".into(), "firing".into(), 0)).collect(),
             examples: vec![],
+            console: None,
         };
         let start = DateTime::parse_from_rfc3339("2026-11-25T08:00:00Z").unwrap().with_timezone(&Utc);
         let s = subject(start, &[day("Acme", 40, 10, 1), day("Globex", 0, 0, 0)]);
@@ -298,11 +315,22 @@ mod tests {
             platforms: vec![],
             alerts: vec![],
             examples,
+            console: None,
         };
         let start = DateTime::parse_from_rfc3339("2026-11-25T08:00:00Z").unwrap().with_timezone(&Utc);
-        let days = [day];
+        let days = [day.clone()];
         let html = html_body(start, start, &days);
         assert_eq!(hrefs(&html), [WEB.1], "{html}");
+        // With `public_url`, each brand's part links to the day's negatives and the brand's alerts in the console.
+        let links = crate::alert::email::ConsoleLinks::new("https://h.example/", "Acme", start, start);
+        let with = [BrandDay { console: links, ..day }];
+        let h = html_body(start, start, &with);
+        let found = hrefs(&h);
+        assert_eq!(found.len(), 3, "{h}");
+        assert!(found[1].starts_with("https://h.example/mentions?brand=Acme&amp;sentiment=negative&amp;since="));
+        assert_eq!(found[2], "https://h.example/alerts?brand=Acme");
+        assert!(text_body(start, start, &with)
+            .contains("the day's negative mentions https://h.example/mentions?brand=Acme"));
         assert!(html.contains("Acme complaint 0"), "a mention without a web link is still listed, as text");
         let text = text_body(start, start, &days).to_lowercase();
         for bad in ["script:", "data:", "file:"] {
