@@ -478,7 +478,7 @@ fn feed_row(m: &MentionRow) -> Markup {
         tr {
             td.nowrap { a href=(format!("/mentions/{}", m.id)) { (m.created_at.format("%Y-%m-%d %H:%M")) } }
             td { (m.brand) }
-            td.nowrap { (m.platform) @if let Some(l) = &m.lang { " · " (l) } }
+            td.nowrap { (m.platform) @if let Some(l) = &m.lang { " · " (l) } @if let Some(p) = &m.location { br; span.muted { (p) } } }
             td { (m.author.as_deref().unwrap_or("")) }
             td { (excerpt(&text, 240)) }
             td { (label_badge(m)) @if let Some(mark) = &m.mark { " " span.badge.manual title="left out of the brand's counts" { (mark) } } }
@@ -525,7 +525,7 @@ pub async fn mention(AxState(state): AxState<State>, who: Signed, Path(id): Path
     let body = html! {
         table.data {
             tr { th { "when (UTC)" } td { (m.created_at.format("%Y-%m-%d %H:%M:%S")) } }
-            tr { th { "where" } td { (m.platform) " · " (m.kind) } }
+            tr { th { "where" } td { (m.platform) " · " (m.kind) @if let Some(p) = &m.location { " · " (p) } } }
             tr { th { "who" } td { (m.author.as_deref().unwrap_or("–")) } }
             tr { th { "link" } td {
                 @match m.url.as_deref() {

@@ -707,7 +707,7 @@ impl Store {
         let mut sql = format!(
             "SELECT m.id, b.name, m.platform, s.effective, s.override_label IS NOT NULL, m.created_at, m.author,
                     m.title, m.text, m.url, m.kind, m.external_id, s.score_negative, s.score_neutral, s.score_positive,
-                    mb.terms, m.rating, m.lang, s.model_version, bm.mark, mb.brand_id
+                    mb.terms, m.rating, m.lang, s.model_version, bm.mark, mb.brand_id, m.location
              FROM {from}
              JOIN brands b ON b.id = mb.brand_id
              LEFT JOIN sentiment s ON s.mention_id = m.id
@@ -752,6 +752,7 @@ impl Store {
                     model_version: r.get(18),
                     mark: r.get(19),
                     brand_id: r.get(20),
+                    location: r.get(21),
                 }
             })
             .collect())
@@ -1439,6 +1440,9 @@ pub struct MentionRow {
     /// ([`MentionFilter::before`]).
     #[serde(skip)]
     pub brand_id: i64,
+    /// The shop or branch a Business Profile review is about (`[[sources]] locations`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 /// RFC 4180 CSV with a fixed header; the column set is a stable interface (`hearsay export`, the console's export).

@@ -553,3 +553,20 @@ async fn paging_the_feed_of_all_brands_never_drops_the_second_brand_of_a_mention
     // 121 rows of these, and the seed's one Globex feed mention.
     assert_eq!((rows, globex), (122, 61));
 }
+
+#[tokio::test]
+async fn a_reviews_location_shows_in_the_feed_and_on_its_page() {
+    let c = start(|_| {}).await;
+    let mut review = hostile("review", 1);
+    review.mention.platform = "google_business".into();
+    review.mention.location = Some("Lyon <Part-Dieu>".into());
+    c.store.ingest(&[review]).await.unwrap();
+    let maria = c.login("maria", EDITOR_PW).await;
+    let id = c.mention_id("Acme review").await;
+    let (_, page, _) = c.get(&format!("/mentions/{id}"), Some(&maria)).await;
+    assert!(page.contains("google_business · post · Lyon &lt;Part-Dieu&gt;"), "{page}");
+    let (_, feed, _) = c.get("/mentions?platform=google_business", Some(&maria)).await;
+    assert!(feed.contains("Lyon &lt;Part-Dieu&gt;"), "{feed}");
+    let row = &c.store.mentions(&MentionFilter { id: Some(id), ..Default::default() }).await.unwrap()[0];
+    assert_eq!(row.location.as_deref(), Some("Lyon <Part-Dieu>"));
+}
