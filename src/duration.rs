@@ -101,6 +101,23 @@ pub fn parse(input: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(total))
 }
 
+/// A moment as people write it on a command line or in a URL: a duration back from now (`24h`, `7d`), RFC 3339,
+/// or a date `YYYY-MM-DD` (midnight UTC).
+pub fn parse_when(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    use chrono::{DateTime, NaiveDate, Utc};
+    if let Ok(d) = parse(s) {
+        let d = chrono::Duration::from_std(d).map_err(|e| e.to_string())?;
+        return Ok(Utc::now() - d);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+    }
+    Err(format!("{s:?} is neither a duration (24h, 7d) nor a time (2026-11-20 or RFC 3339)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ mod users;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
@@ -243,29 +243,5 @@ impl From<SentimentArg> for Label {
     }
 }
 
-/// Writes each item as one line of JSON (the JSON-lines output of `mentions`, `sources parse`, `backtest`).
-pub fn write_json_lines<T: serde::Serialize>(
-    out: &mut impl std::io::Write,
-    items: impl IntoIterator<Item = T>,
-) -> std::io::Result<()> {
-    for item in items {
-        serde_json::to_writer(&mut *out, &item)?;
-        out.write_all(b"\n")?;
-    }
-    Ok(())
-}
-
-/// `24h`, `7d` (back from now), RFC 3339, or a date `YYYY-MM-DD` (midnight UTC).
-pub fn parse_when(s: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(d) = crate::duration::parse(s) {
-        let d = chrono::Duration::from_std(d).map_err(|e| e.to_string())?;
-        return Ok(Utc::now() - d);
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
-    }
-    Err(format!("{s:?} is neither a duration (24h, 7d) nor a time (2026-11-20 or RFC 3339)"))
-}
+pub use crate::duration::parse_when;
+pub use crate::store::write_json_lines;

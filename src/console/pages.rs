@@ -318,7 +318,9 @@ fn feed_filter(q: &FeedQuery, limit: i64) -> (MentionFilter, Vec<String>) {
         Some(v) => match parse_instant(&v) {
             Some(t) => Some(t),
             None => {
-                problems.push(format!("{name} {v:?} is neither Unix seconds nor a time like 2026-12-01T09:00:00Z"));
+                problems.push(format!(
+                    "{name} {v:?} is neither Unix seconds, a duration back from now (24h) nor a time (2026-12-01)"
+                ));
                 None
             }
         },
@@ -373,7 +375,7 @@ async fn export(
         "csv" => {
             (crate::store::write_csv(&mut out, &rows, true).map_err(anyhow::Error::from), "text/csv; charset=utf-8")
         }
-        _ => (write_jsonl(&mut out, &rows), "application/x-ndjson"),
+        _ => (crate::store::write_json_lines(&mut out, &rows).map_err(anyhow::Error::from), "application/x-ndjson"),
     };
     if let Err(e) = written {
         return internal(format!("{e:#}"), Some(&who));
@@ -386,14 +388,6 @@ async fn export(
         h.insert(axum::http::header::CONTENT_DISPOSITION, v);
     }
     r
-}
-
-fn write_jsonl(out: &mut Vec<u8>, rows: &[MentionRow]) -> anyhow::Result<()> {
-    for r in rows {
-        serde_json::to_writer(&mut *out, r)?;
-        out.push(b'\n');
-    }
-    Ok(())
 }
 
 /// `GET /mentions`: the feed, newest first, filtered, paged by keyset.
@@ -461,11 +455,11 @@ pub async fn mentions(AxState(state): AxState<State>, who: Signed, Query(q): Que
     html_response(status, page("Mentions", Some(&who), body))
 }
 
-/// Unix seconds or RFC 3339.
+/// Unix seconds (what the alert email's links carry), or what `--since` takes (`24h`, a date, RFC 3339).
 fn parse_instant(v: &str) -> Option<DateTime<Utc>> {
     match v.parse::<i64>() {
         Ok(secs) => DateTime::from_timestamp(secs, 0),
-        Err(_) => DateTime::parse_from_rfc3339(v).ok().map(|t| t.with_timezone(&Utc)),
+        Err(_) => crate::duration::parse_when(v).ok(),
     }
 }
 

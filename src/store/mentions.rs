@@ -1445,6 +1445,19 @@ pub struct MentionRow {
     pub location: Option<String>,
 }
 
+/// Writes each item as one line of JSON (the JSON-lines output of `mentions`, `sources parse`, `backtest`, the
+/// console's export).
+pub fn write_json_lines<T: serde::Serialize>(
+    out: &mut impl std::io::Write,
+    items: impl IntoIterator<Item = T>,
+) -> std::io::Result<()> {
+    for item in items {
+        serde_json::to_writer(&mut *out, &item)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
 /// RFC 4180 CSV with a fixed header; the column set is a stable interface (`hearsay export`, the console's export).
 pub const CSV_HEADER: &str =
     "id,created_at,brand,platform,sentiment,overridden,author,title,text,url,kind,external_id,rating,lang,terms";
