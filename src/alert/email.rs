@@ -50,17 +50,13 @@ impl ConsoleLinks {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let q =
-            |pairs: &[(&str, &str)]| url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
-        let since = since.timestamp().to_string();
-        let until = until.timestamp().to_string();
-        let mentions = base
+        let mentions = base.join(&negatives_feed(brand, since, until)).ok()?;
+        let alerts = base
             .join(&format!(
-                "mentions?{}",
-                q(&[("brand", brand), ("sentiment", "negative"), ("since", &since), ("until", &until)])
+                "alerts?{}",
+                url::form_urlencoded::Serializer::new(String::new()).append_pair("brand", brand).finish()
             ))
             .ok()?;
-        let alerts = base.join(&format!("alerts?{}", q(&[("brand", brand)]))).ok()?;
         Some(ConsoleLinks { mentions: mentions.into(), alerts: alerts.into(), base })
     }
 
@@ -68,6 +64,18 @@ impl ConsoleLinks {
     pub fn mention(&self, id: i64) -> String {
         self.base.join(&format!("mentions/{id}")).map(String::from).unwrap_or_default()
     }
+}
+
+/// The console's feed of a brand's negative mentions in `[since, until)`, relative to the console's root
+/// (`mentions?brand=…&sentiment=negative&since=…&until=…`, times as Unix seconds): what an alert links to.
+pub fn negatives_feed(brand: &str, since: DateTime<Utc>, until: DateTime<Utc>) -> String {
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("brand", brand)
+        .append_pair("sentiment", "negative")
+        .append_pair("since", &since.timestamp().to_string())
+        .append_pair("until", &until.timestamp().to_string())
+        .finish();
+    format!("mentions?{q}")
 }
 
 /// "1h", "30m", "2h30m" for the window.

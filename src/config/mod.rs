@@ -469,6 +469,19 @@ fn default_session_max() -> HumanDuration {
 }
 
 impl HttpConfig {
+    /// `[http]` with only `listen` set: every other key at its configuration default.
+    pub fn listening_on(listen: &str) -> HttpConfig {
+        HttpConfig {
+            listen: listen.to_string(),
+            console: true,
+            public_url: None,
+            trusted_proxy: Vec::new(),
+            user_header: None,
+            session_idle: default_session_idle(),
+            session_max: default_session_max(),
+        }
+    }
+
     /// Whether `listen` names only loopback addresses (`127.0.0.0/8`, `::1`, `localhost`).
     pub fn is_loopback(&self) -> bool {
         let host = match self.listen.rsplit_once(':') {

@@ -103,9 +103,7 @@ impl FromRequestParts<State> for Signed {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ClientAddr>().map(|c| c.0.ip());
-        let trusted = peer.is_some_and(|ip| state.http.trusted_proxy.contains(&ip));
-        let address = client_address(peer, trusted, &parts.headers);
+        let (trusted, address) = client(state, parts.extensions.get::<ClientAddr>(), &parts.headers);
         if trusted {
             if let Some(header) = &state.http.user_header {
                 if let Some(name) = parts.headers.get(header.as_str()).and_then(|v| v.to_str().ok()) {
@@ -172,7 +170,14 @@ impl FromRequestParts<State> for Editor {
     }
 }
 
-/// The client's address: the peer's, or, from a trusted proxy, the last address it added to `X-Forwarded-For`.
+/// Whether the peer is a trusted proxy, and the client's address: the peer's, or, from a trusted proxy, the last
+/// address it added to `X-Forwarded-For`.
+fn client(state: &State, peer: Option<&ClientAddr>, headers: &HeaderMap) -> (bool, String) {
+    let peer = peer.map(|c| c.0.ip());
+    let trusted = peer.is_some_and(|ip| state.http.trusted_proxy.contains(&ip));
+    (trusted, client_address(peer, trusted, headers))
+}
+
 fn client_address(peer: Option<IpAddr>, trusted: bool, headers: &HeaderMap) -> String {
     if trusted {
         let forwarded = headers
@@ -269,13 +274,11 @@ pub struct LoginForm {
 /// `POST /login`.
 pub async fn login(
     AxState(state): AxState<State>,
-    client: Option<axum::Extension<ClientAddr>>,
+    peer: Option<axum::Extension<ClientAddr>>,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    let peer = client.map(|c| c.0 .0.ip());
-    let trusted = peer.is_some_and(|ip| state.http.trusted_proxy.contains(&ip));
-    let address = client_address(peer, trusted, &headers);
+    let (_, address) = client(&state, peer.as_ref().map(|p| &p.0), &headers);
     let next = f.next.as_deref();
     match cookie(&headers, LOGIN_COOKIE) {
         Some(c) if !f.pre.is_empty() && same(c.as_bytes(), f.pre.as_bytes()) => {}

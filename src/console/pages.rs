@@ -705,7 +705,8 @@ pub async fn alerts(AxState(state): AxState<State>, who: Signed, Query(q): Query
     html_response(StatusCode::OK, page("Alerts", Some(&who), body))
 }
 
-/// An alert's figures in the email's words, and a link to the mentions of its window.
+/// An alert's figures in the email's words, and a link to the mentions of its window. Read field by field rather
+/// than as a `detect::Finding`, so that rows written by older versions (fewer fields) still show what they have.
 fn evidence(a: &crate::store::AlertRow) -> Markup {
     let Ok(d) = serde_json::from_str::<serde_json::Value>(&a.details) else {
         return html! { code { (excerpt(&a.details, 300)) } };
@@ -714,15 +715,7 @@ fn evidence(a: &crate::store::AlertRow) -> Markup {
     let text = |k: &str| d.get(k).and_then(serde_json::Value::as_str);
     let window =
         text("window_start").zip(text("window_end")).and_then(|(s, e)| Some((parse_instant(s)?, parse_instant(e)?)));
-    let feed = window.map(|(s, e)| {
-        let q = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("brand", &a.brand)
-            .append_pair("sentiment", "negative")
-            .append_pair("since", &s.timestamp().to_string())
-            .append_pair("until", &e.timestamp().to_string())
-            .finish();
-        format!("/mentions?{q}")
-    });
+    let feed = window.map(|(s, e)| format!("/{}", crate::alert::email::negatives_feed(&a.brand, s, e)));
     let platforms: Vec<String> = d
         .get("top_platforms")
         .and_then(serde_json::Value::as_array)

@@ -129,14 +129,10 @@ async fn serve(database: &Path, listen: &str) -> CmdResult {
     let by = crate::store::Actor { name: "hearsay demo".into(), origin: "cli".into() };
     let hash = crate::password::hash(&password);
     store.add_user(DEMO_ACCOUNT, crate::store::Role::Editor, &hash, &by).await.map_err(anyhow::Error::from)?;
+    // A demo's session lasts a day, not the configured default's week.
     let http = crate::config::HttpConfig {
-        listen: listen.to_string(),
-        console: true,
-        public_url: None,
-        trusted_proxy: Vec::new(),
-        user_header: None,
-        session_idle: crate::duration::HumanDuration::from_secs(8 * 3600),
         session_max: crate::duration::HumanDuration::from_secs(86_400),
+        ..crate::config::HttpConfig::listening_on(listen)
     };
     let pages =
         crate::console::router(store.clone(), http).await.map_err(|e| Failure::Usage(format!("--serve: {e:#}")))?;

@@ -16,18 +16,6 @@ use super::{seeded_db, tester};
 pub(crate) const EDITOR_PW: &str = "correct horse battery staple";
 const VIEWER_PW: &str = "another long passphrase";
 
-fn http_config(listen: &str) -> HttpConfig {
-    HttpConfig {
-        listen: listen.into(),
-        console: true,
-        public_url: None,
-        trusted_proxy: Vec::new(),
-        user_header: None,
-        session_idle: HumanDuration::from_secs(3600),
-        session_max: HumanDuration::from_secs(86_400),
-    }
-}
-
 pub(crate) struct Console {
     base: String,
     client: reqwest::Client,
@@ -42,7 +30,7 @@ pub(crate) async fn start(tune: impl FnOnce(&mut HttpConfig)) -> Console {
     let store = Store::open(&db, Access::ReadWrite).await.unwrap();
     store.add_user("maria", Role::Editor, &hearsay::password::hash(EDITOR_PW), &tester()).await.unwrap();
     store.add_user("li", Role::Viewer, &hearsay::password::hash(VIEWER_PW), &tester()).await.unwrap();
-    let mut cfg = http_config("127.0.0.1:0");
+    let mut cfg = HttpConfig::listening_on("127.0.0.1:0");
     tune(&mut cfg);
     let pages = hearsay::console::router(store.clone(), cfg.clone()).await.unwrap();
     let addr = hearsay::daemon::http::serve(&cfg.listen, store.clone(), Arc::default(), pages).await.unwrap();
@@ -434,15 +422,19 @@ async fn a_trusted_proxy_names_the_account_and_no_other_address_can() {
 async fn a_public_listen_address_needs_an_account_or_a_trusted_proxy() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("h.db"), Access::ReadWrite).await.unwrap();
-    let err = hearsay::console::router(store.clone(), http_config("0.0.0.0:0")).await.unwrap_err().to_string();
+    let err =
+        hearsay::console::router(store.clone(), HttpConfig::listening_on("0.0.0.0:0")).await.unwrap_err().to_string();
     assert!(err.contains("hearsay users add") && err.contains("console = false"), "{err}");
-    assert!(hearsay::console::router(store.clone(), http_config("127.0.0.1:0")).await.is_ok());
-    assert!(hearsay::console::router(store.clone(), http_config("localhost:9464")).await.is_ok());
-    assert!(hearsay::console::router(store.clone(), HttpConfig { console: false, ..http_config("0.0.0.0:0") })
-        .await
-        .is_ok());
+    assert!(hearsay::console::router(store.clone(), HttpConfig::listening_on("127.0.0.1:0")).await.is_ok());
+    assert!(hearsay::console::router(store.clone(), HttpConfig::listening_on("localhost:9464")).await.is_ok());
+    assert!(hearsay::console::router(
+        store.clone(),
+        HttpConfig { console: false, ..HttpConfig::listening_on("0.0.0.0:0") }
+    )
+    .await
+    .is_ok());
     store.add_user("maria", Role::Editor, &hearsay::password::hash(EDITOR_PW), &tester()).await.unwrap();
-    assert!(hearsay::console::router(store.clone(), http_config("0.0.0.0:0")).await.is_ok());
+    assert!(hearsay::console::router(store.clone(), HttpConfig::listening_on("0.0.0.0:0")).await.is_ok());
 }
 
 #[tokio::test]
