@@ -2,9 +2,9 @@
 //! email client.
 //!
 //! Per brand: headline numbers, mentions per day by sentiment and the negative share per day (inline SVG, with the
-//! numbers repeated in a table for clients that drop SVG), the split by platform, the most frequent terms of the
-//! negative mentions, the most-engaged negative mentions (by the platform counters in `metrics`), and the alerts of
-//! the period.
+//! numbers repeated in a table for clients that drop SVG), the split by platform and by language, the most
+//! frequent terms of the negative mentions, the most-engaged negative mentions (by the platform counters in
+//! `metrics`), and the alerts of the period.
 //!
 //! Self-contained means: inline SVG and one `<style>` block, no script, no external stylesheet, font or image, so
 //! the page renders offline and survives being attached to an email. Every text that comes from a mention or the
@@ -20,7 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::alert::email::{escape, top_terms};
 use crate::sentiment::Label;
-use crate::store::{AlertRow, EngagedMention, MentionFilter, Store};
+use crate::store::{AlertRow, BrandSplit, EngagedMention, GroupTotals, MentionFilter, Store};
 
 /// What to report on.
 #[derive(Debug, Clone)]
@@ -104,9 +104,9 @@ pub async fn render(store: &Store, opts: &ReportOptions) -> anyhow::Result<Strin
     Ok(h)
 }
 
-/// One brand's part of the report (charts per day, platforms, recurring words, the most engaged negatives, the
-/// alerts of the period) as an HTML fragment, every value escaped: the web console's overview shows it. Its
-/// classes are styled by [`STYLE`].
+/// One brand's part of the report (charts per day, platforms and languages, recurring words, the most engaged
+/// negatives, the alerts of the period) as an HTML fragment, every value escaped: the web console's overview
+/// shows it. Its classes are styled by [`STYLE`].
 pub async fn brand_fragment(store: &Store, brand: &str, opts: &ReportOptions) -> anyhow::Result<String> {
     let data = brand_data(store, brand, opts).await?;
     let mut h = String::with_capacity(32 * 1024);
@@ -120,8 +120,8 @@ struct BrandData {
     brand: String,
     /// Every day of the period, days without mentions included.
     days: Vec<Day>,
-    /// (platform, mentions, negative), syndicated copies once.
-    platforms: Vec<(String, i64, i64)>,
+    /// Mentions by platform and by language, syndicated copies once.
+    split: BrandSplit,
     /// The most frequent terms of the negative mentions (of up to 5,000, newest first), with their counts; the
     /// brand's name, its query terms and the terms each mention matched left out.
     terms: Vec<(String, usize)>,
@@ -150,9 +150,9 @@ async fn brand_data(store: &Store, brand: &str, opts: &ReportOptions) -> anyhow:
     };
     // Independent reads, side by side on the store's reader connections: the page waits for the slowest one
     // (the per-platform split) rather than for their sum.
-    let (days, platforms, negatives, engaged, alerts) = tokio::try_join!(
+    let (days, split, negatives, engaged, alerts) = tokio::try_join!(
         async { days(store, &filter, opts).await },
-        async { Ok(store.platform_counts(brand, opts.since, opts.until).await?) },
+        async { Ok(store.brand_split(brand, opts.since, opts.until).await?) },
         async { Ok(store.mentions(&negatives_filter).await?) },
         async { Ok(store.most_engaged_negatives(brand, opts.since, opts.until, 10).await?) },
         async { Ok(store.alerts(10_000).await?) },
@@ -175,12 +175,12 @@ async fn brand_data(store: &Store, brand: &str, opts: &ReportOptions) -> anyhow:
     exclude.dedup();
     let terms = top_terms(&refs, &exclude, 15);
     let terms_recent = terms_from > opts.since;
-    Ok(BrandData { brand: brand.to_string(), days, platforms, terms, terms_recent, engaged, alerts })
+    Ok(BrandData { brand: brand.to_string(), days, split, terms, terms_recent, engaged, alerts })
 }
 
 /// One brand's part of the page, under its name when the report covers several (`heading`).
 fn brand_section(h: &mut String, data: &BrandData, heading: bool) {
-    let BrandData { brand, days, platforms, terms, engaged, alerts, .. } = data;
+    let BrandData { brand, days, split, terms, engaged, alerts, .. } = data;
     let total: i64 = days.iter().map(Day::total).sum();
     let neg: i64 = days.iter().map(|d| d.negative).sum();
     let labelled: i64 = days.iter().map(|d| d.negative + d.neutral + d.positive).sum();
@@ -195,7 +195,7 @@ fn brand_section(h: &mut String, data: &BrandData, heading: bool) {
         (total.to_string(), "mentions", ""),
         (share(neg), "negative", " neg"),
         (share(pos), "positive", " pos"),
-        (platforms.len().to_string(), "platforms", ""),
+        (split.platforms.len().to_string(), "platforms", ""),
         (alerts.iter().filter(|a| a.event == "firing").count().to_string(), "alerts fired", ""),
     ] {
         let _ = write!(
@@ -212,26 +212,9 @@ fn brand_section(h: &mut String, data: &BrandData, heading: bool) {
     day_table(h, days);
 
     h.push_str("<h3>Where</h3>");
-    if platforms.is_empty() {
-        h.push_str("<p class=\"muted\">No mentions in this period.</p>");
-    } else {
-        let max = platforms.iter().map(|p| p.1).max().unwrap_or(1).max(1);
-        h.push_str("<table class=\"data\"><tr><th>platform</th><th class=\"num\">mentions</th><th class=\"num\">negative</th><th class=\"num\">share</th><th></th></tr>");
-        let mut sorted = platforms.clone();
-        sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        for (p, n, ng) in &sorted {
-            let width = (*n as f64 / max as f64 * 200.0).round().max(1.0);
-            let neg_width = (*ng as f64 / max as f64 * 200.0).round();
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td class=\"num\">{n}</td><td class=\"num\">{ng}</td><td class=\"num\">{:.0}%</td>\
-                 <td><div class=\"hbar\" style=\"width:{width}px\"><div class=\"hneg\" style=\"width:{neg_width}px\"></div></div></td></tr>",
-                escape(p),
-                if *n > 0 { *ng as f64 * 100.0 / *n as f64 } else { 0.0 }
-            );
-        }
-        h.push_str("</table>");
-    }
+    split_table(h, "platform", &split.platforms);
+    h.push_str("<h3>In which languages</h3>");
+    split_table(h, "language", &split.languages);
 
     h.push_str(if data.terms_recent {
         "<h3>What the negative mentions of the last day talk about</h3>"
@@ -305,6 +288,36 @@ fn brand_section(h: &mut String, data: &BrandData, heading: bool) {
         }
         h.push_str("</table>");
     }
+}
+
+/// A split of the period's mentions (by platform or language), the most mentions first, each with its negatives
+/// and a bar.
+fn split_table(h: &mut String, what: &str, groups: &[GroupTotals]) {
+    if groups.is_empty() {
+        h.push_str("<p class=\"muted\">No mentions in this period.</p>");
+        return;
+    }
+    let max = groups.iter().map(|g| g.mentions).max().unwrap_or(1).max(1);
+    let _ = write!(
+        h,
+        "<table class=\"data\"><tr><th>{what}</th><th class=\"num\">mentions</th><th class=\"num\">negative</th>\
+         <th class=\"num\">share</th><th></th></tr>"
+    );
+    let mut sorted: Vec<&GroupTotals> = groups.iter().collect();
+    sorted.sort_by(|a, b| b.mentions.cmp(&a.mentions).then(a.key.cmp(&b.key)));
+    for g in sorted {
+        let (n, ng) = (g.mentions, g.negative);
+        let width = (n as f64 / max as f64 * 200.0).round().max(1.0);
+        let neg_width = (ng as f64 / max as f64 * 200.0).round();
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=\"num\">{n}</td><td class=\"num\">{ng}</td><td class=\"num\">{:.0}%</td>\
+             <td><div class=\"hbar\" style=\"width:{width}px\"><div class=\"hneg\" style=\"width:{neg_width}px\"></div></div></td></tr>",
+            escape(&g.key),
+            if n > 0 { ng as f64 * 100.0 / n as f64 } else { 0.0 }
+        );
+    }
+    h.push_str("</table>");
 }
 
 /// Per-day counts over the whole period, days without mentions included.
@@ -539,7 +552,10 @@ mod tests {
         let data = BrandData {
             brand: "A&B".into(),
             days: vec![Day { start: 0, negative: 3, neutral: 0, positive: 1, unclassified: 2 }],
-            platforms: vec![("reddit".into(), 6, 3)],
+            split: BrandSplit {
+                platforms: vec![GroupTotals { key: "reddit".into(), mentions: 6, negative: 3, positive: 1 }],
+                languages: vec![GroupTotals { key: "de".into(), mentions: 6, negative: 3, positive: 1 }],
+            },
             terms: vec![("refund".into(), 2)],
             engaged: vec![EngagedMention {
                 platform: "reddit".into(),
@@ -563,6 +579,7 @@ mod tests {
         assert!(h.contains("refund <b>2</b>") && h.contains("title=\"4 num comments\""));
         assert!(h.contains("&lt;b&gt;awful&lt;/b&gt;") && !h.contains("href=\"javascript"), "{h}");
         assert!(h.contains("source reddit"));
+        assert!(h.contains("<th>language</th>") && h.contains("<tr><td>de</td><td class=\"num\">6</td>"), "{h}");
     }
 
     #[test]

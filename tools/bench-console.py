@@ -8,7 +8,11 @@ DB is a database built by `tools/bench-store` or by hand:
 The script starts `hearsay run` on DB (no sources, so nothing is polled) with an [http] section, makes an account,
 signs in, and times each page over localhost (time to the last byte, so server time plus a loopback round trip):
     overview of one brand over 30 days, the first feed page with a query filter, the next page (keyset).
-Then it compares the daemon's RSS with the console switched off (`console = false`), before and after browsing.
+Then every overview and negative feed of every brand and range is opened once, and the daemon's RSS is compared with
+that of a second daemon on the same file, started at the same time with the console switched off (`console = false`).
+By default both daemons are configured with one brand that nothing mentions, so that their own work (the detector's
+reads, which fill the daemon's page caches over minutes and by amounts that differ from run to run by tens of MB)
+does not drown what the console adds; `--busy-daemon --settle 240` measures it beside the ten brands' detectors.
 Prints p50 / p95 per page. Python's standard library only.
 """
 import argparse
@@ -56,10 +60,15 @@ def request(port, method, path, cookie=None, body=None):
     return r.status, r.getheaders(), data.decode("utf-8", "replace"), took
 
 
-def start(bin_, db, cfg_dir, console):
+def start(bin_, db, cfg_dir, console, quiet=True):
     port = free_port()
     cfg = os.path.join(cfg_dir, f"hearsay-{console}.toml")
-    brands = "".join(f'[[brands]]\nname = "Brand{i}"\nquery = "brand{i}"\n\n' for i in range(10))
+    if quiet:
+        # One configured brand that nothing mentions: the daemon's own cycle reads (almost) nothing, so what the
+        # console reads is all that moves its RSS. The console shows every brand in the database either way.
+        brands = '[[brands]]\nname = "Quiet"\nquery = "zzzquiet"\n\n'
+    else:
+        brands = "".join(f'[[brands]]\nname = "Brand{i}"\nquery = "brand{i}"\n\n' for i in range(10))
     with open(cfg, "w") as f:
         f.write(
             f'[storage]\ndatabase = "{db}"\noutbox_dir = "{cfg_dir}/outbox"\n\n{brands}'
@@ -67,7 +76,7 @@ def start(bin_, db, cfg_dir, console):
         )
     log = open(os.path.join(cfg_dir, f"daemon-{console}.log"), "w")
     p = subprocess.Popen([bin_, "run", "-c", cfg], stdout=subprocess.DEVNULL, stderr=log,
-                         env={**os.environ, "RUST_LOG": "warn"})
+                         env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")})
     for _ in range(600):
         try:
             if request(port, "GET", "/healthz")[0] in (200, 503):
@@ -99,6 +108,12 @@ def main():
     ap.add_argument("--bin", default="target/release/hearsay")
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--brand", default="Brand3")
+    ap.add_argument("--busy-daemon", action="store_true",
+                    help="configure the ten brands of the generated database, so that both daemons run their "
+                         "detector over them (their own page caches then grow for minutes, by different amounts)")
+    ap.add_argument("--settle", type=float, default=3,
+                    help="seconds both daemons run before the console is browsed: the daemon's own reads fill its "
+                         "page caches (4 x 32 MiB and the writer's 64) over the first minutes")
     a = ap.parse_args()
     db = os.path.abspath(a.db)
     password = "bench passphrase 12345"
@@ -106,15 +121,13 @@ def main():
     subprocess.run([a.bin, "--db", db, "users", "add", "bench", "--role", "editor", "--password-stdin"],
                    input=password + "\n", text=True, check=True, capture_output=True)
     with tempfile.TemporaryDirectory() as tmp:
-        # RSS without the console, then with it, each after the same settling time.
-        p, port = start(a.bin, db, tmp, console=False)
-        time.sleep(3)
-        rss_off = rss_kib(p.pid)
-        p.terminate(); p.wait()
-
-        p, port = start(a.bin, db, tmp, console=True)
-        time.sleep(3)
-        rss_on_idle = rss_kib(p.pid)
+        # Two daemons on the same file, started together: one without the console, one with it. Both do the
+        # daemon's own work (the detector's reads warm its page caches for minutes), so the difference of their
+        # RSS after the second has been browsed is what the console adds.
+        off, _ = start(a.bin, db, tmp, console=False, quiet=not a.busy_daemon)
+        p, port = start(a.bin, db, tmp, console=True, quiet=not a.busy_daemon)
+        time.sleep(a.settle)
+        rss_on_idle, rss_off_idle = rss_kib(p.pid), rss_kib(off.pid)
         cookie = login(port, "bench", password)
         b = urllib.parse.quote(a.brand)
         pages = {
@@ -141,13 +154,30 @@ def main():
                 assert status == 200
                 v.append(took * 1000)
             times[f"feed {a.brand} 30d q=refund, next page"] = v
-        rss_on_busy = rss_kib(p.pid)
-        p.terminate(); p.wait()
+        # Then every page a brand manager reaches, for every brand and range, once.
+        brands = re.findall(r'<option value="([^"]+)"', request(port, "GET", "/overview", cookie)[2])
+        for brand in dict.fromkeys(brands):
+            q = urllib.parse.quote(brand)
+            for r in ("24h", "7d", "30d", "90d"):
+                for path in (f"/overview?brand={q}&range={r}", f"/mentions?brand={q}&range={r}&sentiment=negative"):
+                    assert request(port, "GET", path, cookie)[0] == 200, path
+        for path in ("/alerts", "/sources", "/mentions?q=refund"):
+            assert request(port, "GET", path, cookie)[0] == 200, path
+        diffs = []
+        for _ in range(5):
+            time.sleep(2)
+            rss_on, rss_off = rss_kib(p.pid), rss_kib(off.pid)
+            diffs.append(rss_on - rss_off)
+        rss_on_busy = rss_on
+        for d in (p, off):
+            d.terminate(); d.wait()
 
     for name, v in times.items():
         print(f"{name}: p50 {pct(v, 0.5):.1f} ms, p95 {pct(v, 0.95):.1f} ms over {len(v)} requests")
-    print(f"daemon RSS: console off {rss_off / 1024:.1f} MiB; console on, idle {rss_on_idle / 1024:.1f} MiB, "
-          f"after browsing {rss_on_busy / 1024:.1f} MiB (adds {(rss_on_busy - rss_off) / 1024:+.1f} MiB)")
+    print(f"daemon RSS after {a.settle:.0f} s: console on {rss_on_idle / 1024:.1f} MiB, off {rss_off_idle / 1024:.1f} MiB")
+    print(f"daemon RSS, side by side: console on, after browsing "
+          f"{rss_on_busy / 1024:.1f} MiB; console off at the same time {rss_off / 1024:.1f} MiB; the console adds "
+          f"{pct(diffs, 0.5) / 1024:+.1f} MiB (median of 5 samples, {min(diffs) / 1024:+.1f} to {max(diffs) / 1024:+.1f})")
 
 
 if __name__ == "__main__":

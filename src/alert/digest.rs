@@ -17,7 +17,7 @@ use lettre::message::{header::ContentType, MultiPart, SinglePart};
 use super::email::{escape, example_where, excerpt, headers, message_id, text_link};
 use crate::config::Config;
 use crate::link::safe_href;
-use crate::store::{Example, QueuedEmail, Store};
+use crate::store::{AlertRow, Example, QueuedEmail, Store};
 
 /// One brand's day.
 #[derive(Debug, Clone)]
@@ -31,10 +31,11 @@ pub struct BrandDay {
     pub usual_total: f64,
     /// (platform, total, negative), most negatives first.
     pub platforms: Vec<(String, i64, i64)>,
-    /// (kind, event, fired_at) of alert events recorded in the period.
-    pub alerts: Vec<(String, String, i64)>,
+    /// The alert events recorded in the period, oldest first.
+    pub alerts: Vec<AlertRow>,
     pub examples: Vec<Example>,
-    /// Where the console shows the day's negative mentions and the brand's alerts (`[http] public_url`).
+    /// Where the console shows the day's negative mentions, the brand's alerts and each alert's page
+    /// (`[http] public_url`).
     pub console: Option<super::email::ConsoleLinks>,
 }
 
@@ -127,7 +128,7 @@ fn pct(x: f64) -> String {
 }
 
 pub fn subject(start: DateTime<Utc>, days: &[BrandDay]) -> String {
-    let alerts: usize = days.iter().map(|d| d.alerts.iter().filter(|(_, e, _)| e == "firing").count()).sum();
+    let alerts: usize = days.iter().map(|d| d.alerts.iter().filter(|a| a.event == "firing").count()).sum();
     let brands: Vec<String> = days
         .iter()
         .take(3)
@@ -164,8 +165,11 @@ pub fn text_body(start: DateTime<Utc>, end: DateTime<Utc>, days: &[BrandDay]) ->
             let p: Vec<String> = d.platforms.iter().map(|(p, n, neg)| format!("{p} {n} ({neg} negative)")).collect();
             t += &format!("Platforms: {}\n", p.join(", "));
         }
-        for (kind, event, at) in &d.alerts {
-            t += &format!("Alert: {kind} {event} at {}\n", time(*at));
+        for a in &d.alerts {
+            t += &format!("Alert: {} {} at {}\n", a.kind, a.event, time(a.fired_at));
+            if let Some(l) = &d.console {
+                t += &format!("  {}\n", l.alert_page(a.id));
+            }
         }
         if let Some(l) = &d.console {
             t += &format!("In the console: the day's negative mentions {}\n", l.mentions);
@@ -216,8 +220,13 @@ pub fn html_body(start: DateTime<Utc>, end: DateTime<Utc>, days: &[BrandDay]) ->
         }
         if !d.alerts.is_empty() {
             h += "<ul>";
-            for (kind, event, at) in &d.alerts {
-                h += &format!("<li>Alert: {} {} at {}</li>", escape(kind), escape(event), time(*at));
+            for a in &d.alerts {
+                let what = format!("{} {}", escape(&a.kind), escape(&a.event));
+                let what = match &d.console {
+                    Some(l) => format!("<a href=\"{}\">{what}</a>", escape(&l.alert_page(a.id))),
+                    None => what,
+                };
+                h += &format!("<li>Alert: {what} at {}</li>", time(a.fired_at));
             }
             h += "</ul>";
         }
@@ -269,6 +278,18 @@ fn compose(
 mod tests {
     use super::*;
 
+    fn alert(id: i64, event: &str) -> AlertRow {
+        AlertRow {
+            id,
+            brand: "Acme".into(),
+            kind: "negative_spike".into(),
+            event: event.into(),
+            fired_at: 0,
+            recorded_at: 0,
+            details: "{}".into(),
+        }
+    }
+
     #[test]
     fn the_digest_moment_is_the_latest_one_not_after_now() {
         let at = NaiveTime::from_hms_opt(8, 0, 0).unwrap();
@@ -287,7 +308,7 @@ mod tests {
             usual_share: Some(0.1),
             usual_total: 20.0,
             platforms: vec![],
-            alerts: (0..alerts).map(|_| ("negative_spike".into(), "firing".into(), 0)).collect(),
+            alerts: (0..alerts).map(|i| alert(i as i64, "firing")).collect(),
             examples: vec![],
             console: None,
         };
@@ -321,16 +342,19 @@ mod tests {
         let days = [day.clone()];
         let html = html_body(start, start, &days);
         assert_eq!(hrefs(&html), [WEB.1], "{html}");
-        // With `public_url`, each brand's part links to the day's negatives and the brand's alerts in the console.
+        // With `public_url`, each brand's part links to each of the day's alerts, the day's negatives and the
+        // brand's alerts in the console.
         let links = crate::alert::email::ConsoleLinks::new("https://h.example/", "Acme", start, start);
-        let with = [BrandDay { console: links, ..day }];
+        let with = [BrandDay { console: links, alerts: vec![alert(17, "firing")], ..day }];
         let h = html_body(start, start, &with);
         let found = hrefs(&h);
-        assert_eq!(found.len(), 3, "{h}");
-        assert!(found[1].starts_with("https://h.example/mentions?brand=Acme&amp;sentiment=negative&amp;since="));
-        assert_eq!(found[2], "https://h.example/alerts?brand=Acme");
-        assert!(text_body(start, start, &with)
-            .contains("the day's negative mentions https://h.example/mentions?brand=Acme"));
+        assert_eq!(found.len(), 4, "{h}");
+        assert_eq!(found[0], "https://h.example/alerts/17");
+        assert!(found[2].starts_with("https://h.example/mentions?brand=Acme&amp;sentiment=negative&amp;since="));
+        assert_eq!(found[3], "https://h.example/alerts?brand=Acme");
+        let text = text_body(start, start, &with);
+        assert!(text.contains("the day's negative mentions https://h.example/mentions?brand=Acme"), "{text}");
+        assert!(text.contains("Alert: negative_spike firing at 00:00 UTC\n  https://h.example/alerts/17\n"), "{text}");
         assert!(html.contains("Acme complaint 0"), "a mention without a web link is still listed, as text");
         let text = text_body(start, start, &days).to_lowercase();
         for bad in ["script:", "data:", "file:"] {

@@ -39,6 +39,9 @@ pub struct ConsoleLinks {
     pub mentions: String,
     /// The brand's alerts, with their evidence and the silence form.
     pub alerts: String,
+    /// This alert's own page (its evidence, its email's delivery, the silence form), once its row has an id
+    /// ([`ConsoleLinks::for_alert`]); the email links there rather than to the brand's alerts.
+    pub alert: Option<String>,
 }
 
 impl ConsoleLinks {
@@ -57,12 +60,22 @@ impl ConsoleLinks {
                 url::form_urlencoded::Serializer::new(String::new()).append_pair("brand", brand).finish()
             ))
             .ok()?;
-        Some(ConsoleLinks { mentions: mentions.into(), alerts: alerts.into(), base })
+        Some(ConsoleLinks { mentions: mentions.into(), alerts: alerts.into(), alert: None, base })
+    }
+
+    /// The same links, and the page of the alert event whose row is `id`.
+    pub fn for_alert(self, id: i64) -> ConsoleLinks {
+        ConsoleLinks { alert: Some(self.alert_page(id)), ..self }
     }
 
     /// One mention's page.
     pub fn mention(&self, id: i64) -> String {
         self.base.join(&format!("mentions/{id}")).map(String::from).unwrap_or_default()
+    }
+
+    /// One alert event's page (`/alerts/{id}`, `id` its row in the notification log).
+    pub fn alert_page(&self, id: i64) -> String {
+        self.base.join(&format!("alerts/{id}")).map(String::from).unwrap_or_default()
     }
 }
 
@@ -227,13 +240,14 @@ pub fn text_body(c: &AlertContext<'_>) -> String {
         }
     }
     if let Some(l) = c.console {
+        let page = match &l.alert {
+            Some(a) => format!("this alert, to silence it {a}"),
+            None => format!("the brand's alerts {}", l.alerts),
+        };
         if c.kind == AlertKind::SourceDown {
-            s += &format!("\nIn the console: {}\n", l.alerts);
+            s += &format!("\nIn the console: {page}\n");
         } else {
-            s += &format!(
-                "\nIn the console: the mentions behind this alert {}\nand the brand's alerts {}\n",
-                l.mentions, l.alerts
-            );
+            s += &format!("\nIn the console: the mentions behind this alert {}\nand {page}\n", l.mentions);
         }
     }
     s += &format!(
@@ -361,7 +375,10 @@ pub fn html_body(c: &AlertContext<'_>) -> String {
                 escape(&l.mentions)
             );
         }
-        h += &format!("<a href=\"{}\">{}'s alerts</a></p>", escape(&l.alerts), escape(c.brand));
+        h += &match &l.alert {
+            Some(a) => format!("<a href=\"{}\">This alert in hearsay (silence it there)</a></p>", escape(a)),
+            None => format!("<a href=\"{}\">{}'s alerts</a></p>", escape(&l.alerts), escape(c.brand)),
+        };
     }
     h += &format!(
         "<hr style=\"border:none;border-top:1px solid #eee;margin:20px 0 8px\"><p style=\"color:#777;font-size:12px\">Sent by hearsay. To stop alerts for {} for two days run <code>{}</code>. List recent alerts with <code>hearsay alerts list</code>.</p></body></html>",
@@ -582,6 +599,19 @@ mod tests {
         assert!(h.contains(&links.mentions.replace('&', "&amp;").as_str()), "{h:?}");
         assert!(h.iter().any(|x| x.ends_with("/console/mentions/0")), "{h:?}");
         assert!(text_body(&c).contains(&format!("the mentions behind this alert {}", links.mentions)));
+        assert!(h.contains(&"https://hearsay.example/console/alerts?brand=A%26B+%3Cx%3E"), "{h:?}");
+
+        // Once the alert's row has an id, the email links to the alert's own page instead of the brand's alerts.
+        let links = links.clone().for_alert(42);
+        assert_eq!(links.alert.as_deref(), Some("https://hearsay.example/console/alerts/42"));
+        let c = AlertContext { console: Some(&links), ..c };
+        let h = hrefs(&html_body(&c)).into_iter().map(str::to_string).collect::<Vec<_>>();
+        assert!(h.contains(&"https://hearsay.example/console/alerts/42".to_string()), "{h:?}");
+        assert!(!h.iter().any(|x| x.contains("alerts?brand=")), "{h:?}");
+        assert!(text_body(&c).contains("and this alert, to silence it https://hearsay.example/console/alerts/42\n"));
+        let down = AlertContext { kind: AlertKind::SourceDown, ..c };
+        assert!(text_body(&down)
+            .contains("In the console: this alert, to silence it https://hearsay.example/console/alerts/42\n"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::config::{AlertsConfig, Config};
 use crate::detect::{
     self, AlertKind, BucketSeries, DetectConfig, DetectInput, PlatformCount, SourceHealth, BUCKET_SECS,
 };
-use crate::store::{NewAlert, QueuedEmail, Store};
+use crate::store::{EmailFor, NewAlert, QueuedEmail, Store};
 use lifecycle::{AlertState, LifecycleConfig, QuietHours};
 
 /// Detector settings from `[alerts]`.
@@ -135,10 +135,12 @@ pub async fn evaluate_and_notify(config: &Config, store: &Store, now: DateTime<U
                     fired_at: ev.fired_at,
                     details: serde_json::to_value(finding).unwrap_or_default(),
                     event_key: &ev.idempotency_key,
-                    email,
+                    email: email.map(|draft| {
+                        Box::new(move |alert_id| draft.compose(alert_id).map_err(|e| format!("{e:#}"))) as EmailFor
+                    }),
                 })
                 .collect();
-            store.record_alert(&brand.name, kind.as_str(), &after, &new_alerts).await?;
+            store.record_alert(&brand.name, kind.as_str(), &after, new_alerts).await?;
         }
     }
     if let Err(e) = digest::queue_due(config, store, now).await {
@@ -173,6 +175,49 @@ async fn source_health(store: &Store, _now: DateTime<Utc>) -> anyhow::Result<Vec
         .collect())
 }
 
+/// An alert email with everything gathered but the id of the alert's row, which its link to the alert's page
+/// needs: the store gives it when it inserts the row, in the transaction that queues the email ([`EmailFor`]).
+struct Draft {
+    brand: String,
+    event: &'static str,
+    finding: detect::Finding,
+    fired_at: DateTime<Utc>,
+    window: std::time::Duration,
+    examples: Vec<crate::store::Example>,
+    top_terms: Vec<(String, usize)>,
+    hourly_observed: Vec<f64>,
+    hourly_expected: Vec<f64>,
+    console: Option<email::ConsoleLinks>,
+    chart_png: Option<Vec<u8>>,
+    from: String,
+    recipients: Vec<String>,
+    message_id: String,
+}
+
+impl Draft {
+    /// The complete message, linking to the page of alert `alert_id` when the console's address is known.
+    fn compose(self, alert_id: i64) -> anyhow::Result<QueuedEmail> {
+        let console = self.console.map(|c| c.for_alert(alert_id));
+        let ctx = email::AlertContext {
+            brand: &self.brand,
+            kind: self.finding.kind,
+            event: self.event,
+            finding: &self.finding,
+            fired_at: self.fired_at,
+            window: self.window,
+            examples: &self.examples,
+            top_terms: &self.top_terms,
+            hourly_observed: &self.hourly_observed,
+            hourly_expected: &self.hourly_expected,
+            console: console.as_ref(),
+        };
+        let message = email::compose(&ctx, &self.from, &self.recipients, &self.message_id, self.chart_png)?;
+        let subject = email::subject(&ctx);
+        Ok(QueuedEmail { message_id: self.message_id, recipients: self.recipients, subject, message })
+    }
+}
+
+/// Gathers what an alert's email shows (examples, terms, the chart) from the store; [`Draft::compose`] writes it.
 #[allow(clippy::too_many_arguments)]
 async fn build_email(
     config: &Config,
@@ -183,7 +228,7 @@ async fn build_email(
     series: &BucketSeries,
     now: DateTime<Utc>,
     dcfg: &DetectConfig,
-) -> anyhow::Result<QueuedEmail> {
+) -> anyhow::Result<Draft> {
     let examples = if finding.kind == AlertKind::SourceDown {
         Vec::new()
     } else {
@@ -210,20 +255,7 @@ async fn build_email(
         .filter(|h| h.console)
         .and_then(|h| h.public_url.as_deref())
         .and_then(|u| email::ConsoleLinks::new(u, brand, finding.window_start, finding.window_end.max(now)));
-    let ctx = email::AlertContext {
-        brand,
-        kind: finding.kind,
-        event: ev.event.as_str(),
-        finding,
-        fired_at: ev.fired_at,
-        window: dcfg.window,
-        examples: &examples,
-        top_terms: &top_terms,
-        hourly_observed: &observed,
-        hourly_expected: &expected,
-        console: console.as_ref(),
-    };
-    let png = if finding.kind == AlertKind::SourceDown { None } else { chart::render(&observed, &expected).ok() };
+    let chart_png = if finding.kind == AlertKind::SourceDown { None } else { chart::render(&observed, &expected).ok() };
     let recipients: Vec<String> = config
         .alerts
         .recipients
@@ -231,9 +263,22 @@ async fn build_email(
         .chain(config.brands.iter().filter(|b| b.name == brand).flat_map(|b| &b.recipients))
         .cloned()
         .collect();
-    let message_id = email::message_id(&ev.idempotency_key);
-    let message = email::compose(&ctx, &send::from_address(config), &recipients, &message_id, png)?;
-    Ok(QueuedEmail { message_id, recipients, subject: email::subject(&ctx), message })
+    Ok(Draft {
+        brand: brand.to_string(),
+        event: ev.event.as_str(),
+        finding: finding.clone(),
+        fired_at: ev.fired_at,
+        window: dcfg.window,
+        examples,
+        top_terms,
+        hourly_observed: observed,
+        hourly_expected: expected,
+        console,
+        chart_png,
+        from: send::from_address(config),
+        recipients,
+        message_id: email::message_id(&ev.idempotency_key),
+    })
 }
 
 /// Negatives per hour over the last `hours` hours, and the mean of the same hour-of-week over the four weeks

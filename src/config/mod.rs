@@ -551,8 +551,9 @@ impl Config {
         let alerts: AlertsConfig = section(&mut table, "alerts", &mut problems).unwrap_or_default();
         let http: Option<HttpConfig> = section(&mut table, "http", &mut problems);
         let raw_smtp: Option<RawSmtp> = section(&mut table, "smtp", &mut problems);
-        let brands: Vec<BrandConfig> = array(&mut table, "brands", &mut problems);
-        let sources: Vec<SourceConfig> = array_with(&mut table, "sources", &mut problems, SourceConfig::from_toml);
+        let brands: Vec<Entry<BrandConfig>> = array(&mut table, "brands", &mut problems);
+        let sources: Vec<Entry<SourceConfig>> =
+            array_with(&mut table, "sources", &mut problems, SourceConfig::from_toml);
         for key in table.keys() {
             problems.push(Problem {
                 path: key.clone(),
@@ -577,9 +578,9 @@ impl Config {
         };
 
         validate_brands(&brands, &mut problems);
-        let brand_names: BTreeSet<&str> = brands.iter().map(|b| b.name.as_str()).collect();
+        let brand_names: BTreeSet<&str> = brands.iter().map(|b| b.value.name.as_str()).collect();
         let mut source_names = BTreeSet::new();
-        for (i, s) in sources.iter().enumerate() {
+        for Entry { index: i, value: s } in &sources {
             if !source_names.insert(s.name.clone()) {
                 problems.push(Problem {
                     path: format!("sources[{i}].name"),
@@ -655,6 +656,8 @@ impl Config {
         let smtp = raw_smtp.and_then(|raw| resolve_smtp(raw, &mut problems));
 
         if problems.is_empty() {
+            let brands = brands.into_iter().map(|e| e.value).collect();
+            let sources = sources.into_iter().map(|e| e.value).collect();
             Ok(Config { file: file.to_path_buf(), storage, polling, brands, sources, model, alerts, smtp, http })
         } else {
             Err(fail(problems))
@@ -762,9 +765,9 @@ fn validate_http(h: &HttpConfig, problems: &mut Vec<Problem>) {
     }
 }
 
-fn validate_brands(brands: &[BrandConfig], problems: &mut Vec<Problem>) {
+fn validate_brands(brands: &[Entry<BrandConfig>], problems: &mut Vec<Problem>) {
     let mut seen = BTreeSet::new();
-    for (i, b) in brands.iter().enumerate() {
+    for Entry { index: i, value: b } in brands {
         if b.name.trim().is_empty() {
             problems.push(Problem { path: format!("brands[{i}].name"), message: "must not be empty".into() });
         } else if !seen.insert(b.name.to_lowercase()) {
@@ -807,7 +810,14 @@ fn section<T: DeserializeOwned>(table: &mut toml::Table, name: &str, problems: &
     }
 }
 
-fn array<T: DeserializeOwned>(table: &mut toml::Table, name: &str, problems: &mut Vec<Problem>) -> Vec<T> {
+/// An entry of an array of tables that deserialised, with its position in the file's array: an entry that did
+/// not deserialise is left out, and the ones after it keep their own numbers in later problems' key paths.
+struct Entry<T> {
+    index: usize,
+    value: T,
+}
+
+fn array<T: DeserializeOwned>(table: &mut toml::Table, name: &str, problems: &mut Vec<Problem>) -> Vec<Entry<T>> {
     array_with(table, name, problems, |v| v.try_into::<T>().map_err(clean))
 }
 
@@ -816,7 +826,7 @@ fn array_with<T>(
     name: &str,
     problems: &mut Vec<Problem>,
     parse: impl Fn(toml::Value) -> Result<T, String>,
-) -> Vec<T> {
+) -> Vec<Entry<T>> {
     let Some(value) = table.remove(name) else { return Vec::new() };
     let toml::Value::Array(items) = value else {
         problems.push(Problem { path: name.into(), message: format!("must be an array of tables: [[{name}]]") });
@@ -825,7 +835,7 @@ fn array_with<T>(
     let mut out = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         match parse(item) {
-            Ok(v) => out.push(v),
+            Ok(value) => out.push(Entry { index: i, value }),
             Err(e) => problems.push(Problem { path: format!("{name}[{i}]"), message: e }),
         }
     }
@@ -903,6 +913,25 @@ x = 1
         assert!(p.iter().any(|m| m.starts_with("brands[1].query:") && m.contains("column")), "{p:?}");
         assert!(p.iter().any(|m| m.starts_with("alerts:") && m.contains("missing unit")), "{p:?}");
         assert!(p.iter().any(|m| m.starts_with("bogus: unknown section")), "{p:?}");
+    }
+
+    /// An entry that does not deserialise is left out, but the entries after it keep their place in the file:
+    /// the third `[[sources]]` is `sources[2]` whatever happened to the second.
+    #[test]
+    fn entries_after_a_broken_one_keep_their_numbers() {
+        let text = format!(
+            "{MINIMAL}[[brands]]\nname = 7\n\n[[brands]]\nname = \"Acme\"\nquery = \"acme\"\n\n\
+             [[sources]]\ntype = \"hackernews\"\nname = \"hn\"\n\n\
+             [[sources]]\ntype = \"hackernews\"\ninterval = 5\n\n\
+             [[sources]]\ntype = \"hackernews\"\nname = \"hn\"\nbrands = [\"Nope\"]\n"
+        );
+        let p = problems(&text);
+        assert!(p.iter().any(|m| m.starts_with("brands[1]:")), "{p:?}");
+        assert!(p.iter().any(|m| m == "brands[2].name: duplicate brand \"Acme\""), "{p:?}");
+        assert!(p.iter().any(|m| m == "sources[1]: interval: expected a string, found integer"), "{p:?}");
+        assert!(p.iter().any(|m| m == "sources[2].name: duplicate source name \"hn\""), "{p:?}");
+        assert!(p.iter().any(|m| m.starts_with("sources[2].brands: unknown brand \"Nope\"")), "{p:?}");
+        assert_eq!(p.len(), 5, "{p:?}");
     }
 
     #[test]

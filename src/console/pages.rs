@@ -34,7 +34,7 @@ fn range_days(r: Option<&str>, default: i64) -> (String, i64) {
     }
 }
 
-fn when(ts: i64) -> String {
+pub(super) fn when(ts: i64) -> String {
     DateTime::from_timestamp(ts, 0).unwrap_or_default().format("%Y-%m-%d %H:%M").to_string()
 }
 
@@ -695,7 +695,8 @@ pub async fn alerts(AxState(state): AxState<State>, who: Signed, Query(q): Query
                 tr { th { "recorded (UTC)" } th { "brand" } th { "kind" } th { "event" } th { "evidence" } }
                 @for a in &log {
                     tr {
-                        td.nowrap { (when(a.recorded_at)) } td { (a.brand) } td { (a.kind) } td { (a.event) }
+                        td.nowrap { a href=(format!("/alerts/{}", a.id)) { (when(a.recorded_at)) } }
+                        td { (a.brand) } td { (a.kind) } td { (a.event) }
                         td { (evidence(a)) }
                     }
                 }
@@ -707,7 +708,7 @@ pub async fn alerts(AxState(state): AxState<State>, who: Signed, Query(q): Query
 
 /// An alert's figures in the email's words, and a link to the mentions of its window. Read field by field rather
 /// than as a `detect::Finding`, so that rows written by older versions (fewer fields) still show what they have.
-fn evidence(a: &crate::store::AlertRow) -> Markup {
+pub(super) fn evidence(a: &crate::store::AlertRow) -> Markup {
     let Ok(d) = serde_json::from_str::<serde_json::Value>(&a.details) else {
         return html! { code { (excerpt(&a.details, 300)) } };
     };
@@ -755,10 +756,17 @@ pub struct SilenceForm {
     #[serde(default)]
     duration: String,
     comment: Option<String>,
+    /// Sent by an alert's page: the brand is that alert's, and the answer leads back to it.
+    alert: Option<i64>,
+}
+
+/// Where a silence form leads back to: the alert's page it was on, else the alerts.
+fn back(alert: Option<i64>) -> String {
+    alert.map_or_else(|| "/alerts".to_string(), |id| format!("/alerts/{id}"))
 }
 
 /// `POST /alerts/silence` (editors).
-pub async fn silence(AxState(state): AxState<State>, Editor(who): Editor, Form(f): Form<SilenceForm>) -> Response {
+pub async fn silence(AxState(state): AxState<State>, Editor(who): Editor, Form(mut f): Form<SilenceForm>) -> Response {
     if let Some(r) = who.csrf_refusal(&f.csrf) {
         return r;
     }
@@ -772,15 +780,25 @@ pub async fn silence(AxState(state): AxState<State>, Editor(who): Editor, Form(f
             )
         }
     };
-    match state.store.brand_names().await {
-        Ok(b) if b.contains(&f.brand) => {}
-        Ok(_) => return error_page(StatusCode::BAD_REQUEST, Some(&who), &format!("No brand {:?}.", f.brand)),
-        Err(e) => return internal(e, Some(&who)),
+    // From an alert's page the brand is the alert's, which may have no mention stored yet (a source down from the
+    // start); otherwise it must be a brand the store knows: a mistyped name is refused, not a silence of nothing.
+    if let Some(id) = f.alert {
+        match state.store.alert(id).await {
+            Ok(Some(a)) => f.brand = a.brand,
+            Ok(None) => return error_page(StatusCode::NOT_FOUND, Some(&who), &format!("No alert {id}.")),
+            Err(e) => return internal(e, Some(&who)),
+        }
+    } else {
+        match state.store.brand_names().await {
+            Ok(b) if b.contains(&f.brand) => {}
+            Ok(_) => return error_page(StatusCode::BAD_REQUEST, Some(&who), &format!("No brand {:?}.", f.brand)),
+            Err(e) => return internal(e, Some(&who)),
+        }
     }
     let until = Utc::now() + Duration::seconds(d.as_secs() as i64);
     let comment = given(&f.comment);
     match state.store.add_silence(&f.brand, until, comment.as_deref(), &who.actor()).await {
-        Ok(_) => see_other("/alerts"),
+        Ok(_) => see_other(&back(f.alert)),
         Err(e) => internal(e, Some(&who)),
     }
 }
@@ -790,6 +808,8 @@ pub struct UnsilenceForm {
     #[serde(default)]
     csrf: String,
     id: i64,
+    /// Sent by an alert's page, to lead back to it.
+    alert: Option<i64>,
 }
 
 /// `POST /alerts/unsilence` (editors).
@@ -798,7 +818,7 @@ pub async fn unsilence(AxState(state): AxState<State>, Editor(who): Editor, Form
         return r;
     }
     match state.store.remove_silence(f.id, &who.actor()).await {
-        Ok(_) => see_other("/alerts"),
+        Ok(_) => see_other(&back(f.alert)),
         Err(e) => internal(e, Some(&who)),
     }
 }

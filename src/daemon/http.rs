@@ -176,7 +176,11 @@ pub async fn serve(
     let listener =
         bind(listen).await.map_err(|e| anyhow::anyhow!("[http] listen = {listen:?}: cannot listen there: {e}"))?;
     let addr = listener.local_addr()?;
-    tracing::info!(listen = %addr, "serving /metrics, /healthz and the console");
+    if pages.has_routes() {
+        tracing::info!(listen = %addr, "serving /metrics, /healthz and the console");
+    } else {
+        tracing::info!(listen = %addr, "serving /metrics and /healthz");
+    }
     let app = router(AppState { store, metrics }, pages);
     tokio::spawn(accept_loop(listener, app, Connections::new(MAX_CONNECTIONS)));
     Ok(addr)

@@ -31,7 +31,7 @@ use crate::mention::{MentionKind, NewMention};
 
 const P: Platform = Platform::FacebookPage;
 
-/// Said with every configuration error of a `facebook_page` source (`graph::advice`).
+/// Said with every configuration error of a `facebook_page` source (`sources::advice`).
 pub(super) const ADVICE: &str = "facebook_page needs a Page access token of a person who can moderate the page \
      (a long-lived one does not expire), with the permissions pages_show_list, pages_read_engagement and \
      pages_read_user_content; page_id is the page's numeric id";

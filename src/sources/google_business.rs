@@ -25,6 +25,14 @@ use crate::text::plain_text;
 
 const P: Platform = Platform::GoogleBusiness;
 
+/// Said with every configuration error of a `google_business` source (`sources::advice`): a refused or revoked
+/// refresh token, a missing scope, a project without API access.
+pub(super) const ADVICE: &str = "google_business needs a refresh token of the OAuth client (client_id, \
+     client_secret) granted the scope https://www.googleapis.com/auth/business.manage by an owner or manager of the \
+     locations; Google revokes one when the account's password changes, when its access is removed, and after 7 days \
+     while the OAuth consent screen is in testing, so create a new one then; the Cloud project needs Business Profile \
+     API access approved and the My Business API enabled";
+
 /// Keys of a response without reviews.
 const EMPTY_KEYS: [&str; 3] = ["averageRating", "totalReviewCount", "nextPageToken"];
 

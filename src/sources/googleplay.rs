@@ -34,6 +34,13 @@ use crate::text::plain_text;
 
 const P: Platform = Platform::GooglePlay;
 
+/// Said with every configuration error of a `googleplay` source (`sources::advice`): a refused key, a missing
+/// permission, an app the account cannot see.
+pub(super) const ADVICE: &str = "googleplay needs a service account's JSON key (service_account_key; a deleted or \
+     disabled key is refused) from a Cloud project where the Google Play Android Developer API is enabled, and Play \
+     Console > Users and permissions must give the service account's email the \"Reply to reviews\" permission for \
+     each app in package_names (scope https://www.googleapis.com/auth/androidpublisher)";
+
 /// The anti-XSSI prefix of Google's JSON-over-HTTP replies.
 const XSSI_PREFIX: &str = ")]}'";
 

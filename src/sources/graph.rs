@@ -8,7 +8,8 @@
 //! so a parser does not depend on the version its payload came from.
 //!
 //! Pure: no IO, no clock (callers pass `now`). The parsers use the envelope helpers; the poller asks
-//! [`error_kind`], [`usage_wait`], [`token_expiry`] and [`advice`].
+//! [`error_kind`], [`usage_wait`] and [`token_expiry`]. What each Meta source needs (its token, its permissions)
+//! is said with its configuration errors by [`super::advice`], like every platform's.
 
 use std::time::Duration;
 
@@ -267,17 +268,6 @@ pub fn token_expiry(settings: &PlatformSettings, now: DateTime<Utc>) -> Option<T
             message: format!("the access token expires on {day} ({when}); polls go on until then"),
         }
     })
-}
-
-/// What a Meta source needs, said with each of its configuration errors: which token, which permissions, which id,
-/// and for Threads the refresh call.
-pub fn advice(p: Platform) -> Option<&'static str> {
-    match p {
-        Platform::FacebookPage => Some(super::facebook_page::ADVICE),
-        Platform::Instagram => Some(super::instagram::ADVICE),
-        Platform::Threads => Some(super::threads::ADVICE),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use crate::mention::{MentionKind, NewMention};
 
 const P: Platform = Platform::Instagram;
 
-/// Said with every configuration error of an `instagram` source (`graph::advice`).
+/// Said with every configuration error of an `instagram` source (`sources::advice`).
 pub(super) const ADVICE: &str = "instagram needs the access token of the Facebook page linked to the professional \
      account (or of a person who manages it), with the permissions instagram_basic, instagram_manage_comments, \
      pages_show_list and pages_read_engagement; user_id is the account's Instagram user id \

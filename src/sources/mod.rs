@@ -51,6 +51,21 @@ use serde_json::Value;
 
 use crate::mention::{MentionKind, NewMention};
 
+/// What the operator must do for a source of platform `p`, said after each of its configuration errors (a refused
+/// credential, a missing permission, a wrong id): which token, which permissions or scope, where to set them. Each
+/// platform that has something to say keeps it beside its parser (`<platform>::ADVICE`); the others' errors say
+/// enough on their own.
+pub fn advice(p: Platform) -> Option<&'static str> {
+    match p {
+        Platform::FacebookPage => Some(facebook_page::ADVICE),
+        Platform::Instagram => Some(instagram::ADVICE),
+        Platform::Threads => Some(threads::ADVICE),
+        Platform::GooglePlay => Some(googleplay::ADVICE),
+        Platform::GoogleBusiness => Some(google_business::ADVICE),
+        _ => None,
+    }
+}
+
 /// Bodies larger than this are refused rather than parsed: no platform page comes close, and a
 /// runaway response should not take the daemon's memory with it.
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;

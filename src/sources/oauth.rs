@@ -6,7 +6,7 @@
 //! (RFC 6749 §6; Google Business Profile): `grant_type=refresh_token` with the OAuth client's id and secret.
 //! Both answer `{"access_token", "expires_in", "token_type"}`, or an error `{"error", "error_description"}`
 //! ([`refusal`]): a refused credential (`invalid_grant`: a revoked refresh token, a deleted key) is the
-//! operator's to fix, and [`hint`] says how for each platform (which scope, which permission).
+//! operator's to fix, and [`super::advice`] says how for each platform (which scope, which permission).
 //!
 //! What this module is not: it does no IO and keeps no tokens. The poller posts the form
 //! (`Poller::oauth_token`), caches each source's token until a minute before it expires, and drops it when a
@@ -93,27 +93,6 @@ impl Grant {
                 ("refresh_token", refresh_token.expose().to_string()),
             ],
         })
-    }
-}
-
-/// What to do when the platform refuses a source's credential or its requests (401/403): which scope, which
-/// permission, where to set them. `None` for platforms without OAuth2.
-pub fn hint(settings: &PlatformSettings) -> Option<&'static str> {
-    match settings {
-        PlatformSettings::GooglePlay(_) => Some(
-            "check the service account's JSON key (a deleted or disabled key is refused), that the Google Play Android \
-             Developer API is enabled in the key's Cloud project, and that Play Console > Users and permissions gives \
-             the service account's email the \"Reply to reviews\" permission for each app \
-             (scope https://www.googleapis.com/auth/androidpublisher)",
-        ),
-        PlatformSettings::GoogleBusiness(_) => Some(
-            "create a new refresh token for the OAuth client (client_id, client_secret) with the scope \
-             https://www.googleapis.com/auth/business.manage, signed in as an owner or manager of the locations \
-             (Google revokes a refresh token when the account's password changes, when access is removed, and after \
-             7 days while the OAuth consent screen is in testing), and check that the Cloud project has Business \
-             Profile API access approved and the My Business API enabled",
-        ),
-        _ => None,
     }
 }
 

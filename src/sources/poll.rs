@@ -32,9 +32,11 @@ use super::requests::{self, Auth, Feed, CURSOR_OVERLAP_SECS};
 use super::{parse_payload, ParseContext, ParsedPage};
 use crate::config::sources::{BlueskySettings, RedditSettings};
 use crate::config::{Config, PlatformSettings, PollingConfig, SourceConfig};
+use crate::mention::NewMention;
 use crate::query::{BrandMatcher, Candidate, MatchText};
 use crate::secret::Secret;
-use crate::store::{BrandMatch, IngestItem, PollRecord, PollStatus, SourceState, Store, StoreError};
+use crate::sentiment::Label;
+use crate::store::{BrandMatch, GivenSentiment, IngestItem, PollRecord, PollStatus, SourceState, Store, StoreError};
 
 /// Longest wait between polls of a failing source.
 const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
@@ -210,6 +212,33 @@ impl Progress {
     }
 }
 
+/// Access tokens by source name. Each source has a slot of its own, locked while its token is asked for; the map
+/// itself is locked only to find or drop a slot, never across an `.await`.
+#[derive(Default)]
+struct TokenCache {
+    slots: Mutex<HashMap<String, Arc<TokenSlot>>>,
+}
+
+/// One source's token and the moment it stops being used (a minute before it expires), or nothing yet.
+type TokenSlot = tokio::sync::Mutex<Option<(Secret, Instant)>>;
+
+impl TokenCache {
+    fn slot(&self, key: &str) -> Arc<TokenSlot> {
+        self.slots.lock().expect("token cache poisoned").entry(key.to_string()).or_default().clone()
+    }
+
+    /// The next request for `key` gets a new slot. The old one is emptied too unless a token request holds it
+    /// (whose answer is fresh), so that a pair which found the slot before it was dropped does not reuse the
+    /// refused token.
+    fn forget(&self, key: &str) {
+        if let Some(old) = self.slots.lock().expect("token cache poisoned").remove(key) {
+            if let Ok(mut held) = old.try_lock() {
+                *held = None;
+            }
+        }
+    }
+}
+
 /// Shared polling machinery, rebuilt when the config is reloaded.
 pub struct Poller {
     client: reqwest::Client,
@@ -217,8 +246,8 @@ pub struct Poller {
     brands: Vec<BrandMatcher>,
     polling: PollingConfig,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
-    /// Access tokens by source name, each until a minute before it expires.
-    tokens: tokio::sync::Mutex<HashMap<String, (Secret, Instant)>>,
+    /// Access tokens by source name, each until a minute before it expires (`cached_token`).
+    tokens: TokenCache,
     /// Draws the jitter of the next poll times; locked only for a draw, never across an `.await`.
     rng: Mutex<SmallRng>,
 }
@@ -248,7 +277,7 @@ impl Poller {
             brands: config.matchers(),
             polling: config.polling.clone(),
             hosts: Mutex::new(HashMap::new()),
-            tokens: tokio::sync::Mutex::new(HashMap::new()),
+            tokens: TokenCache::default(),
             rng: Mutex::new(SmallRng::from_os_rng()),
         })
     }
@@ -388,7 +417,7 @@ impl Poller {
             Some(t) if t.expired => return Err(advised(source, PollError::new(ErrorClass::Config, None, t.message))),
             t => t.map(|t| advised(source, PollError::new(ErrorClass::Config, None, t.message))),
         };
-        let auth = self.auth_header(source, plan.auth).await?;
+        let auth = self.auth_header(source, plan.auth).await.map_err(|e| advised(source, e))?;
         let pair = Pair { store, source, brand, since, auth, auth_kind: plan.auth };
         'feeds: for (feed_no, feed) in plan.feeds.iter().enumerate() {
             let mut url = feed.url.clone();
@@ -520,7 +549,8 @@ impl Poller {
     /// One page's GET under the pair's credentials. An OAuth2 source's token comes from the cache for each page, so
     /// that one renewed after a 401 serves the pages after it too. A 401 (the token expired early or was revoked
     /// mid-poll) drops the cached token and the request is made once more with a new one; a 401 or 403 that stays
-    /// gets the platform's hint (which scope, which permission). The outer `Err` (no token to be had) ends the poll.
+    /// is the inner `Err`, which the caller gives the platform's advice (`advised`). The outer `Err` (no token to
+    /// be had, already advised) ends the poll.
     async fn fetch_authorized(
         &self,
         pair: &Pair<'_>,
@@ -538,20 +568,15 @@ impl Poller {
         let mut retried = false;
         loop {
             let mut with_token = headers.clone();
-            if let Some(a) = self.auth_header(pair.source, Auth::OAuth2).await? {
+            let auth = self.auth_header(pair.source, Auth::OAuth2).await.map_err(|e| advised(pair.source, e))?;
+            if let Some(a) = auth {
                 with_token.insert(AUTHORIZATION, a);
             }
             match self.fetch(&url, with_token).await {
                 Err(e) if e.http_status == Some(401) && !retried => {
                     tracing::info!("the access token was refused (HTTP 401); asking for a new one and retrying once");
-                    self.forget_token(&pair.source.name).await;
+                    self.forget_token(&pair.source.name);
                     retried = true;
-                }
-                Err(mut e) if matches!(e.http_status, Some(401 | 403)) && e.class == ErrorClass::Config => {
-                    if let Some(todo) = oauth::hint(&pair.source.settings) {
-                        e.message = format!("{}; {todo}", e.message);
-                    }
-                    return Ok(Err(e));
                 }
                 done => return Ok(done),
             }
@@ -674,30 +699,35 @@ impl Poller {
         }
     }
 
+    /// The source's token from the cache, or from `get` when there is none still valid. Only the source's own
+    /// slot is locked while `get` runs: the pairs of one source (one per brand) wait for the one token request
+    /// in flight and share its answer, and other sources' requests go on beside it.
     async fn cached_token<F, Fut>(&self, key: &str, get: F) -> Result<Secret, PollError>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<(Secret, Duration), PollError>>,
     {
-        let mut tokens = self.tokens.lock().await;
-        if let Some((t, until)) = tokens.get(key) {
+        let slot = self.tokens.slot(key);
+        let mut slot = slot.lock().await;
+        if let Some((t, until)) = slot.as_ref() {
             if Instant::now() < *until {
                 return Ok(t.clone());
             }
         }
         let (t, ttl) = get().await?;
-        tokens.insert(key.to_string(), (t.clone(), Instant::now() + ttl.saturating_sub(Duration::from_secs(60))));
+        *slot = Some((t.clone(), Instant::now() + ttl.saturating_sub(Duration::from_secs(60))));
         Ok(t)
     }
 
     /// Drops a source's cached token (a request with it came back 401), so that the next one asks for a new one.
-    async fn forget_token(&self, key: &str) {
-        self.tokens.lock().await.remove(key);
+    /// A token request in flight for the source is not waited for: its answer serves those waiting on it.
+    fn forget_token(&self, key: &str) {
+        self.tokens.forget(key);
     }
 
     /// An access token from the source's OAuth2 grant (`sources::oauth`). A refused credential is a `config`
-    /// error with the endpoint's own words and what to do about it; a spent budget or a server error is
-    /// classified like any other response.
+    /// error with the endpoint's own words (the caller adds what to do about it, `advised`); a spent budget or a
+    /// server error is classified like any other response.
     async fn oauth_token(
         &self,
         grant: &oauth::Grant,
@@ -709,8 +739,7 @@ impl Poller {
         let (status, headers) = (resp.status(), resp.headers().clone());
         let bytes = resp.bytes().await.unwrap_or_default();
         if let Some(said) = oauth::refusal(status.as_u16(), &bytes) {
-            let todo = oauth::hint(settings).map(|h| format!("; {h}")).unwrap_or_default();
-            let message = format!("{what}: HTTP {status}: the credential was refused ({said}){todo}");
+            let message = format!("{what}: HTTP {status}: the credential was refused ({said})");
             return Err(PollError::new(ErrorClass::Config, Some(status.as_u16()), message));
         }
         match oauth::access_token(&bytes) {
@@ -821,11 +850,11 @@ impl Poller {
     }
 }
 
-/// A configuration error of a Meta source says what the source needs (`graph::advice`): which token, which
-/// permissions, which id.
+/// A configuration error says what the source needs, where its platform has something to say (`sources::advice`):
+/// which token, which permissions or scope, which id. Every `config` error of a poll or a check passes here once.
 fn advised(source: &SourceConfig, mut e: PollError) -> PollError {
     if e.class == ErrorClass::Config {
-        if let Some(todo) = super::graph::advice(source.platform()) {
+        if let Some(todo) = super::advice(source.platform()) {
             e.message = format!("{}; {todo}", e.message);
         }
     }
@@ -858,12 +887,28 @@ fn match_brand(page: &ParsedPage, source: &SourceConfig, brand: &BrandMatcher, f
                 mention: m.clone(),
                 source: Some(source.name.clone()),
                 brands: vec![BrandMatch { brand: brand.name.clone(), terms }],
-                sentiment: None,
+                sentiment: star_label(m),
                 lang: Some(lang),
                 derived: None,
             })
         })
         .collect()
+}
+
+/// The label of a review that has stars and no words (no text, no title: a Google Business Profile rating
+/// without a comment), given at ingest the way `hearsay import` gives a record's label, so that it is not queued:
+/// the model would call an empty text neutral with certainty (`Prediction::EMPTY`), which a one-star review is
+/// not. The rule is the one the sentiment model's review data was labelled by (`models/sentiment/MODEL_CARD.md`):
+/// 1–2 stars negative, 3 neutral, 4–5 positive. A review with words goes to the model, whatever its stars.
+fn star_label(m: &NewMention) -> Option<GivenSentiment> {
+    let wordless = m.text.trim().is_empty() && m.title.as_deref().is_none_or(|t| t.trim().is_empty());
+    let label = match m.rating.filter(|_| wordless)? {
+        1 | 2 => Label::Negative,
+        3 => Label::Neutral,
+        4 | 5 => Label::Positive,
+        _ => return None,
+    };
+    Some(GivenSentiment { label, scores: None, model_version: crate::store::STARS_LABEL_VERSION.into() })
 }
 
 fn header_f64(h: &HeaderMap, name: &str) -> Option<f64> {
@@ -1296,5 +1341,70 @@ mod tests {
     fn urls_lose_their_keys_in_logs() {
         let r = redact_url("https://www.googleapis.com/youtube/v3/search?q=acme&key=AIzaSECRET");
         assert!(!r.contains("SECRET") && r.contains("q=acme"), "{r}");
+    }
+
+    /// Wordless reviews take their label from their stars; anything with words, or without stars, is the model's.
+    #[test]
+    fn a_review_without_words_is_labelled_by_its_stars() {
+        let review = |rating: Option<u8>, title: Option<&str>, text: &str| {
+            let mut m = super::super::mention(
+                crate::mention::Platform::GoogleBusiness,
+                "r".into(),
+                Utc::now(),
+                crate::mention::MentionKind::Review,
+            );
+            (m.rating, m.title, m.text) = (rating, title.map(str::to_string), text.to_string());
+            star_label(&m).map(|g| (g.label, g.scores, g.model_version))
+        };
+        let given = |l| Some((l, None, crate::store::STARS_LABEL_VERSION.to_string()));
+        let table = [
+            (Some(1), None, "", given(Label::Negative)),
+            (Some(2), None, " \n", given(Label::Negative)),
+            (Some(3), None, "", given(Label::Neutral)),
+            (Some(4), Some(" "), "", given(Label::Positive)),
+            (Some(5), None, "", given(Label::Positive)),
+            (Some(0), None, "", None),
+            (Some(6), None, "", None),
+            (None, None, "", None),
+            (Some(1), None, "Lovely staff", None),
+            (Some(5), Some("Never again"), "", None),
+        ];
+        for (rating, title, text, want) in table {
+            assert_eq!(review(rating, title, text), want, "{rating:?} {title:?} {text:?}");
+        }
+    }
+
+    /// One source's token request in flight holds up no other source's, and the pairs of one source share it.
+    #[tokio::test]
+    async fn token_requests_wait_only_for_their_own_sources() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let config =
+            Config::parse("[[brands]]\nname = \"Acme\"\nquery = \"acme\"\n", std::path::Path::new("t.toml")).unwrap();
+        let poller = Poller::new(&config).unwrap();
+        let asked = AtomicUsize::new(0);
+        let slow = |token: &'static str| {
+            let asked = &asked;
+            move || async move {
+                asked.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(800)).await;
+                Ok((Secret::new(token), Duration::from_secs(3600)))
+            }
+        };
+        let start = std::time::Instant::now();
+        let (a, b, a_again) = tokio::join!(
+            poller.cached_token("a", slow("token of a")),
+            poller.cached_token("b", slow("token of b")),
+            poller.cached_token("a", slow("a second token of a")),
+        );
+        let took = start.elapsed();
+        let got = [a, b, a_again].map(|t| t.unwrap().expose().to_string());
+        assert_eq!(got, ["token of a", "token of b", "token of a"], "the second pair of a gets the first's token");
+        assert_eq!(asked.load(Ordering::SeqCst), 2, "one request per source");
+        assert!(took < Duration::from_millis(1500), "a and b asked side by side: {took:?}");
+
+        // A refused token is forgotten: the next pair asks again.
+        poller.forget_token("a");
+        let again = poller.cached_token("a", slow("a new token of a")).await.unwrap();
+        assert_eq!((again.expose(), asked.load(Ordering::SeqCst)), ("a new token of a", 3));
     }
 }

@@ -18,7 +18,7 @@ use crate::mention::{MentionKind, NewMention};
 
 const P: Platform = Platform::Threads;
 
-/// Said with every configuration error of a `threads` source (`graph::advice`): the permissions, and the refresh
+/// Said with every configuration error of a `threads` source (`sources::advice`): the permissions, and the refresh
 /// call of a long-lived token (valid 60 days, refreshable once it is a day old and until it expires).
 pub(super) const ADVICE: &str = "threads needs a long-lived Threads user access token with the permissions \
      threads_basic and threads_keyword_search (until the app passes review for the latter, search sees only the \

@@ -2,7 +2,8 @@
 //!
 //! An alert event and its outbox row are written in one transaction ([`Store::record_alert`]); sending happens
 //! afterwards and marks the row sent. `alerts.event_key` and `outbox.message_id` are unique, so recording the same
-//! event twice (a crash and a re-run of the same evaluation) is a no-op.
+//! event twice (a crash and a re-run of the same evaluation) is a no-op. The outbox row of an alert's email names
+//! the alert (`outbox.alert_id`): the console shows each alert with its email's delivery.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -32,6 +33,24 @@ pub struct AlertRow {
     pub details: String,
 }
 
+/// An alert's email as the outbox holds it: what was sent to whom, and how its delivery went. The outbox retries
+/// a failed send with backoff until it goes through; there is no "given up" state.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertEmail {
+    pub alert_id: i64,
+    pub message_id: String,
+    /// JSON array of addresses, as queued.
+    pub recipients: String,
+    pub subject: String,
+    pub created_at: i64,
+    /// Tries so far, the successful one included.
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub sent_at: Option<i64>,
+    /// Why the latest try failed (cleared when one succeeds).
+    pub last_error: Option<String>,
+}
+
 /// The outbox in two numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutboxCounts {
@@ -53,6 +72,17 @@ pub struct AlertEventCount {
 super::from_row!(OutboxRow { id, message_id, recipients, subject, message, attempts });
 super::from_row!(AlertRow { id, brand, kind, event, fired_at, recorded_at, details });
 super::from_row!(AlertEventCount { kind, event, count });
+super::from_row!(AlertEmail {
+    alert_id,
+    message_id,
+    recipients,
+    subject,
+    created_at,
+    attempts,
+    next_attempt_at,
+    sent_at,
+    last_error
+});
 
 /// An alert event to record, with the email to queue for it (if it notifies).
 pub struct NewAlert<'a> {
@@ -62,8 +92,13 @@ pub struct NewAlert<'a> {
     pub fired_at: DateTime<Utc>,
     pub details: serde_json::Value,
     pub event_key: &'a str,
-    pub email: Option<QueuedEmail>,
+    pub email: Option<EmailFor<'a>>,
 }
+
+/// Writes an alert event's email given the event's row id (its links name the alert's page). [`Store::record_alert`]
+/// calls it inside the transaction that inserts the row, and only when it does insert it: an event recorded before
+/// gets no second email. An `Err` (an address that does not parse) rolls the whole transaction back.
+pub type EmailFor<'a> = Box<dyn FnOnce(i64) -> Result<QueuedEmail, String> + Send + 'a>;
 
 pub struct QueuedEmail {
     pub message_id: String,
@@ -87,7 +122,7 @@ impl Store {
         brand: &str,
         kind: &str,
         state_json: &str,
-        events: &[NewAlert<'_>],
+        events: Vec<NewAlert<'_>>,
     ) -> Result<(), StoreError> {
         let now = now_ts();
         let mut tx = self.write_tx().await?;
@@ -118,7 +153,8 @@ impl Store {
                 continue; // already recorded: never queue its email twice
             }
             let alert_id = r.last_insert_rowid();
-            if let Some(m) = &e.email {
+            if let Some(write) = e.email {
+                let m = write(alert_id).map_err(StoreError::Invalid)?;
                 sqlx::query(
                     "INSERT OR IGNORE INTO outbox (message_id, alert_id, recipients, subject, message, created_at, next_attempt_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
@@ -163,16 +199,16 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// `(kind, event, fired_at)` of a brand's alert events recorded in `[from, until)`, oldest first.
+    /// A brand's alert events recorded in `[from, until)`, oldest first.
     pub async fn alerts_between(
         &self,
         brand: &str,
         from: DateTime<Utc>,
         until: DateTime<Utc>,
-    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+    ) -> Result<Vec<AlertRow>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT kind, event, fired_at FROM alerts WHERE brand = ?1 AND recorded_at >= ?2 AND recorded_at < ?3
-             ORDER BY recorded_at, id",
+            "SELECT id, brand, kind, event, fired_at, recorded_at, details FROM alerts
+             WHERE brand = ?1 AND recorded_at >= ?2 AND recorded_at < ?3 ORDER BY recorded_at, id",
         )
         .bind(brand)
         .bind(from.timestamp())
@@ -233,6 +269,42 @@ impl Store {
         Ok(sqlx::query_as(
             "SELECT kind, event, count(*) AS count FROM alerts GROUP BY kind, event ORDER BY kind, event",
         )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// One alert event of the notification log.
+    pub async fn alert(&self, id: i64) -> Result<Option<AlertRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT id, brand, kind, event, fired_at, recorded_at, details FROM alerts WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The events of one episode of an alert (its firing, reminders and resolution share the brand, the kind and
+    /// the moment it fired), oldest first.
+    pub async fn alert_episode(&self, brand: &str, kind: &str, fired_at: i64) -> Result<Vec<AlertRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, brand, kind, event, fired_at, recorded_at, details FROM alerts
+             WHERE brand = ?1 AND kind = ?2 AND fired_at = ?3 ORDER BY recorded_at, id",
+        )
+        .bind(brand)
+        .bind(kind)
+        .bind(fired_at)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The emails queued for these alert events (at most one each), by alert. A scan of the outbox (`alert_id` has
+    /// no index; the outbox grows by a few rows a day) that reads no message: `alert_id` comes before it in a row.
+    pub async fn alert_emails(&self, alert_ids: &[i64]) -> Result<Vec<AlertEmail>, StoreError> {
+        let ids = serde_json::to_string(alert_ids).unwrap_or_else(|_| "[]".into());
+        Ok(sqlx::query_as(
+            "SELECT alert_id, message_id, recipients, subject, created_at, attempts, next_attempt_at, sent_at,
+                    last_error
+             FROM outbox WHERE alert_id IN (SELECT value FROM json_each(?1)) ORDER BY alert_id, id",
+        )
+        .bind(ids)
         .fetch_all(&self.pool)
         .await?)
     }

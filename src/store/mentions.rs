@@ -175,6 +175,11 @@ fn checked_language(lang: &Language) -> (&str, Option<f32>) {
     (code, lang.confidence.filter(|c| (0.0..=1.0).contains(c)))
 }
 
+/// The `model_version` stored with a label read from a review's stars, not given by a model (a rating without
+/// words, `sources::poll`): `queue_reclassify` leaves such mentions alone, as a model would only call their empty
+/// text neutral.
+pub const STARS_LABEL_VERSION: &str = "stars";
+
 /// A given label; a mention that has one keeps it.
 const LABEL_SQL: &str = "INSERT OR IGNORE INTO sentiment (mention_id, label, score_negative, score_neutral, \
     score_positive, model_version, classified_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -224,7 +229,7 @@ fn ingest_locked(
     let labels = store_given_labels(db, items, &slots, now)?;
     // 3. Brand matches of the new mentions, with their label and their hourly rollup cells.
     let brand_ids = brand_ids(db, items)?;
-    let earlier_matches = insert_new_matches(db, items, derived, &slots, &brand_ids, &labels.of_new)?;
+    let earlier_matches = insert_new_matches(db, items, derived, langs, &slots, &brand_ids, &labels.of_new)?;
     drop(bulk);
     update_earlier_mentions(db, &labels.for_earlier, &earlier_matches, now)?;
     // 4. Syndicated copies, once every mention of the batch is stored.
@@ -384,14 +389,16 @@ fn brand_ids<'i>(db: &raw::Db<'_>, items: &'i [IngestItem]) -> Result<HashMap<&'
 /// A brand match of a mention stored before the batch: (mention id, brand id, created_at, terms as JSON).
 type EarlierMatch<'d> = (i64, i64, i64, &'d str);
 
-/// Phase 3: the new mentions' brand matches, each with its mention's label (`labels`), and the hourly rollup
-/// cells they add to (`brand_hours`, one upsert per brand, hour and label). Every match of a new mention is
-/// inserted (the first of a pair repeated inside the batch wins, as `INSERT OR IGNORE` does), so its cell is
-/// counted here. The matches of mentions stored before the batch are handed back for later.
+/// Phase 3: the new mentions' brand matches, each with its mention's label (`labels`), and the rollup cells
+/// they add to (`brand_hours`, one upsert per brand, hour and label; `brand_days`, one per brand, day,
+/// platform, language and label). Every match of a new mention is inserted (the first of a pair repeated
+/// inside the batch wins, as `INSERT OR IGNORE` does), so its cells are counted here. The matches of mentions
+/// stored before the batch are handed back for later.
 fn insert_new_matches<'d>(
     db: &raw::Db<'_>,
     items: &[IngestItem],
     derived: &'d [Cow<Derived>],
+    langs: &[Cow<Language>],
     slots: &[Option<Slot>],
     brand_ids: &HashMap<&str, i64>,
     labels: &HashMap<i64, &'static str>,
@@ -400,7 +407,8 @@ fn insert_new_matches<'d>(
     let mut matched = db.prepare(MATCH_SQL)?;
     let mut earlier = Vec::new();
     let mut hours: HashMap<(i64, i64, &'static str), i64> = HashMap::new();
-    for ((it, slot), d) in items.iter().zip(slots).zip(derived) {
+    let mut days: HashMap<(i64, i64, &str, &str, &'static str), i64> = HashMap::new();
+    for (((it, slot), d), lang) in items.iter().zip(slots).zip(derived).zip(langs) {
         let Some(Slot { id, created_at, new }) = *slot else { continue };
         for (b, terms) in it.brands.iter().zip(&d.terms) {
             let brand_id = brand_ids[b.brand.as_str()];
@@ -411,7 +419,12 @@ fn insert_new_matches<'d>(
             let label = labels.get(&id).copied();
             let row = [Val::Int(id), Val::Int(brand_id), Val::Int(created_at), Val::Text(terms), label.into()];
             if matched.execute(&row)? == 1 {
-                *hours.entry((brand_id, created_at / 3600, label.unwrap_or(""))).or_default() += 1;
+                let label = label.unwrap_or("");
+                *hours.entry((brand_id, created_at / 3600, label)).or_default() += 1;
+                // The language as `insert_mentions` stored it.
+                let (lang, _) = checked_language(lang);
+                let day = (brand_id, created_at / 86_400, it.mention.platform.as_str(), lang, label);
+                *days.entry(day).or_default() += 1;
             }
         }
     }
@@ -421,6 +434,20 @@ fn insert_new_matches<'d>(
     )?;
     for ((brand_id, h, label), n) in hours {
         hour.execute(&[Val::Int(brand_id), Val::Int(h), Val::Text(label), Val::Int(n)])?;
+    }
+    let mut day = db.prepare(
+        "INSERT INTO brand_days (brand_id, day, platform, lang, label, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (brand_id, day, platform, lang, label) DO UPDATE SET n = n + excluded.n",
+    )?;
+    for ((brand_id, d, platform, lang, label), n) in days {
+        day.execute(&[
+            Val::Int(brand_id),
+            Val::Int(d),
+            Val::Text(platform),
+            Val::Text(lang),
+            Val::Text(label),
+            Val::Int(n),
+        ])?;
     }
     Ok(earlier)
 }
@@ -582,9 +609,11 @@ impl Store {
     pub async fn queue_reclassify(&self, since: Option<DateTime<Utc>>) -> Result<u64, StoreError> {
         let r = sqlx::query(
             "INSERT OR IGNORE INTO classify_queue (mention_id)
-             SELECT id FROM mentions WHERE created_at >= ?1",
+             SELECT m.id FROM mentions m WHERE m.created_at >= ?1
+               AND NOT EXISTS (SELECT 1 FROM sentiment s WHERE s.mention_id = m.id AND s.model_version = ?2)",
         )
         .bind(since.map_or(i64::MIN, |t| t.timestamp()))
+        .bind(STARS_LABEL_VERSION)
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected())

@@ -34,7 +34,7 @@ pub use users::*;
 /// cargo build sqlx and the whole SQLite library a second time for the build host; the version, description and
 /// checksum (SHA-384 of the file) are what the macro gives, so databases migrated by earlier builds match
 /// (`embedded_migrations_keep_their_checksums` pins them).
-const MIGRATIONS: [(i64, &str, &str); 11] = [
+const MIGRATIONS: [(i64, &str, &str); 12] = [
     (1, "initial", include_str!("../../migrations/0001_initial.sql")),
     (2, "quota usage", include_str!("../../migrations/0002_quota_usage.sql")),
     (3, "mention brands label", include_str!("../../migrations/0003_mention_brands_label.sql")),
@@ -46,6 +46,7 @@ const MIGRATIONS: [(i64, &str, &str); 11] = [
     (9, "sessions", include_str!("../../migrations/0009_sessions.sql")),
     (10, "brand marks", include_str!("../../migrations/0010_brand_marks.sql")),
     (11, "mention location", include_str!("../../migrations/0011_mention_location.sql")),
+    (12, "brand days", include_str!("../../migrations/0012_brand_days.sql")),
 ];
 
 #[derive(Debug)]
@@ -200,6 +201,27 @@ impl Store {
         Ok(store)
     }
 
+    /// The same database with reads on a pool of their own: at most `connections`, each with a page cache of
+    /// `cache_mib` MiB, closed after a minute idle. The web console reads through one, so that browsing neither
+    /// waits behind the daemon's own reads nor grows the daemon by the default pool's caches (4 × 32 MiB): what
+    /// does not fit is read again from the operating system's file cache. Writes still go through the one
+    /// writer. An in-memory database (tests) has one connection, which is shared as it is.
+    pub async fn with_own_readers(&self, connections: u32, cache_mib: i64) -> Result<Store, StoreError> {
+        if self.path.as_os_str() == ":memory:" {
+            return Ok(self.clone());
+        }
+        let opts = (*self.pool.connect_options()).clone().pragma("cache_size", format!("-{}", cache_mib.max(1) * 1024));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(connections.max(1))
+            .min_connections(0)
+            .idle_timeout(Some(Duration::from_secs(60)))
+            .max_lifetime(Some(Duration::from_secs(3600)))
+            .connect_with(opts)
+            .await
+            .map_err(|e| StoreError::classify(&self.path, e))?;
+        Ok(Store { pool, writer: self.writer.clone(), path: self.path.clone() })
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         let known = MIGRATIONS.iter().map(|m| m.0).max().unwrap_or(0);
         let has_table: Option<(String,)> =
@@ -305,6 +327,21 @@ pub fn now_ts() -> i64 {
 mod tests {
     use super::*;
 
+    /// The console's readers are a pool of their own with their own (small) page cache; the writer is shared.
+    #[tokio::test]
+    async fn own_readers_have_their_own_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("h.db"), Access::ReadWrite).await.unwrap();
+        let readers = store.with_own_readers(2, 3).await.unwrap();
+        let cache = |s: &Store| {
+            let pool = s.pool.clone();
+            async move { sqlx::query_scalar::<_, i64>("PRAGMA cache_size").fetch_one(&pool).await.unwrap() }
+        };
+        assert_eq!(cache(&store).await, -32768);
+        assert_eq!(cache(&readers).await, -3072);
+        assert_eq!(readers.pool.options().get_max_connections(), 2);
+    }
+
     /// Databases migrated by earlier builds (which used `sqlx::migrate!`) hold these checksums in
     /// `_sqlx_migrations`; sqlx refuses to start on a mismatch, so a shipped migration must never change.
     #[tokio::test]
@@ -364,6 +401,11 @@ mod tests {
                 11,
                 "mention location",
                 "d57185ae8c7284a6d5308769e9d88bedfeb676042caf36e9675c03c061670a2b77d56d9d683e4070b086286030b78bb0",
+            ),
+            (
+                12,
+                "brand days",
+                "6d05f8bf91ac13df59a3873cde7739f00b8896cf102b873efd343cd0189c2b6006d3fe5b7a9efd66a2c8e1d74741698a",
             ),
         ];
         let resolved = sqlx::migrate::MigrationSource::resolve(Embedded).await.unwrap();

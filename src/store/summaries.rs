@@ -1,8 +1,10 @@
-//! Read-only summaries: a brand's period in figures (per platform; its negative mentions, by the model's
-//! confidence or by engagement) for alert emails, digests and the report, and whole-store totals for the demo.
+//! Read-only summaries: a brand's period in figures (per platform and language; its negative mentions, by the
+//! model's confidence or by engagement) for alert emails, digests, the report and the console's overview, and
+//! whole-store totals for the demo.
 //!
 //! A brand's period is read along the index `mention_brands_brand_time` (brand, time, first copy, label): one
-//! lookup of the brand's id by name, one range scan over the period, the matches' mentions by primary key.
+//! lookup of the brand's id by name, one range scan over the period, the matches' mentions by primary key. The
+//! platform and language split reads its whole days from the `brand_days` rollup instead.
 //! Most whole-store totals read every mention or label (no index could spare them that): they are meant for the
 //! demo's few thousand, not for a history of millions.
 
@@ -61,6 +63,51 @@ pub struct GroupTotals {
     pub positive: i64,
 }
 
+/// A brand's mentions of a period by platform and by language ([`Store::brand_split`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BrandSplit {
+    pub platforms: Vec<GroupTotals>,
+    /// Keyed by `mentions.lang` (ISO 639-1 or "und"), `?` for mentions stored before languages were kept.
+    pub languages: Vec<GroupTotals>,
+}
+
+/// One (platform, language, label) cell of a split and its count.
+struct SplitCell {
+    platform: String,
+    lang: String,
+    label: String,
+    n: i64,
+}
+
+fn split_cell(r: &sqlx::sqlite::SqliteRow) -> SplitCell {
+    SplitCell { platform: r.get(0), lang: r.get(1), label: r.get(2), n: r.get(3) }
+}
+
+impl BrandSplit {
+    fn of(cells: &[SplitCell]) -> BrandSplit {
+        let group = |key: &dyn Fn(&SplitCell) -> String| {
+            let mut by: BTreeMap<String, GroupTotals> = BTreeMap::new();
+            for c in cells.iter().filter(|c| c.n != 0) {
+                let k = key(c);
+                let g = by.entry(k.clone()).or_insert(GroupTotals { key: k, mentions: 0, negative: 0, positive: 0 });
+                g.mentions += c.n;
+                match c.label.as_str() {
+                    "negative" => g.negative += c.n,
+                    "positive" => g.positive += c.n,
+                    _ => {}
+                }
+            }
+            let mut v: Vec<GroupTotals> = by.into_values().filter(|g| g.mentions > 0).collect();
+            v.sort_by(|a, b| b.negative.cmp(&a.negative).then(b.mentions.cmp(&a.mentions)).then(a.key.cmp(&b.key)));
+            v
+        };
+        BrandSplit {
+            platforms: group(&|c| c.platform.clone()),
+            languages: group(&|c| if c.lang.is_empty() { "?".to_string() } else { c.lang.clone() }),
+        }
+    }
+}
+
 /// Labelled mentions, by effective label (the manual one where set).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SentimentTotals {
@@ -71,27 +118,73 @@ pub struct SentimentTotals {
 }
 
 impl Store {
-    /// Per-platform (total, negative) counts of a brand in `[from, until)`, syndicated copies once. The period's
-    /// range of `mention_brands_brand_time`, covering; each match's mention by primary key for its platform.
+    /// Per-platform (total, negative) counts of a brand in `[from, until)`, syndicated copies once, the most
+    /// negative first: [`Store::brand_split`]'s platforms.
     pub async fn platform_counts(
         &self,
         brand: &str,
         from: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let split = self.brand_split(brand, from, until).await?;
+        Ok(split.platforms.into_iter().map(|g| (g.key, g.mentions, g.negative)).collect())
+    }
+
+    /// A brand's mentions in `[from, until)` by platform and by language (syndicated copies and marked matches
+    /// left out, as in every count), each group's most negative first. Whole UTC days come from the
+    /// `brand_days` rollup (one row per brand, day, platform, language and label: a month of a busy brand is
+    /// about a thousand rows); the partial days at either end of the period from the brand matches themselves,
+    /// along `mention_brands_brand_time` with each match's mention by primary key.
+    pub async fn brand_split(
+        &self,
+        brand: &str,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<BrandSplit, StoreError> {
+        const DAY: i64 = 86_400;
+        let (from, until) = (from.timestamp(), until.timestamp());
+        let mut cells: Vec<SplitCell> = Vec::new();
+        // The rollup's day is `created_at / 86400` in SQL, which truncates: for times before 1970 it is not the
+        // floor, so such a period is read from the matches.
+        let lo = if from >= 0 { (from + DAY - 1) / DAY } else { i64::MAX };
+        let hi = until.div_euclid(DAY);
+        if lo < hi {
+            let rows = sqlx::query(
+                "SELECT bd.platform, bd.lang, bd.label, sum(bd.n) FROM brand_days bd JOIN brands b ON b.id = bd.brand_id
+                 WHERE b.name = ?1 AND bd.day >= ?2 AND bd.day < ?3 GROUP BY 1, 2, 3",
+            )
+            .bind(brand)
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(&self.pool)
+            .await?;
+            cells.extend(rows.iter().map(split_cell));
+            for (a, b) in [(from, lo * DAY), (hi * DAY, until)] {
+                if a < b {
+                    cells.extend(self.split_scan(brand, a, b).await?);
+                }
+            }
+        } else {
+            cells.extend(self.split_scan(brand, from, until).await?);
+        }
+        Ok(BrandSplit::of(&cells))
+    }
+
+    /// `brand_split`'s cells read from the brand matches of `[from, until)`.
+    async fn split_scan(&self, brand: &str, from: i64, until: i64) -> Result<Vec<SplitCell>, StoreError> {
         let rows = sqlx::query(
-            "SELECT m.platform, count(*), coalesce(sum(mb.label = 'negative'), 0)
+            "SELECT m.platform, coalesce(m.lang, ''), coalesce(mb.label, ''), count(*)
              FROM mention_brands mb JOIN brands b ON b.id = mb.brand_id
              JOIN mentions m ON m.id = mb.mention_id
              WHERE b.name = ?1 AND mb.first_copy = 1 AND mb.created_at >= ?2 AND mb.created_at < ?3
-             GROUP BY m.platform ORDER BY 3 DESC, 2 DESC",
+             GROUP BY 1, 2, 3",
         )
         .bind(brand)
-        .bind(from.timestamp())
-        .bind(until.timestamp())
+        .bind(from)
+        .bind(until)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+        Ok(rows.iter().map(split_cell).collect())
     }
 
     /// The brand's negative mentions in `[from, until)`, most confidently negative first. The period's range of

@@ -300,17 +300,34 @@ fn a_new_brands_alert_says_its_history_is_short() {
     assert_eq!(written.len(), 1, "the burst of 40 complaints fires even on cold-start evidence");
     let eml = std::fs::read_to_string(&written[0]).unwrap();
     assert!(eml.contains("less than a week of history for this brand"), "{eml}");
-    // With [http] public_url the email links to the console: the feed of the alert's window, the brand's alerts.
+    // With [http] public_url the email links to the console: the feed of the alert's window, the alert's page.
     let m = parse_eml(&written[0]);
     let text = m["tree"]["parts"][0]["content"].as_str().unwrap();
     assert!(
         text.contains(
             "the mentions behind this alert https://hearsay.example/mentions?brand=Acme&sentiment=negative&since="
-        ) && text.contains("https://hearsay.example/alerts?brand=Acme"),
+        ),
         "{text}"
     );
+    let page = text.split("https://hearsay.example/alerts/").nth(1).expect("the alert's page").split('\n').next();
+    let id: i64 = page.unwrap().parse().unwrap();
     let html = m["tree"]["parts"][1]["parts"][0]["content"].as_str().unwrap();
     assert!(html.contains("href=\"https://hearsay.example/mentions/"), "each example's page: {html}");
+    assert!(html.contains(&format!("href=\"https://hearsay.example/alerts/{id}\"")), "{html}");
+
+    // That page, in the console over the same database, is this alert's: its evidence and its email, sent.
+    let subject = m["subject"].as_str().unwrap().to_string();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let c = super::console::start_on(&db, |_| {}).await;
+        let maria = c.login("maria", super::console::EDITOR_PW).await;
+        let (s, page, _) = c.get(&format!("/alerts/{id}"), Some(&maria)).await;
+        assert_eq!(s, reqwest::StatusCode::OK, "{page}");
+        assert!(page.contains("<h1>Acme: negative spike, firing</h1>"), "{page}");
+        assert!(page.contains("short history") && page.contains(">sent</span>"), "{page}");
+        let subject = subject.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        assert!(page.contains(&subject), "{subject}: {page}");
+        assert!(page.contains("href=\"/mentions?brand=Acme&amp;sentiment=negative&amp;since="), "{page}");
+    });
 }
 
 #[test]

@@ -109,6 +109,52 @@ from = "not an address"
         .stderr(predicate::str::contains("smtp.from:"));
 }
 
+/// A `[[sources]]` entry that does not parse keeps the entries after it from moving up: the third one's problems
+/// are still `sources[2]`'s.
+#[test]
+fn check_config_numbers_the_sources_after_a_broken_one_by_their_place_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(
+        &p,
+        r#"
+[storage]
+database = "h.db"
+
+[[brands]]
+name = "Acme"
+query = "acme"
+
+[[sources]]
+type = "hackernews"
+name = "hn"
+
+[[sources]]
+type = "hackernews"
+name = "broken"
+interval = 600
+
+[[sources]]
+type = "hackernews"
+name = "hn"
+brands = ["Nope"]
+"#,
+    )
+    .unwrap();
+    hearsay()
+        .arg("check-config")
+        .arg("-c")
+        .arg(&p)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("sources[1]: interval: expected a string, found integer"))
+        .stderr(predicate::str::contains("sources[2].name: duplicate source name \"hn\""))
+        .stderr(predicate::str::contains("sources[2].brands: unknown brand \"Nope\""))
+        .stderr(predicate::str::contains("sources[1].name").not())
+        .stderr(predicate::str::contains("sources[1].brands").not())
+        .stderr(predicate::str::contains("3 problem(s)"));
+}
+
 #[test]
 fn a_missing_config_file_is_a_usage_error() {
     hearsay()

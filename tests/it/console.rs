@@ -20,14 +20,19 @@ pub(crate) struct Console {
     base: String,
     client: reqwest::Client,
     pub(crate) store: Store,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 /// The seeded history, two accounts (maria: editor, li: viewer), the console on a free port.
 pub(crate) async fn start(tune: impl FnOnce(&mut HttpConfig)) -> Console {
     let dir = tempfile::tempdir().unwrap();
     let db = seeded_db(dir.path());
-    let store = Store::open(&db, Access::ReadWrite).await.unwrap();
+    Console { _dir: Some(dir), ..start_on(&db, tune).await }
+}
+
+/// The console over the database `db` (the caller keeps it), with the same two accounts as [`start`].
+pub(crate) async fn start_on(db: &std::path::Path, tune: impl FnOnce(&mut HttpConfig)) -> Console {
+    let store = Store::open(db, Access::ReadWrite).await.unwrap();
     store.add_user("maria", Role::Editor, &hearsay::password::hash(EDITOR_PW), &tester()).await.unwrap();
     store.add_user("li", Role::Viewer, &hearsay::password::hash(VIEWER_PW), &tester()).await.unwrap();
     let mut cfg = HttpConfig::listening_on("127.0.0.1:0");
@@ -35,7 +40,7 @@ pub(crate) async fn start(tune: impl FnOnce(&mut HttpConfig)) -> Console {
     let pages = hearsay::console::router(store.clone(), cfg.clone()).await.unwrap();
     let addr = hearsay::daemon::http::serve(&cfg.listen, store.clone(), Arc::default(), pages).await.unwrap();
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    Console { base: format!("http://{addr}"), client, store, _dir: dir }
+    Console { base: format!("http://{addr}"), client, store, _dir: None }
 }
 
 /// The value of `name="<field>" value="…"` in a page.
@@ -64,7 +69,11 @@ impl Console {
         format!("{}{path}", self.base)
     }
 
-    async fn get(&self, path: &str, cookie: Option<&str>) -> (StatusCode, String, reqwest::header::HeaderMap) {
+    pub(crate) async fn get(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+    ) -> (StatusCode, String, reqwest::header::HeaderMap) {
         let mut r = self.client.get(self.url(path));
         if let Some(c) = cookie {
             r = r.header("cookie", c);
@@ -92,7 +101,7 @@ impl Console {
     }
 
     /// Signs in; returns the session cookie (`hearsay_session=…`).
-    async fn login(&self, name: &str, password: &str) -> String {
+    pub(crate) async fn login(&self, name: &str, password: &str) -> String {
         let r = self.try_login(name, password).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
         cookie_pair(&set_cookie(&r, "hearsay_session").expect("session cookie"))
@@ -112,7 +121,7 @@ impl Console {
 #[tokio::test]
 async fn without_a_session_every_page_leads_to_the_sign_in_form_and_every_action_is_refused() {
     let c = start(|_| {}).await;
-    for path in ["/overview", "/mentions?brand=Acme", "/mentions/1", "/alerts", "/sources"] {
+    for path in ["/overview", "/mentions?brand=Acme", "/mentions/1", "/alerts", "/alerts/1", "/sources"] {
         let (s, _, h) = c.get(path, None).await;
         assert_eq!(s, StatusCode::SEE_OTHER, "{path}");
         let to = h["location"].to_str().unwrap();
@@ -561,4 +570,155 @@ async fn a_reviews_location_shows_in_the_feed_and_on_its_page() {
     assert!(feed.contains("Lyon &lt;Part-Dieu&gt;"), "{feed}");
     let row = &c.store.mentions(&MentionFilter { id: Some(id), ..Default::default() }).await.unwrap()[0];
     assert_eq!(row.location.as_deref(), Some("Lyon <Part-Dieu>"));
+}
+
+/// Records an alert event of Acme the way the daemon does (the row and, when `email` is given, its email in one
+/// transaction). Returns the newest row's id, and the id the store handed the email's writer, if it called it.
+async fn record_alert(store: &Store, event: &str, seq: u32, fired_at: i64, email: Option<&str>) -> (i64, Option<i64>) {
+    use hearsay::detect::{AlertKind, Finding, Level, PlatformCount};
+    let now = chrono::Utc::now();
+    let finding = Finding {
+        kind: AlertKind::NegativeSpike,
+        brand: "Acme".into(),
+        level: Level::Firing,
+        window_start: now - chrono::Duration::hours(4),
+        window_end: now,
+        observed: 30,
+        expected: 3.0,
+        p_value: 1e-7,
+        ratio: 10.0,
+        total: 40,
+        expected_total: 30.0,
+        negative_share: 0.75,
+        baseline_share: 0.1,
+        share_p_value: 1e-9,
+        cold_start: false,
+        top_platforms: vec![PlatformCount { platform: "reddit".into(), total: 30, negative: 22 }],
+        platform: None,
+        since: None,
+    };
+    let key = format!("hearsay.Acme.negative_spike.{fired_at}.{seq}");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let subject = email.map(str::to_string);
+    let message_id = format!("<{key}@hearsay.invalid>");
+    let write: Option<hearsay::store::EmailFor<'_>> = subject.map(|subject| {
+        Box::new(move |id| {
+            tx.send(id).unwrap();
+            Ok(hearsay::store::QueuedEmail {
+                message_id,
+                recipients: vec!["Brand Team <team@example.com>".into()],
+                subject,
+                message: format!("Subject: x\r\n\r\nhttps://hearsay.example/alerts/{id}\r\n").into_bytes(),
+            })
+        }) as hearsay::store::EmailFor<'_>
+    });
+    let new = hearsay::store::NewAlert {
+        brand: "Acme",
+        kind: "negative_spike",
+        event,
+        fired_at: chrono::DateTime::from_timestamp(fired_at, 0).unwrap(),
+        details: serde_json::to_value(&finding).unwrap(),
+        event_key: &key,
+        email: write,
+    };
+    store.record_alert("Acme", "negative_spike", "{}", vec![new]).await.unwrap();
+    (store.alerts(1).await.unwrap()[0].id, rx.try_recv().ok())
+}
+
+#[tokio::test]
+async fn an_alerts_page_shows_its_evidence_and_the_delivery_of_its_emails() {
+    let c = start(|_| {}).await;
+    let fired_at = chrono::Utc::now().timestamp() - 3600;
+    let (firing, written) =
+        record_alert(&c.store, "firing", 1, fired_at, Some("[hearsay] Acme: negative mentions 10× normal")).await;
+    assert_eq!(written, Some(firing), "the email is written for the row just inserted");
+    let (reminder, _) = record_alert(&c.store, "reminder", 2, fired_at, Some("[hearsay] Acme: still going")).await;
+    let (resolved, written) = record_alert(&c.store, "resolved", 3, fired_at, None).await;
+    assert_eq!(written, None);
+    let outbox = c.store.due_emails(chrono::Utc::now() + chrono::Duration::days(1)).await.unwrap();
+    assert_eq!(outbox.len(), 2);
+    // The email names the row it was written for.
+    assert!(String::from_utf8_lossy(&outbox[0].message).contains(&format!("/alerts/{firing}")));
+    c.store.mark_sent(outbox[0].id).await.unwrap();
+    let retry_at = chrono::Utc::now() + chrono::Duration::minutes(10);
+    c.store.mark_failed(outbox[1].id, "SMTP mail.example:587: <connection refused>", retry_at).await.unwrap();
+    // Recording an event again adds no row and queues no second email: its writer is not even called.
+    let again = record_alert(&c.store, "firing", 1, fired_at, Some("again")).await;
+    assert_eq!(again, (resolved, None));
+    assert_eq!(c.store.outbox_counts().await.unwrap(), hearsay::store::OutboxCounts { sent: 1, backlog: 1 });
+
+    let maria = c.login("maria", EDITOR_PW).await;
+    let (s, page, _) = c.get(&format!("/alerts/{firing}"), Some(&maria)).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    assert!(page.contains("<h1>Acme: negative spike, firing</h1>"), "{page}");
+    // The email's figures, in its words.
+    for said in
+        ["<b>30</b> negative (usually 3.0), 10.0×", "one-in-10,000,000 chance", "negative share 75% (usually 10%)"]
+    {
+        assert!(page.contains(said), "{said}: {page}");
+    }
+    assert!(page.contains("[hearsay] Acme: negative mentions 10× normal"), "{page}");
+    assert!(page.contains("Brand Team &lt;team@example.com&gt;"), "{page}");
+    assert!(page.contains(">sent</span>"), "{page}");
+    // The episode's other events, each linking to its own page, with its delivery.
+    assert!(page.contains(&format!("href=\"/alerts/{reminder}\"")), "{page}");
+    assert!(page.contains(&format!("href=\"/alerts/{resolved}\"")), "{page}");
+    assert!(page.contains(">retrying</span>"), "{page}");
+    // The feed of the alert's window holds the mentions behind it.
+    let at = page.find("href=\"/mentions?brand=Acme&amp;sentiment=negative").expect("feed link") + 6;
+    let feed = page[at..].split('"').next().unwrap().replace("&amp;", "&");
+    let (s, feed, _) = c.get(&feed, Some(&maria)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(feed.contains("charged me twice") && feed.contains("API has been down"), "{feed}");
+    assert!(!feed.contains("Love the new Acme app"), "{feed}");
+
+    let (_, page, _) = c.get(&format!("/alerts/{reminder}"), Some(&maria)).await;
+    assert!(page.contains(">retrying</span> failed once; next try"), "{page}");
+    assert!(page.contains("SMTP mail.example:587: &lt;connection refused&gt;"), "{page}");
+    let (_, page, _) = c.get(&format!("/alerts/{resolved}"), Some(&maria)).await;
+    assert!(page.contains("No email for this event"), "{page}");
+
+    // Each row of the notification log links to its alert's page.
+    let (_, list, _) = c.get("/alerts", Some(&maria)).await;
+    for id in [firing, reminder, resolved] {
+        assert!(list.contains(&format!("href=\"/alerts/{id}\"")), "{id}: {list}");
+    }
+
+    // The silence form of the page silences the alert's brand and leads back to the page.
+    let csrf = field(&page, "csrf");
+    let r = c
+        .post(
+            "/alerts/silence",
+            Some(&maria),
+            &[("csrf", &csrf), ("alert", &firing.to_string()), ("duration", "1d"), ("comment", "handled")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], format!("/alerts/{firing}"));
+    let silences = c.store.active_silences(chrono::Utc::now()).await.unwrap();
+    assert_eq!((silences.len(), silences[0].brand.as_str()), (1, "Acme"));
+    let (_, page, _) = c.get(&format!("/alerts/{firing}"), Some(&maria)).await;
+    assert!(page.contains("silenced</span> until") && page.contains("handled"), "{page}");
+    let sid = silences[0].id.to_string();
+    let r = c
+        .post("/alerts/unsilence", Some(&maria), &[("csrf", &csrf), ("id", &sid), ("alert", &firing.to_string())])
+        .await;
+    assert_eq!(r.headers()["location"], format!("/alerts/{firing}"));
+    assert!(c.store.active_silences(chrono::Utc::now()).await.unwrap().is_empty());
+    let audit = c.audit().await;
+    assert!(audit.contains(&("maria".into(), "silence".into(), "127.0.0.1".into())), "{audit:?}");
+
+    // A viewer reads the page but gets no form.
+    let li = c.login("li", VIEWER_PW).await;
+    let (s, page, _) = c.get(&format!("/alerts/{firing}"), Some(&li)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("<b>30</b> negative") && !page.contains("action=\"/alerts/silence\""), "{page}");
+
+    // An unknown alert is a 404 page; without a session, the sign-in form.
+    let (s, page, _) = c.get("/alerts/999999", Some(&maria)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(page.contains("No alert 999999."), "{page}");
+    let (s, _, h) = c.get(&format!("/alerts/{firing}"), None).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(h["location"], format!("/login?next=%2Falerts%2F{firing}"));
 }

@@ -1330,6 +1330,163 @@ async fn a_revoked_refresh_token_degrades_google_business_with_what_to_do() {
     server.verify().await;
 }
 
+/// Every configuration error of a source says once what its platform needs (`sources::advice`), whichever way
+/// it came: a 404 for a location that is not the account's, in a poll and in `sources check`, and a refused
+/// refresh token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_config_error_of_a_google_source_says_once_what_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let cfg = config(dir.path(), "", &google_business_source(&server.uri()));
+    let what_to_do = "https://www.googleapis.com/auth/business.manage";
+    Mock::given(method("POST")).and(path("/token")).respond_with(token("ya29.ok")).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/v4/accounts/111/locations/22/reviews"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error": {"code": 404,
+            "message": "Requested entity was not found.", "status": "NOT_FOUND"}})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v4/accounts/111/locations/33/reviews"))
+        .respond_with(business_page(&[], None))
+        .mount(&server)
+        .await;
+    let s = store(dir.path()).await;
+    let e = poll(&cfg, &s).await.remove(0).error.expect("fails");
+    assert_eq!((e.class.clone(), e.http_status), (ErrorClass::Config, Some(404)), "{e:?}");
+    assert!(e.message.contains("Requested entity was not found."), "{e:?}");
+    assert_eq!(e.message.matches(what_to_do).count(), 1, "what to do, once: {e:?}");
+
+    let report = Poller::new(&cfg).unwrap().check(Some("gb")).await.unwrap();
+    let CheckOutcome::Failed(e) = &report.sources[0].1 else { panic!("{report:?}") };
+    assert_eq!(e.http_status, Some(404), "{e:?}");
+    assert_eq!(e.message.matches(what_to_do).count(), 1, "`sources check` says it too: {e:?}");
+
+    server.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant",
+            "error_description": "Token has been expired or revoked."})))
+        .mount(&server)
+        .await;
+    let e = poll(&cfg, &s).await.remove(0).error.expect("fails");
+    assert!(e.message.contains("invalid_grant"), "{e:?}");
+    assert_eq!(e.message.matches(what_to_do).count(), 1, "{e:?}");
+    let report = Poller::new(&cfg).unwrap().check(Some("gb")).await.unwrap();
+    let CheckOutcome::Failed(e) = &report.sources[0].1 else { panic!("{report:?}") };
+    assert_eq!(e.message.matches(what_to_do).count(), 1, "{e:?}");
+}
+
+/// Two sources' token requests are made side by side: each endpoint takes 1.5 s to answer, and both sources'
+/// polls are done well before the 3 s that one request after the other would take.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_sources_token_request_does_not_hold_up_anothers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let source = |n: &str| {
+        googleplay_source(&server.uri())
+            .replace("name = \"gp\"", &format!("name = \"gp{n}\""))
+            .replace("/token\"", &format!("/token{n}\""))
+    };
+    let cfg = config(dir.path(), "", &format!("{}\n{}", source("1"), source("2")));
+    let delay = std::time::Duration::from_millis(1500);
+    for n in ["1", "2"] {
+        Mock::given(method("POST"))
+            .and(path(format!("/token{n}")))
+            .respond_with(token(&format!("ya29.{n}")).set_delay(delay))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(path(PLAY_REVIEWS)).respond_with(play_page(&[("gp:1", 100, 4, "Fine")], None)).mount(&server).await;
+    let s = store(dir.path()).await;
+    let start = std::time::Instant::now();
+    let outcomes = poll(&cfg, &s).await;
+    let took = start.elapsed();
+    for name in ["gp1", "gp2"] {
+        assert!(outcome(&outcomes, name).error.is_none(), "{outcomes:?}");
+    }
+    assert!(took < std::time::Duration::from_millis(2500), "the token requests waited on each other: {took:?}");
+    server.verify().await;
+}
+
+/// A Business Profile review with stars and no comment is labelled by its stars (1–2 negative, 3 neutral, 4–5
+/// positive), not queued for the model, which could only call its empty text neutral; one with a comment is
+/// queued as ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_google_business_rating_without_a_comment_is_labelled_by_its_stars() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = MockServer::start().await;
+    let cfg = config(dir.path(), "", &google_business_source(&server.uri()));
+    Mock::given(method("POST")).and(path("/token")).respond_with(token("ya29.ok")).mount(&server).await;
+    let t = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    // As reviews.list documents it: a rating without words has no `comment` at all.
+    let review = |id: &str, stars: &str| {
+        json!({"name": format!("accounts/111/locations/22/reviews/{id}"), "reviewId": id,
+               "reviewer": {"displayName": "A customer", "isAnonymous": false}, "starRating": stars,
+               "createTime": t, "updateTime": t})
+    };
+    let mut worded = review("worded", "ONE");
+    worded["comment"] = json!("The staff were rude and the order was wrong.");
+    let body = json!({"reviews": [review("one", "ONE"), review("two", "TWO"), review("three", "THREE"),
+        review("five", "FIVE"), review("unrated", "STAR_RATING_UNSPECIFIED"), worded],
+        "averageRating": 2.4, "totalReviewCount": 6});
+    Mock::given(method("GET"))
+        .and(path("/v4/accounts/111/locations/22/reviews"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v4/accounts/111/locations/33/reviews"))
+        .respond_with(business_page(&[], None))
+        .mount(&server)
+        .await;
+    let s = store(dir.path()).await;
+    let o = poll(&cfg, &s).await.remove(0);
+    assert_eq!((o.new, o.error.is_none()), (6, true), "{o:?}");
+    let rows: Vec<(String, Option<String>, Option<String>, bool)> = sqlx::query_as(
+        "SELECT m.external_id, s.label, s.model_version, EXISTS (SELECT 1 FROM classify_queue q WHERE q.mention_id = m.id)
+         FROM mentions m LEFT JOIN sentiment s ON s.mention_id = m.id ORDER BY m.external_id",
+    )
+    .fetch_all(&super::sqlite(s.path()).await)
+    .await
+    .unwrap();
+    let stars = |l: &str| (Some(l.to_string()), Some("stars".to_string()), false);
+    let queued = (None, None, true);
+    let want = [
+        ("five", stars("positive")),
+        ("one", stars("negative")),
+        ("three", stars("neutral")),
+        ("two", stars("negative")),
+        ("unrated", queued.clone()),
+        ("worded", queued.clone()),
+    ];
+    let want: Vec<_> = want.into_iter().map(|(id, (l, v, q))| (id.to_string(), l, v, q)).collect();
+    assert_eq!(rows, want);
+    let labels: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT m.external_id, mb.label FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id
+         WHERE m.external_id IN ('one', 'five') ORDER BY m.external_id",
+    )
+    .fetch_all(&super::sqlite(s.path()).await)
+    .await
+    .unwrap();
+    assert_eq!(
+        labels,
+        [("five".to_string(), Some("positive".to_string())), ("one".to_string(), Some("negative".to_string()))],
+        "the brand's counts see the label at once"
+    );
+    // `hearsay reclassify` queues history for a new model, but not what the stars said: a model would only
+    // call an empty text neutral.
+    s.queue_reclassify(None).await.unwrap();
+    let queued: Vec<String> = sqlx::query_scalar(
+        "SELECT m.external_id FROM classify_queue q JOIN mentions m ON m.id = q.mention_id ORDER BY 1",
+    )
+    .fetch_all(&super::sqlite(s.path()).await)
+    .await
+    .unwrap();
+    assert_eq!(queued, ["unrated", "worded"]);
+}
+
 /// (source name, platform, fixture, mock path, content type, brand query, extra source keys, all records kept)
 type RealCase =
     (&'static str, &'static str, &'static str, &'static str, &'static str, &'static str, &'static str, bool);

@@ -39,7 +39,7 @@ async fn migrations_apply_to_a_new_file_and_again_to_an_existing_one() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sub/dir/h.db");
     let s = Store::open(&path, Access::ReadWrite).await.unwrap();
-    assert_eq!(s.schema_version().await.unwrap(), 11);
+    assert_eq!(s.schema_version().await.unwrap(), 12);
     s.ingest(&[item(mention("reddit", "1", "acme is great", "https://x.test/1"), Some(Label::Positive))])
         .await
         .unwrap();
@@ -220,7 +220,9 @@ async fn upgrading_a_first_schema_database_fills_in_the_label_copy() {
         .unwrap();
     // Roll the file back to schema 1 as an old hearsay left it.
     sqlx::raw_sql(
-        "DROP TRIGGER brand_hours_ai; DROP TRIGGER brand_hours_ad; DROP TRIGGER brand_hours_au; DROP TABLE brand_hours;
+        "DROP TRIGGER brand_days_ai; DROP TRIGGER brand_days_ad; DROP TRIGGER brand_days_au;
+         DROP TRIGGER brand_days_lang; DROP TRIGGER brand_days_bd; DROP TABLE brand_days;
+         DROP TRIGGER brand_hours_ai; DROP TRIGGER brand_hours_ad; DROP TRIGGER brand_hours_au; DROP TABLE brand_hours;
          DROP TRIGGER sentiment_label_ai; DROP TRIGGER sentiment_label_au; DROP TRIGGER sentiment_label_ad;
          DROP TRIGGER mention_brands_label_ai; DROP INDEX mention_brands_brand_time;
          ALTER TABLE mention_brands DROP COLUMN label;
@@ -251,6 +253,11 @@ async fn upgrading_a_first_schema_database_fills_in_the_label_copy() {
         .await
         .unwrap();
     assert_eq!((rollup.1.as_str(), rollup.2), ("negative", 1), "the hourly rollup is filled in too");
+    let daily: (String, String, i64) = sqlx::query_as("SELECT platform, label, n FROM brand_days")
+        .fetch_one(&super::sqlite(s.path()).await)
+        .await
+        .unwrap();
+    assert_eq!(daily, ("reddit".into(), "negative".into(), 1), "and the daily platform/language rollup");
     s.integrity_check().await.unwrap();
 }
 
@@ -295,6 +302,133 @@ async fn stats_from_the_hourly_rollup_equal_a_scan() {
             }
         }
     }
+}
+
+/// Cells of the daily platform/language rollup that differ from a recount of the brand matches, both ways.
+async fn brand_days_drift(pool: &sqlx::SqlitePool) -> i64 {
+    sqlx::query_scalar(
+        "WITH recount AS (
+             SELECT mb.brand_id, mb.created_at / 86400 AS day, m.platform, coalesce(m.lang, '') AS lang,
+                    coalesce(mb.label, '') AS label, count(*) AS n
+             FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id WHERE mb.first_copy = 1
+             GROUP BY 1, 2, 3, 4, 5),
+         rollup AS (SELECT brand_id, day, platform, lang, label, n FROM brand_days WHERE n != 0)
+         SELECT (SELECT count(*) FROM (SELECT * FROM rollup EXCEPT SELECT * FROM recount))
+              + (SELECT count(*) FROM (SELECT * FROM recount EXCEPT SELECT * FROM rollup))
+              + (SELECT count(*) FROM brand_days WHERE n < 0)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// The `brand_days` rollup (the console's platform and language split) equals a recount after every kind of
+/// write: bulk ingest with given and detected languages, model labels, overrides, syndicated copies, spam
+/// marks and unmarks, a language detected again, and matches and mentions deleted by hand.
+#[tokio::test]
+async fn the_daily_split_rollup_follows_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("h.db"), Access::ReadWrite).await.unwrap();
+    let pool = super::sqlite(s.path()).await;
+    let mut items = Vec::new();
+    for (i, (platform, lang, text)) in [
+        ("reddit", Some("en"), "acme refund never came"),
+        ("mastodon", Some("de"), "acme Kundenservice ist eine Katastrophe"),
+        ("hackernews", None, "acme le service client est vraiment nul depuis trois semaines"),
+        ("bluesky", None, "acme ok"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut m = mention(platform, &i.to_string(), text, &format!("https://a.test/{i}"));
+        m.lang = lang.map(str::to_string);
+        m.created_at = Utc.with_ymd_and_hms(2026, 11, 20 + i as u32 % 2, 23, 30, 0).unwrap();
+        let mut it = item(m, [Some(Label::Negative), None][i % 2]);
+        if i == 3 {
+            it.brands.push(BrandMatch { brand: "Globex".into(), terms: vec!["acme".into()] });
+        }
+        items.push(it);
+    }
+    s.ingest(&items).await.unwrap();
+    assert_eq!(brand_days_drift(&pool).await, 0, "bulk ingest");
+    let langs: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT lang FROM brand_days ORDER BY 1").fetch_all(&pool).await.unwrap();
+    assert!(langs.contains(&"de".to_string()) && langs.contains(&"fr".to_string()), "{langs:?}");
+
+    let queued = s.unclassified(10).await.unwrap();
+    s.store_labels(&[(queued[0].0, Label::Positive, [0.1, 0.2, 0.7])], "m1").await.unwrap();
+    assert_eq!(brand_days_drift(&pool).await, 0, "model label");
+    s.relabel(queued[0].0, Label::Negative, &crate::tester()).await.unwrap();
+    assert_eq!(brand_days_drift(&pool).await, 0, "override");
+    // The same text again on another platform: a syndicated copy, counted once.
+    let copy = item(mention("lemmy", "9", "acme refund never came", "https://b.test/9"), None);
+    s.ingest(&[copy]).await.unwrap();
+    assert_eq!(brand_days_drift(&pool).await, 0, "syndicated copy");
+    s.mark(1, "Acme", hearsay::store::Mark::Spam, &crate::tester()).await.unwrap();
+    assert_eq!(brand_days_drift(&pool).await, 0, "spam mark");
+    s.unmark(1, "Acme", &crate::tester()).await.unwrap();
+    assert_eq!(brand_days_drift(&pool).await, 0, "unmark");
+    sqlx::query("UPDATE mentions SET lang = 'nl' WHERE id = 4").execute(&pool).await.unwrap();
+    assert_eq!(brand_days_drift(&pool).await, 0, "language changed, two brand matches");
+    sqlx::query(
+        "DELETE FROM mention_brands WHERE mention_id = 4 AND brand_id = (SELECT id FROM brands WHERE name = 'Globex')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(brand_days_drift(&pool).await, 0, "a brand match deleted by hand");
+    sqlx::query("DELETE FROM mentions WHERE id IN (1, 2)").execute(&pool).await.unwrap();
+    assert_eq!(brand_days_drift(&pool).await, 0, "mentions deleted by hand, matches and labels cascading");
+    let left: i64 = sqlx::query_scalar("SELECT sum(n) FROM brand_days").fetch_one(&pool).await.unwrap();
+    assert_eq!(left, 3, "mentions 3 and 4 and the copy, which is now the first");
+}
+
+/// `brand_split` reads whole days from the rollup and the partial days at either end of the period from the
+/// brand matches: it must give exactly what a recount over the same period gives, for aligned and unaligned
+/// periods, periods inside one day, and a period with nothing in it.
+#[tokio::test]
+async fn the_platform_and_language_split_equals_a_recount() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("h.db"), Access::ReadWrite).await.unwrap();
+    let pool = super::sqlite(s.path()).await;
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
+    let platforms = ["reddit", "mastodon", "bluesky"];
+    let langs = [Some("en"), Some("de"), None, Some("ja")];
+    let labels = [Some(Label::Negative), Some(Label::Neutral), Some(Label::Positive), None];
+    let items: Vec<IngestItem> = (0..900)
+        .map(|i| {
+            let mut m = mention(platforms[i % 3], &i.to_string(), &format!("acme note {i}"), "https://a.test/");
+            m.created_at = t0 + chrono::Duration::minutes(i as i64 * 11);
+            m.lang = langs[i % 4].map(str::to_string);
+            item(m, labels[i % 5 % 4])
+        })
+        .collect();
+    s.ingest(&items).await.unwrap();
+    let at = |min: i64| t0 + chrono::Duration::minutes(min);
+    for (from, until) in
+        [(at(0), at(11 * 900)), (at(17), at(5000)), (at(1440), at(4320)), (at(5), at(50)), (at(-3000), at(-10))]
+    {
+        let split = s.brand_split("Acme", from, until).await.unwrap();
+        for (key, groups) in [("m.platform", &split.platforms), ("coalesce(m.lang, '?')", &split.languages)] {
+            let want: Vec<(String, i64, i64, i64)> = sqlx::query_as(&format!(
+                "SELECT {key}, count(*), sum(mb.label IS 'negative'), sum(mb.label IS 'positive')
+                 FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id
+                 WHERE mb.first_copy = 1 AND mb.created_at >= ?1 AND mb.created_at < ?2 GROUP BY 1 ORDER BY 1"
+            ))
+            .bind(from.timestamp())
+            .bind(until.timestamp())
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            let mut got: Vec<(String, i64, i64, i64)> =
+                groups.iter().map(|g| (g.key.clone(), g.mentions, g.negative, g.positive)).collect();
+            got.sort();
+            assert_eq!(got, want, "{key} over {from} – {until}");
+        }
+    }
+    let month = s.brand_split("Acme", at(0), at(11 * 900)).await.unwrap();
+    assert_eq!(month.platforms.iter().map(|g| g.mentions).sum::<i64>(), 900);
+    assert!(month.languages.iter().any(|g| g.key == "ja"), "{:?}", month.languages);
 }
 
 /// `ingest` does the full-text index and the hourly rollup itself, with triggers and checks off on its
