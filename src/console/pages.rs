@@ -116,7 +116,10 @@ pub async fn overview(AxState(state): AxState<State>, who: Signed, Query(q): Que
         @if !firing.is_empty() {
             table.data {
                 tr { th { "recorded" } th { "kind" } th { "event" } }
-                @for a in &firing { tr { td { (when(a.recorded_at)) } td { (a.kind) } td { (a.event) } } }
+                @for a in &firing {
+                    tr { td { (when(a.recorded_at)) } td { (a.kind) }
+                         td { a href=(format!("/alerts/{}", a.id)) { (a.event) ", its evidence →" } } }
+                }
             }
             p { a href="/alerts" { "All alerts →" } }
         }
@@ -133,6 +136,17 @@ pub async fn overview(AxState(state): AxState<State>, who: Signed, Query(q): Que
                 }
                 " "
             } }
+            // What is wrong, since when: the sources that fail or are degraded, each on its own line.
+            @for s in sources.iter().filter(|s| matches!(s.health, Health::Failing | Health::Degraded)) {
+                p.muted {
+                    (s.state.source) " " (health_word(&s.health))
+                    @if let Some(d) = s.state.degraded_since { " since " (when(d)) " UTC" }
+                    @else if let Some(ok) = s.state.last_success_at { " (last success " (when(ok)) " UTC)" }
+                    @else { " (never succeeded)" }
+                    @if let Some(e) = &s.state.last_error { ": " (excerpt(e, 200)) }
+                    " · " a href="/sources" { "all sources →" }
+                }
+            }
         }
         (PreEscaped(fragment))
     };

@@ -167,6 +167,21 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_wrong_passwords_are_refused_
     // The seed's three Acme negatives of the last week, each in its hour; no usual level yet (three days watched).
     assert!(page.contains("3 negative mentions in this range; the usual level adds up to 0."), "{page}");
     assert_eq!(page.matches("fill=\"#c62828\"><title>1 negative</title>").count(), 3, "{page}");
+    assert!(page.contains("<th>platform</th>") && page.contains("<th>language</th>"), "both splits: {page}");
+    // A failing source says what is wrong and since when, beside its badge.
+    sqlx::query(
+        "INSERT INTO source_state (source, brand, platform, consecutive_failures, last_error, last_error_class,
+                                   last_error_at, last_success_at)
+         VALUES ('rd', 'Acme', 'reddit', 3, 'HTTP 503: <b>down</b>', 'transient', 1764500000, 1764400000)",
+    )
+    .execute(&super::sqlite(c.store.path()).await)
+    .await
+    .unwrap();
+    let (_, page, _) = c.get("/overview", Some(&token)).await;
+    assert!(
+        page.contains("rd failing (last success 2025-11-29 07:06 UTC): HTTP 503: &lt;b&gt;down&lt;/b&gt;"),
+        "{page}"
+    );
     let csp = h["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"), "{csp}");
     // The store keeps the token's hash, never the token.
@@ -683,6 +698,9 @@ async fn an_alerts_page_shows_its_evidence_and_the_delivery_of_its_emails() {
     for id in [firing, reminder, resolved] {
         assert!(list.contains(&format!("href=\"/alerts/{id}\"")), "{id}: {list}");
     }
+    // So does the brand's overview, for its latest events.
+    let (_, overview, _) = c.get("/overview?brand=Acme", Some(&maria)).await;
+    assert!(overview.contains(&format!("href=\"/alerts/{resolved}\">resolved, its evidence →")), "{overview}");
 
     // The silence form of the page silences the alert's brand and leads back to the page.
     let csrf = field(&page, "csrf");
