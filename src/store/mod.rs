@@ -405,7 +405,7 @@ mod tests {
             (
                 12,
                 "brand days",
-                "6d05f8bf91ac13df59a3873cde7739f00b8896cf102b873efd343cd0189c2b6006d3fe5b7a9efd66a2c8e1d74741698a",
+                "2444dd1e50bba95d4aec588538f2faf81217e527f45b78d37c6d1ecd2e31e07b9b3dfe01284761ba76da077838aff274",
             ),
         ];
         let resolved = sqlx::migrate::MigrationSource::resolve(Embedded).await.unwrap();
