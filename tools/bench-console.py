@@ -113,7 +113,7 @@ def main():
                          "detector over them (their own page caches then grow for minutes, by different amounts)")
     ap.add_argument("--settle", type=float, default=3,
                     help="seconds both daemons run before the console is browsed: the daemon's own reads fill its "
-                         "page caches (4 x 32 MiB and the writer's 64) over the first minutes")
+                         "page caches (4 x 8 MiB and the writer's 64) over the first minutes")
     a = ap.parse_args()
     db = os.path.abspath(a.db)
     password = "bench passphrase 12345"
