@@ -92,19 +92,11 @@ pub fn parse_line(line: &str, matchers: &[BrandMatcher]) -> Result<IngestItem, S
             found
         }
     };
-    Ok(IngestItem {
-        derived: None,
-        mention,
-        source: None,
-        brands,
-        lang: Some(lang),
-        sentiment: sentiment.map(|label| GivenSentiment {
-            label,
-            scores: None,
-            model_version: IMPORTED_LABEL_VERSION.into(),
-        }),
-    }
-    .derive())
+    // A record's own label wins; a rating without words gives one (as the poller does); else the model's.
+    let sentiment = sentiment
+        .map(|label| GivenSentiment { label, scores: None, model_version: IMPORTED_LABEL_VERSION.into() })
+        .or_else(|| GivenSentiment::from_stars(&mention));
+    Ok(IngestItem { derived: None, mention, source: None, brands, lang: Some(lang), sentiment }.derive())
 }
 
 pub async fn import(globals: &Globals, a: ImportArgs) -> CmdResult {

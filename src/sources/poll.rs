@@ -32,10 +32,8 @@ use super::requests::{self, Auth, Feed, CURSOR_OVERLAP_SECS};
 use super::{parse_payload, ParseContext, ParsedPage};
 use crate::config::sources::{BlueskySettings, RedditSettings};
 use crate::config::{Config, PlatformSettings, PollingConfig, SourceConfig};
-use crate::mention::NewMention;
 use crate::query::{BrandMatcher, Candidate, MatchText};
 use crate::secret::Secret;
-use crate::sentiment::Label;
 use crate::store::{BrandMatch, GivenSentiment, IngestItem, PollRecord, PollStatus, SourceState, Store, StoreError};
 
 /// Longest wait between polls of a failing source.
@@ -887,28 +885,12 @@ fn match_brand(page: &ParsedPage, source: &SourceConfig, brand: &BrandMatcher, f
                 mention: m.clone(),
                 source: Some(source.name.clone()),
                 brands: vec![BrandMatch { brand: brand.name.clone(), terms }],
-                sentiment: star_label(m),
+                sentiment: GivenSentiment::from_stars(m),
                 lang: Some(lang),
                 derived: None,
             })
         })
         .collect()
-}
-
-/// The label of a review that has stars and no words (no text, no title: a Google Business Profile rating
-/// without a comment), given at ingest the way `hearsay import` gives a record's label, so that it is not queued:
-/// the model would call an empty text neutral with certainty (`Prediction::EMPTY`), which a one-star review is
-/// not. The rule is the one the sentiment model's review data was labelled by (`models/sentiment/MODEL_CARD.md`):
-/// 1–2 stars negative, 3 neutral, 4–5 positive. A review with words goes to the model, whatever its stars.
-fn star_label(m: &NewMention) -> Option<GivenSentiment> {
-    let wordless = m.text.trim().is_empty() && m.title.as_deref().is_none_or(|t| t.trim().is_empty());
-    let label = match m.rating.filter(|_| wordless)? {
-        1 | 2 => Label::Negative,
-        3 => Label::Neutral,
-        4 | 5 => Label::Positive,
-        _ => return None,
-    };
-    Some(GivenSentiment { label, scores: None, model_version: crate::store::STARS_LABEL_VERSION.into() })
 }
 
 fn header_f64(h: &HeaderMap, name: &str) -> Option<f64> {
@@ -1346,6 +1328,7 @@ mod tests {
     /// Wordless reviews take their label from their stars; anything with words, or without stars, is the model's.
     #[test]
     fn a_review_without_words_is_labelled_by_its_stars() {
+        use crate::sentiment::Label;
         let review = |rating: Option<u8>, title: Option<&str>, text: &str| {
             let mut m = super::super::mention(
                 crate::mention::Platform::GoogleBusiness,
@@ -1354,7 +1337,7 @@ mod tests {
                 crate::mention::MentionKind::Review,
             );
             (m.rating, m.title, m.text) = (rating, title.map(str::to_string), text.to_string());
-            star_label(&m).map(|g| (g.label, g.scores, g.model_version))
+            GivenSentiment::from_stars(&m).map(|g| (g.label, g.scores, g.model_version))
         };
         let given = |l| Some((l, None, crate::store::STARS_LABEL_VERSION.to_string()));
         let table = [

@@ -29,6 +29,24 @@ pub struct GivenSentiment {
     pub model_version: String,
 }
 
+impl GivenSentiment {
+    /// The label of a review that has stars and no words (no text, no title: a Google Business Profile rating
+    /// without a comment, an imported record with only a rating), given at ingest so that it is not queued: the
+    /// model would call an empty text neutral with certainty, which a one-star review is not. The rule is the one
+    /// the sentiment model's review data was labelled by (`models/sentiment/MODEL_CARD.md`): 1–2 stars negative,
+    /// 3 neutral, 4–5 positive. A review with words goes to the model, whatever its stars.
+    pub fn from_stars(m: &crate::mention::NewMention) -> Option<GivenSentiment> {
+        let wordless = m.text.trim().is_empty() && m.title.as_deref().is_none_or(|t| t.trim().is_empty());
+        let label = match m.rating.filter(|_| wordless)? {
+            1 | 2 => Label::Negative,
+            3 => Label::Neutral,
+            4 | 5 => Label::Positive,
+            _ => return None,
+        };
+        Some(GivenSentiment { label, scores: None, model_version: STARS_LABEL_VERSION.into() })
+    }
+}
+
 /// One mention to store, with what is already known about it.
 #[derive(Debug, Clone)]
 pub struct IngestItem {

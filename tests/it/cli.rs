@@ -228,6 +228,47 @@ fn import_dedups_rejects_bad_lines_with_line_numbers_and_keeps_the_rest() {
         .stdout(predicate::str::contains("1 inserted, 0 duplicate, 0 rejected"));
 }
 
+/// An imported review with a rating and no words takes its label from its stars, as a polled one does; a record's
+/// own label wins, and a review with words is the model's (import classifies what it stores).
+#[tokio::test]
+async fn import_labels_a_rating_without_words_by_its_stars() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let review = |id: &str, rating: u8, text: &str, sentiment: Option<&str>| {
+        let mut r = serde_json::json!({"platform": "google_business", "external_id": id, "brand": "Acme",
+            "created_at": "2026-11-20T10:00:00Z", "kind": "review", "text": text, "rating": rating});
+        if let Some(s) = sentiment {
+            r["sentiment"] = s.into();
+        }
+        r.to_string()
+    };
+    let lines = [
+        review("one", 1, "", None),
+        review("four", 4, " ", None),
+        review("given", 1, "", Some("neutral")),
+        review("worded", 1, "the staff were lovely", None),
+    ];
+    let file = write_file(dir.path(), "in.jsonl", &lines);
+    hearsay().arg("--db").arg(&db).arg("import").arg(&file).assert().success();
+    let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT m.external_id, s.label, s.model_version FROM mentions m LEFT JOIN sentiment s ON s.mention_id = m.id
+         ORDER BY m.external_id",
+    )
+    .fetch_all(&super::sqlite(&db).await)
+    .await
+    .unwrap();
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(
+        rows[..3],
+        [
+            ("four".into(), some("positive"), some("stars")),
+            ("given".into(), some("neutral"), some("imported")),
+            ("one".into(), some("negative"), some("stars")),
+        ]
+    );
+    assert!(rows[3].2.as_deref().is_some_and(|v| v.starts_with("hearsay-sentiment")), "the model's: {:?}", rows[3]);
+}
+
 #[test]
 fn usage_errors_exit_2_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
