@@ -14,7 +14,6 @@ Python's standard library only.
 """
 import argparse
 import importlib.util
-import json
 import os
 import random
 import re
@@ -26,12 +25,15 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SOURCES, BRANDS, INTERVAL = 10, 10, 30
-WORDS = "refund outage love slow billing support update crash price great broken fast".split()
 # The HTTP helpers of tools/bench-console.py (its file name is not a module name).
 _spec = importlib.util.spec_from_file_location("bench_console", os.path.join(os.path.dirname(__file__), "bench-console.py"))
 bench_console = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_console)
 free_port, request, login = bench_console.free_port, bench_console.request, bench_console.login
+# The Hacker News mock's payload, as tools/bench-poll.py serves it.
+_spec = importlib.util.spec_from_file_location("bench_poll", os.path.join(os.path.dirname(__file__), "bench-poll.py"))
+bench_poll = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_poll)
 
 lock = threading.Lock()
 served = []  # request times of the mock
@@ -42,23 +44,7 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             served.append(time.time())
             n = len(served)
-        now = int(time.time())
-        hits = []
-        for i in range(20):
-            item = n // 50 - i
-            b = item % BRANDS
-            hits.append({
-                "objectID": str(50_000_000 + item), "created_at_i": now - 60 * i,
-                "title": f"brand{b} {WORDS[item % len(WORDS)]} thread {item}", "author": f"user{item % 97}",
-                "story_text": f"What do people think about brand{b}? The {WORDS[(item * 7) % len(WORDS)]} is news.",
-                "points": item % 13, "num_comments": item % 5, "_tags": ["story"],
-            })
-        body = json.dumps({"hits": hits, "page": 0, "nbPages": 1, "hitsPerPage": 100}).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        bench_poll.send_json(self, bench_poll.hn_page(n, BRANDS, id_base=50_000_000))
 
     def log_message(self, *args):
         pass

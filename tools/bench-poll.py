@@ -23,9 +23,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-SOURCES = int(sys.argv[1]) if len(sys.argv) > 1 else 50
-BRANDS = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-SECONDS = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+SOURCES, BRANDS, SECONDS = 50, 10, 200  # from the command line in main()
 INTERVAL = 60
 BIN = os.environ.get("HEARSAY_BIN", "target/release/hearsay")
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -35,30 +33,39 @@ requests_served = 0
 lock = threading.Lock()
 
 
+def hn_page(n, brands, id_base=1_000_000):
+    """The mock's answer to its n-th request: Algolia's search JSON with 20 hits, one new item per 50 requests and
+    the rest already seen (steady state), each naming one of `brands` brands. tools/bench-console-load.py serves it
+    too (with another id base, clear of the generated database's ids)."""
+    now = int(time.time())
+    hits = []
+    for i in range(20):
+        item = n // 50 - i
+        b = item % brands
+        hits.append({
+            "objectID": str(id_base + item), "created_at_i": now - 60 * i,
+            "title": f"brand{b} {WORDS[item % len(WORDS)]} thread {item}", "author": f"user{item % 97}",
+            "story_text": f"What do people think about brand{b}? The {WORDS[(item * 7) % len(WORDS)]} is news.",
+            "points": item % 13, "num_comments": item % 5, "_tags": ["story"],
+        })
+    return json.dumps({"hits": hits, "page": 0, "nbPages": 1, "hitsPerPage": 100}).encode()
+
+
+def send_json(handler, body):
+    handler.send_response(200)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         global requests_served
         with lock:
             requests_served += 1
             n = requests_served
-        now = int(time.time())
-        # 20 hits per response; one new item per 50 requests, the rest already seen (steady state).
-        hits = []
-        for i in range(20):
-            item = n // 50 - i
-            b = item % BRANDS
-            hits.append({
-                "objectID": str(1_000_000 + item), "created_at_i": now - 60 * i,
-                "title": f"brand{b} {WORDS[item % len(WORDS)]} thread {item}", "author": f"user{item % 97}",
-                "story_text": f"What do people think about brand{b}? The {WORDS[(item * 7) % len(WORDS)]} is news.",
-                "points": item % 13, "num_comments": item % 5, "_tags": ["story"],
-            })
-        body = json.dumps({"hits": hits, "page": 0, "nbPages": 1, "hitsPerPage": 100}).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_json(self, hn_page(n, BRANDS))
 
     def log_message(self, *args):
         pass
@@ -84,6 +91,9 @@ def config(dir_, port):
 
 
 def main():
+    global SOURCES, BRANDS, SECONDS
+    args = [int(a) for a in sys.argv[1:4]]
+    SOURCES, BRANDS, SECONDS = args + [SOURCES, BRANDS, SECONDS][len(args):]
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     pairs = SOURCES * BRANDS
