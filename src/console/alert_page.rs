@@ -13,7 +13,7 @@ use chrono::Utc;
 use maud::{html, Markup};
 
 use super::auth::Signed;
-use super::pages::{evidence, when};
+use super::pages::{evidence, silenced, when};
 use super::{error_page, html_response, internal, page, State};
 use crate::alert::email::excerpt;
 use crate::store::{AlertEmail, AlertRow};
@@ -48,7 +48,7 @@ pub async fn alert(AxState(state): AxState<State>, who: Signed, Path(id): Path<i
             a href=(brand_alerts) { "all alerts of " (a.brand) }
         }
         @for s in &silences {
-            p { span.badge { "silenced" } " until " (when(s.until)) " UTC" @if let Some(c) = &s.comment { " · " (c) } }
+            (silenced(s))
         }
         h3 { "Evidence" }
         p { (evidence(&a)) }

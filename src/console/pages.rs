@@ -111,7 +111,7 @@ pub async fn overview(AxState(state): AxState<State>, who: Signed, Query(q): Que
             p.muted { "No alerts for " (brand) "." }
         }
         @for s in &silences {
-            p { span.badge { "silenced" } " until " (when(s.until)) " UTC" @if let Some(c) = &s.comment { " · " (c) } }
+            (silenced(s))
         }
         @if !firing.is_empty() {
             table.data {
@@ -718,6 +718,11 @@ pub async fn alerts(AxState(state): AxState<State>, who: Signed, Query(q): Query
         }
     };
     html_response(StatusCode::OK, page("Alerts", Some(&who), body))
+}
+
+/// A silence in force, in a line: until when, and why.
+pub(super) fn silenced(s: &crate::store::Silence) -> Markup {
+    html! { p { span.badge { "silenced" } " until " (when(s.until)) " UTC" @if let Some(c) = &s.comment { " · " (c) } } }
 }
 
 /// An alert's figures in the email's words, and a link to the mentions of its window. Read field by field rather

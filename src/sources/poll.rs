@@ -1325,38 +1325,6 @@ mod tests {
         assert!(!r.contains("SECRET") && r.contains("q=acme"), "{r}");
     }
 
-    /// Wordless reviews take their label from their stars; anything with words, or without stars, is the model's.
-    #[test]
-    fn a_review_without_words_is_labelled_by_its_stars() {
-        use crate::sentiment::Label;
-        let review = |rating: Option<u8>, title: Option<&str>, text: &str| {
-            let mut m = super::super::mention(
-                crate::mention::Platform::GoogleBusiness,
-                "r".into(),
-                Utc::now(),
-                crate::mention::MentionKind::Review,
-            );
-            (m.rating, m.title, m.text) = (rating, title.map(str::to_string), text.to_string());
-            GivenSentiment::from_stars(&m).map(|g| (g.label, g.scores, g.model_version))
-        };
-        let given = |l| Some((l, None, crate::store::STARS_LABEL_VERSION.to_string()));
-        let table = [
-            (Some(1), None, "", given(Label::Negative)),
-            (Some(2), None, " \n", given(Label::Negative)),
-            (Some(3), None, "", given(Label::Neutral)),
-            (Some(4), Some(" "), "", given(Label::Positive)),
-            (Some(5), None, "", given(Label::Positive)),
-            (Some(0), None, "", None),
-            (Some(6), None, "", None),
-            (None, None, "", None),
-            (Some(1), None, "Lovely staff", None),
-            (Some(5), Some("Never again"), "", None),
-        ];
-        for (rating, title, text, want) in table {
-            assert_eq!(review(rating, title, text), want, "{rating:?} {title:?} {text:?}");
-        }
-    }
-
     /// One source's token request in flight holds up no other source's, and the pairs of one source share it.
     #[tokio::test]
     async fn token_requests_wait_only_for_their_own_sources() {

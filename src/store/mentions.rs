@@ -1624,6 +1624,45 @@ pub struct StatsRow {
 mod tests {
     use super::*;
 
+    /// Wordless reviews take their label from their stars; anything with words, or without stars, is the model's.
+    #[test]
+    fn a_review_without_words_is_labelled_by_its_stars() {
+        let review = |rating: Option<u8>, title: Option<&str>, text: &str| {
+            let m = crate::mention::NewMention {
+                platform: "google_business".into(),
+                external_id: "r".into(),
+                url: None,
+                author: None,
+                title: title.map(str::to_string),
+                text: text.to_string(),
+                created_at: chrono::Utc::now(),
+                kind: crate::mention::MentionKind::Review,
+                lang: None,
+                rating,
+                metrics: Default::default(),
+                parent_id: None,
+                location: None,
+            };
+            GivenSentiment::from_stars(&m).map(|g| (g.label, g.scores, g.model_version))
+        };
+        let given = |l| Some((l, None, STARS_LABEL_VERSION.to_string()));
+        let table = [
+            (Some(1), None, "", given(Label::Negative)),
+            (Some(2), None, " \n", given(Label::Negative)),
+            (Some(3), None, "", given(Label::Neutral)),
+            (Some(4), Some(" "), "", given(Label::Positive)),
+            (Some(5), None, "", given(Label::Positive)),
+            (Some(0), None, "", None),
+            (Some(6), None, "", None),
+            (None, None, "", None),
+            (Some(1), None, "Lovely staff", None),
+            (Some(5), Some("Never again"), "", None),
+        ];
+        for (rating, title, text, want) in table {
+            assert_eq!(review(rating, title, text), want, "{rating:?} {title:?} {text:?}");
+        }
+    }
+
     #[test]
     fn csv_quotes_only_when_needed_and_defuses_formulas_when_asked() {
         assert_eq!(csv_field("plain", false), "plain");
